@@ -1,0 +1,323 @@
+#!/usr/bin/env python
+"""Corpus-filter benchmark (issue 6): throughput, keep/reject accuracy, 1 TB projection.
+
+Documents (default 10,000, fixed seed) are cut at random places, with log-uniform lengths
+between 32 and 4,096 characters, from the books of the corpora, weighted so that about 40%
+are English. Moby-Dick (the default model's book) is left out. The true decision is
+"keep" for English (``en`` and Early Modern ``en-emod``) and "reject" for everything else
+(French, German, Spanish, Italian, Dutch, Latin, Middle and Old English, Python code).
+
+Measured:
+
+1. ``single``: ``textkl.filter.filter_jsonl`` in one process with ``--threads`` torch
+   threads (JSON parsing, batched scoring, decisions and writing included).
+2. ``per_doc``: ``pair.score`` called once per document on the first ``--per-doc`` documents,
+   against ``score_many`` on the same documents (what batching across documents buys).
+3. ``datatrove``: ``JsonlReader -> TextklFilter -> JsonlWriter`` with ``LocalPipelineExecutor``,
+   2 tasks on 2 workers of 1 thread each (process start-up and model loading included).
+4. Accuracy of the keep/reject decision against the true language for the default rule
+   (``max_ood_share=0.5``) and per source; ROC AUC of ``mean_kl`` and ``ood_share``.
+5. Projection for 1 TB of UTF-8 text on N CPU cores (per-core rate of the datatrove run)
+   and N GPUs (only from a rate measured on a GPU: ``--gpu-rate`` or a CUDA device here).
+
+Usage::
+
+    python scripts/bench_filter.py --model runs/moby-lstm/pair.pt [--quick]
+
+Writes ``runs/bench_filter/results.json`` and prints Markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "runs" / "bench_filter"
+ENGLISH = {"en", "en-emod"}
+SKIP = {"en_novel_moby_dick.txt", "mixed_en_fr_war_and_peace_maude_part.txt"}
+TB = 1e12  # bytes
+
+
+def corpora_dir() -> Path:
+    return Path(os.environ.get("TEXTKL_CORPORA") or ROOT.parent / "shared" / "corpora")
+
+
+def sources() -> list[tuple[str, str]]:
+    """(file, language) of the books used, from the corpora's MANIFEST.tsv."""
+    with open(corpora_dir() / "MANIFEST.tsv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    return [(r["file"], r["language"]) for r in rows
+            if r["file"] not in SKIP and (corpora_dir() / r["file"]).exists()]
+
+
+def make_docs(n: int, seed: int = 0) -> list[dict]:
+    """``n`` documents ``{id, text, lang, source}`` of mixed languages and lengths."""
+    from textkl.corpora import strip_gutenberg
+    from textkl.io import read_text
+
+    rng = np.random.default_rng(seed)
+    srcs = sources()
+    books = {f: strip_gutenberg(read_text(corpora_dir() / f)) for f, _ in srcs}
+    is_en = np.array([lang in ENGLISH for _, lang in srcs])
+    w = np.where(is_en, 0.4 / is_en.sum(), 0.6 / (~is_en).sum())
+    docs = []
+    for i in range(n):
+        k = int(rng.choice(len(srcs), p=w / w.sum()))
+        name, lang = srcs[k]
+        book = books[name]
+        length = int(np.exp(rng.uniform(np.log(32), np.log(4096))))
+        a = int(rng.integers(0, max(1, len(book) - length)))
+        a = book.find(" ", a) + 1 or a  # start and end on word boundaries
+        b = book.rfind(" ", a, a + length) if a + length < len(book) else len(book)
+        text = book[a : b if b > a else a + length].strip() or book[a : a + length]
+        docs.append({"id": i, "text": text, "lang": lang, "source": name.removesuffix(".txt")})
+    return docs
+
+
+def write_jsonl(path: Path, docs: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for d in docs:
+            f.write(json.dumps(d, ensure_ascii=False) + "\n")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    import gzip
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        return [json.loads(x) for x in f]
+
+
+def run_single(pair, src: Path, work: Path) -> dict:
+    from textkl.filter import Rules, filter_jsonl
+
+    t0 = time.perf_counter()
+    summary = filter_jsonl(pair, str(src), str(work / "keep.jsonl"), str(work / "reject.jsonl"),
+                           rules=Rules(), progress=True)
+    sec = time.perf_counter() - t0
+    return {"seconds": sec, "docs": summary.total, "chars": summary.chars,
+            "docs_per_s": summary.total / sec, "chars_per_s": summary.chars / sec,
+            "kept": summary.kept, "rejected": summary.rejected}
+
+
+def run_per_doc(pair, docs: list[dict]) -> dict:
+    from textkl.filter import score_many
+
+    texts = [d["text"] for d in docs]
+    chars = sum(map(len, texts))
+    t0 = time.perf_counter()
+    for t in texts:
+        pair.score(t)
+    one = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    score_many(pair, texts)
+    many = time.perf_counter() - t0
+    return {"docs": len(texts), "chars": chars, "per_doc_chars_per_s": chars / one,
+            "batched_chars_per_s": chars / many, "speedup": one / many}
+
+
+def run_datatrove(model: str | None, docs: list[dict], work: Path, workers: int = 2) -> dict:
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.readers import JsonlReader
+    from datatrove.pipeline.writers import JsonlWriter
+
+    from textkl.integrations.datatrove import TextklFilter
+
+    src = work / "dt_in"
+    for s in range(workers):
+        write_jsonl(src / f"part{s}.jsonl", docs[s::workers])
+    t0 = time.perf_counter()
+    LocalPipelineExecutor(
+        [JsonlReader(str(src), text_key="text", id_key="id"),
+         TextklFilter(model=model, threads=1, batch_size=256,
+                      exclusion_writer=JsonlWriter(str(work / "dt_reject"))),
+         JsonlWriter(str(work / "dt_keep"))],
+        tasks=workers, workers=workers, logging_dir=str(work / "dt_logs"), skip_completed=False,
+    ).run()
+    sec = time.perf_counter() - t0
+    kept = sum(len(read_jsonl(p)) for p in (work / "dt_keep").glob("*.jsonl.gz"))
+    chars = sum(len(d["text"]) for d in docs)
+    return {"workers": workers, "seconds": sec, "docs": len(docs), "chars": chars,
+            "docs_per_s": len(docs) / sec, "chars_per_s": chars / sec, "kept": kept}
+
+
+def auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """ROC AUC of ``scores`` ranking the positives (here: foreign documents) first."""
+    from sklearn.metrics import roc_auc_score
+
+    ok = ~np.isnan(scores)
+    if len(set(positive[ok].tolist())) < 2:
+        return float("nan")
+    return float(roc_auc_score(positive[ok], scores[ok]))
+
+
+def best_threshold(values: np.ndarray, keep_true: np.ndarray) -> dict:
+    """The ``max_*`` threshold with the best accuracy on these documents (an oracle, in-sample)."""
+    v = np.nan_to_num(values, nan=np.inf)
+    cands = np.unique(v[np.isfinite(v)])
+    if len(cands) == 0:
+        return {"threshold": None, "accuracy": float("nan")}
+    cands = cands[:: max(1, len(cands) // 2000)]
+    accs = [float(((v <= t) == keep_true).mean()) for t in cands]
+    i = int(np.argmax(accs))
+    return {"threshold": float(cands[i]), "accuracy": accs[i]}
+
+
+def accuracy(work: Path, docs: list[dict]) -> dict:
+    out = {r["id"]: r for r in read_jsonl(work / "keep.jsonl")}
+    rej = {r["id"]: r for r in read_jsonl(work / "reject.jsonl")}
+    truth = np.array([d["lang"] in ENGLISH for d in docs])
+    kept = np.array([d["id"] in out for d in docs])
+    meta = [(out.get(d["id"]) or rej[d["id"]])["textkl"] for d in docs]
+    mean_kl = np.array([m.get("mean_kl") if m.get("mean_kl") is not None else np.nan
+                        for m in meta], dtype=float)
+    ood = np.array([m.get("ood_share") if m.get("ood_share") is not None else np.nan
+                    for m in meta], dtype=float)
+    per_source: dict[str, dict] = {}
+    for d, k in zip(docs, kept, strict=True):
+        s = per_source.setdefault(d["source"], {"lang": d["lang"], "docs": 0, "kept": 0})
+        s["docs"] += 1
+        s["kept"] += int(k)
+    lengths = np.array([len(d["text"]) for d in docs])
+    by_len = {}
+    for lo, hi in ((0, 128), (128, 512), (512, 2048), (2048, 10**9)):
+        m = (lengths >= lo) & (lengths < hi)
+        if m.any():
+            by_len[f"{lo}-{hi if hi < 10**9 else 'inf'}"] = float((kept[m] == truth[m]).mean())
+    return {
+        "rule": "max_ood_share=0.5 (CLI default)",
+        "best_threshold_in_sample": {"mean_kl": best_threshold(mean_kl, truth),
+                                     "ood_share": best_threshold(ood, truth)},
+        "accuracy": float((kept == truth).mean()),
+        "english_kept": float(kept[truth].mean()) if truth.any() else float("nan"),
+        "foreign_rejected": float((~kept[~truth]).mean()) if (~truth).any() else float("nan"),
+        "auc_mean_kl": auc(mean_kl, ~truth),
+        "auc_ood_share": auc(ood, ~truth),
+        "accuracy_by_length": by_len,
+        "per_source": per_source,
+    }
+
+
+def projection(cpu_rate: float, gpu_rate: float | None, bytes_per_char: float) -> list[dict]:
+    chars = TB / bytes_per_char
+    rows = []
+    for kind, rate, ns in (("CPU cores", cpu_rate, (1, 16, 64, 512, 4096)),
+                           ("GPUs", gpu_rate, (1, 8, 64, 256))):
+        for n in ns:
+            hours = chars / (rate * n) / 3600 if rate else None
+            rows.append({"unit": kind, "n": n, "rate_per_unit": rate, "hours": hours})
+    return rows
+
+
+def _fmt_hours(h: float | None) -> str:
+    if h is None:
+        return "not measured"
+    return f"{h:,.1f} h" if h < 48 else f"{h / 24:,.1f} days"
+
+
+def print_tables(res: dict) -> None:
+    s, p, a = res["single"], res["per_doc"], res["accuracy"]
+    print(f"\nmodel: {res['model']}  ({res['docs']} documents, {res['chars']:,} characters)\n")
+    print("| run | docs/s | chars/s | kept |")
+    print("|---|---:|---:|---:|")
+    print(f"| single process, {res['threads']} thread(s) | {s['docs_per_s']:,.1f} | "
+          f"{s['chars_per_s']:,.0f} | {s['kept']} |")
+    if res.get("datatrove"):
+        d = res["datatrove"]
+        print(f"| datatrove, {d['workers']} workers x 1 thread | {d['docs_per_s']:,.1f} | "
+              f"{d['chars_per_s']:,.0f} | {d['kept']} |")
+    print(f"| pair.score per document ({p['docs']} docs) | | {p['per_doc_chars_per_s']:,.0f} |")
+    print(f"| score_many, same docs | | {p['batched_chars_per_s']:,.0f} "
+          f"(x{p['speedup']:.1f}) |")
+    print(f"\nkeep/reject vs true language ({a['rule']}): accuracy {a['accuracy']:.3f}, "
+          f"English kept {a['english_kept']:.3f}, foreign rejected {a['foreign_rejected']:.3f}; "
+          f"AUC mean_kl {a['auc_mean_kl']:.3f}, ood_share {a['auc_ood_share']:.3f}")
+    b = a["best_threshold_in_sample"]
+    print(f"best in-sample thresholds (oracle): --max-mean-kl {b['mean_kl']['threshold']} -> "
+          f"{b['mean_kl']['accuracy']:.3f}; --max-ood-share {b['ood_share']['threshold']} -> "
+          f"{b['ood_share']['accuracy']:.3f}")
+    print("accuracy by length: " + ", ".join(f"{k}: {v:.3f}"
+                                             for k, v in a["accuracy_by_length"].items()))
+    print("\n| source | lang | docs | kept |")
+    print("|---|---|---:|---:|")
+    for name, v in sorted(a["per_source"].items()):
+        print(f"| {name} | {v['lang']} | {v['docs']} | {v['kept'] / v['docs']:.2f} |")
+    print(f"\n1 TB of text ({res['bytes_per_char']:.3f} bytes/char):\n")
+    print("| hardware | N | rate per unit (chars/s) | time |")
+    print("|---|---:|---:|---:|")
+    for r in res["projection"]:
+        rate = f"{r['rate_per_unit']:,.0f}" if r["rate_per_unit"] else "-"
+        print(f"| {r['unit']} | {r['n']} | {rate} | {_fmt_hours(r['hours'])} |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    ap.add_argument("--model", default=None, help="model file (default: the embedded pair)")
+    ap.add_argument("--docs", type=int, default=10_000)
+    ap.add_argument("--quick", action="store_true", help="400 documents, for a smoke run")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads, single process")
+    ap.add_argument("--per-doc", type=int, default=300, help="documents for the per-doc run")
+    ap.add_argument("--no-datatrove", action="store_true")
+    ap.add_argument("--gpu-rate", type=float, default=None,
+                    help="chars/s of one GPU measured elsewhere, for the projection")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    n = 400 if args.quick else args.docs
+
+    import torch
+
+    from textkl.pair import load
+
+    torch.set_num_threads(args.threads)
+    pair = load(args.model)
+    docs = make_docs(n, args.seed)
+    work = OUT / ("quick" if args.quick else "full")
+    src = work / "docs.jsonl"
+    write_jsonl(src, docs)
+    chars = sum(len(d["text"]) for d in docs)
+    res: dict = {"model": args.model or "<embedded>", "describe": pair.describe(), "docs": n,
+                 "chars": chars, "threads": args.threads, "seed": args.seed,
+                 "bytes_per_char": sum(len(d["text"].encode()) for d in docs) / chars}
+    print(f"{n} docs, {chars:,} chars; single process ...", file=sys.stderr)
+    res["single"] = run_single(pair, src, work)
+    res["per_doc"] = run_per_doc(pair, docs[: args.per_doc])
+    res["accuracy"] = accuracy(work, docs)
+    if not args.no_datatrove:
+        print("datatrove, 2 workers ...", file=sys.stderr)
+        res["datatrove"] = run_datatrove(args.model, docs, work)
+    gpu_rate = args.gpu_rate
+    if gpu_rate is None and torch.cuda.is_available():
+        texts = [d["text"] for d in docs]
+        from textkl.filter import score_many
+
+        gpu = load(args.model, device="cuda")
+        score_many(gpu, texts[:50])  # warm-up
+        t0 = time.perf_counter()
+        score_many(gpu, texts, batch_size=1024)
+        torch.cuda.synchronize()
+        gpu_rate = chars / (time.perf_counter() - t0)
+    res["gpu_rate"] = gpu_rate
+    cpu_rate = (res["datatrove"]["chars_per_s"] / res["datatrove"]["workers"]
+                if res.get("datatrove") else res["single"]["chars_per_s"] / args.threads)
+    res["cpu_rate_per_core"] = cpu_rate
+    res["projection"] = projection(cpu_rate, gpu_rate, res["bytes_per_char"])
+    work.mkdir(parents=True, exist_ok=True)
+    with open(OUT / ("results_quick.json" if args.quick else "results.json"), "w") as f:
+        json.dump(res, f, indent=2, default=lambda x: None if isinstance(x, float)
+                  and math.isnan(x) else x)
+    print_tables(res)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

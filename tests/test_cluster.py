@@ -1,0 +1,121 @@
+"""Regions: splitting foreign spans at feature changes and clustering them without labels."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.test_segment import _FRENCH, _FRENCH_2, _GERMAN, trained_test_pair
+from textkl.cluster import ClusterConfig, assign_regions, split_foreign, ward_clusters
+from textkl.score import Scores
+
+
+def _blobs(centres, per, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.normal(c, 1.0, size=(per, 4)) for c in centres])
+
+
+@pytest.mark.parametrize("centres, expected", [
+    pytest.param([0.0, 8.0, -8.0], 3, id="three-regions"),
+    pytest.param([0.0, 8.0], 2, id="two-regions"),
+    pytest.param([0.0], 1, id="one-region"),
+])
+def test_auto_k_counts_separated_regions(centres, expected):
+    x = _blobs(centres, per=6)  # 6 spans per region, 1 block each, unit noise
+    pen = 1.5 * x.shape[1] * np.log(len(x))
+    lab = ward_clusters(x, np.ones(len(x)), "auto", penalty=pen)
+    assert len(set(lab)) == expected
+    for i in range(len(centres)):  # each region is one cluster
+        assert len(set(lab[i * 6 : (i + 1) * 6])) == 1
+
+
+def test_long_spans_weigh_more_than_short_ones():
+    mu = np.array([[0.0], [1.0]])
+    assert len(set(ward_clusters(mu, np.array([1.0, 1.0]), "auto", penalty=2.0))) == 1
+    assert len(set(ward_clusters(mu, np.array([40.0, 40.0]), "auto", penalty=2.0))) == 2
+
+
+def test_fixed_k_and_bad_values():
+    x = _blobs([0.0, 8.0], per=4)
+    assert len(set(ward_clusters(x, np.ones(8), 2, penalty=0.0))) == 2
+    assert len(set(ward_clusters(x[:1], np.ones(1), 3, penalty=0.0))) == 1  # K <= spans
+    many = _blobs([0.0, 8.0, 16.0], per=150)
+    lab = ward_clusters(many, np.ones(len(many)), 3, penalty=0.0, max_direct=50)
+    assert len(set(lab)) == 3 and len(set(lab[:150])) == 1
+    with pytest.raises(ValueError, match="clusters"):
+        ward_clusters(x, np.ones(8), 0, penalty=1.0)
+
+
+def test_split_foreign_cuts_at_the_paragraph_start_near_a_feature_change():
+    text = "a" * 400 + "\n\n" + "b" * 398
+    offsets = np.arange(0, 800, 32)
+    rng = np.random.default_rng(0)
+    blocks = rng.normal(0, 0.1, size=(len(offsets), 3))
+    blocks[offsets >= 416] += 4.0  # the feature change lands one block after the paragraph
+    spans = split_foreign(text, [(0, 800, True)], blocks, offsets, ClusterConfig(min_blocks=3))
+    assert spans == [(0, 402, True), (402, 800, True)]
+    same = split_foreign(text, [(0, 800, False)], blocks, offsets)
+    assert same == [(0, 800, False)]  # book-like spans are never split
+
+
+def test_assign_regions_labels_book_zero_and_merges_neighbours():
+    n = 640
+    offsets = np.arange(0, n, 32)
+    feats = np.zeros((len(offsets), 2), dtype=np.float32)
+    feats[offsets >= 320] = 1.0
+    kl = np.full(n, 0.01, dtype=np.float32)
+    kl[320:] = 1.0
+    s = Scores(kl, kl.copy(), kl.copy(), feats, offsets)
+    text = "word " * 128
+    segs = assign_regions(text, [(0, 320, False), (320, 640, True)], s, clusters="auto")
+    assert [(g.start, g.end, g.label, g.in_distribution) for g in segs] == [
+        (0, 320, 0, True), (320, 640, 1, False)]
+    assert segs[1].mean_kl == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------------------- with a pair
+
+_TWO_LANGUAGES = _FRENCH + _FRENCH_2 + "\n\n" + _GERMAN
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return trained_test_pair()
+
+
+def _region_of(segs, pos):
+    return next(s.label for s in segs if s.start <= pos < s.end)
+
+
+@pytest.mark.parametrize("clusters", [2, "auto"])
+def test_two_foreign_languages_get_two_regions(pair, clusters):
+    text = _TWO_LANGUAGES
+    segs = pair.segment(text, clusters=clusters)
+    fr = [_region_of(segs, p) for p in range(0, len(_FRENCH + _FRENCH_2), 20)]
+    de = [_region_of(segs, p) for p in range(text.index(_GERMAN) + 10, len(text), 20)]
+    assert len(set(fr)) == 1 and len(set(de)) == 1, segs
+    assert fr[0] != de[0] and fr[0] >= 1 and de[0] >= 1
+    assert segs[0].start == 0 and segs[-1].end == len(text)
+
+
+def test_cli_clusters_2_separates_two_languages(pair, tmp_path):
+    from click.testing import CliRunner
+
+    from textkl.cli import cli
+
+    model = pair.save(tmp_path / "pair.pt")
+    out = tmp_path / "s.json"
+    res = CliRunner().invoke(cli, ["segment", "-", "-m", str(model), "--clusters", "2",
+                                   "--json", str(out), "--device", "cpu"], input=_TWO_LANGUAGES)
+    assert res.exit_code == 0, res.output
+    segs = json.loads(out.read_text())["segments"]
+    cut = _TWO_LANGUAGES.index(_GERMAN)
+    def label_at(pos):
+        return next(s["label"] for s in segs if s["start"] <= pos < s["end"])
+
+    labels_fr = {label_at(p) for p in range(0, cut - 20, 10)}
+    labels_de = {label_at(p) for p in range(cut + 20, len(_TWO_LANGUAGES), 10)}
+    assert len(labels_fr) == 1 and len(labels_de) == 1 and labels_fr != labels_de
+    assert "region 1" in res.output and "region 2" in res.output

@@ -1,0 +1,298 @@
+"""Tests of ``textkl.filter`` and the ``textkl filter`` command."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import math
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from textkl.cli import cli
+from textkl.filter import (
+    OOD_WINDOW,
+    Rules,
+    centred_means,
+    doc_score,
+    filter_jsonl,
+    filter_lines,
+    score_documents,
+    score_many,
+)
+
+# Prose written for these tests (not from any book).
+SENTENCES = [
+    "The harbour was quiet before dawn, and the boats rocked against the old stone wall.",
+    "A fisherman mended his nets by lantern light while the gulls waited on the roof.",
+    "Nobody in the village could remember a winter as long as the one that had just ended.",
+    "She walked along the shore and counted the shells that the tide had left behind.",
+    "The captain said little at supper, but his eyes kept turning toward the dark water.",
+    "When the wind changed, the whole town smelled of salt, tar and drying rope.",
+    "Children ran between the barrels on the quay and were chased off by the clerk.",
+    "In the evening the lamps were lit one by one along the crooked street to the church.",
+]
+FOREIGN = [
+    "Der Zug fährt pünktlich um sieben Uhr ab, doch niemand weiß, wohin er wirklich geht.",
+    "Wszystko zaczęło się od listu, który przyszedł w deszczowy czwartek późnym wieczorem.",
+    "def main(argv):\n    for i, x in enumerate(argv):\n        print(i, x ** 2 // 3)\n",
+    "1234 5678 %%% ### 0x7f 0x80 ;;; {}[]<> 42.0e-3 ~~~ |||",
+]
+
+
+def _book(n: int = 240, seed: int = 0) -> str:
+    rng = np.random.default_rng(seed)
+    return " ".join(SENTENCES[i] for i in rng.integers(0, len(SENTENCES), n))
+
+
+@pytest.fixture(scope="module")
+def pair(request):
+    try:
+        return request.getfixturevalue("tiny_pair")
+    except pytest.FixtureLookupError:
+        from textkl.train import TrainConfig, train_on_text
+
+        cfg = TrainConfig(steps=60, batch_size=16, seq_len=64, warmup_steps=10, eval_every=30)
+        return train_on_text(_book(), config=cfg, device="cpu", progress=False, d_model=32)
+
+
+@pytest.fixture(scope="module")
+def model_file(pair, tmp_path_factory):
+    return str(pair.save(tmp_path_factory.mktemp("model") / "pair.pt"))
+
+
+def _docs() -> list[str]:
+    long = _book(30, seed=3)  # several windows of the stride grid
+    return [SENTENCES[0], long, FOREIGN[0], FOREIGN[2], "a", "", "  \n ",
+            "Cafe\u0301  au\r\n\r\nlait\t\tmixed   spacing.", long + " " + FOREIGN[1] * 5]
+
+
+def test_score_many_matches_pair_score(pair):
+    docs = _docs()
+    assert len(docs[1]) > pair.score_config.stride
+    many = score_many(pair, docs, batch_size=3)
+    for text, got in zip(docs, many, strict=True):
+        want = pair.score(text)
+        assert len(got) == len(text)
+        for a, b in ((got.kl, want.kl), (got.nll, want.nll), (got.entropy, want.entropy)):
+            np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6, equal_nan=True)
+
+
+def test_centred_means_is_the_windowed_mean():
+    rng = np.random.default_rng(1)
+    x = rng.random(50)
+    x[[0, 7, 8]] = np.nan
+    got = centred_means(x, OOD_WINDOW)
+    for i in range(len(x)):
+        part = x[max(0, i - OOD_WINDOW // 2) : i - OOD_WINDOW // 2 + OOD_WINDOW]
+        assert got[i] == pytest.approx(np.nanmean(part))
+
+
+def test_doc_score_definitions(pair):
+    text = SENTENCES[1] + " " + FOREIGN[3]
+    kl = pair.score(text).kl
+    ds = doc_score(pair, kl)
+    thr = pair.calibration.threshold(0.99, OOD_WINDOW)
+    assert ds.n_chars == len(text)
+    assert ds.mean_kl == pytest.approx(float(np.nanmean(kl)))
+    assert ds.ood_share == pytest.approx(float(np.mean(centred_means(kl) > thr)))
+    assert 0.0 <= ds.percentile <= 100.0
+    assert math.isnan(doc_score(pair, np.full(3, np.nan)).mean_kl)
+
+
+@pytest.mark.parametrize("rule", ["max_mean_kl", "max_ood_share", "min_length"])
+def test_rules_apply_at_their_thresholds(pair, rule):
+    text = SENTENCES[2] + " " + FOREIGN[0]
+    (ds, _, _), = score_documents(pair, [text], Rules(None, None, 0))
+    value = {"max_mean_kl": ds.mean_kl, "max_ood_share": ds.ood_share,
+             "min_length": len(text)}[rule]
+    below = (np.nextafter(value, -np.inf) if rule != "min_length" else value + 1)
+    at = Rules(**{"max_ood_share": None, rule: value})
+    over = Rules(**{"max_ood_share": None, rule: below})
+    assert score_documents(pair, [text], at)[0][1] is None
+    reason = {"max_mean_kl": "mean_kl", "max_ood_share": "ood_share",
+              "min_length": "too_short"}[rule]
+    assert score_documents(pair, [text], over)[0][1] == reason
+
+
+def test_rules_reject_bad_values():
+    with pytest.raises(ValueError, match="max_ood_share"):
+        Rules(max_ood_share=1.5)
+    with pytest.raises(ValueError, match="min_length"):
+        Rules(min_length=-1)
+
+
+# --------------------------------------------------------------------------- no document lost
+
+_text = st.one_of(st.sampled_from(SENTENCES + FOREIGN + ["", " ", "x"]),
+                  st.text(max_size=40))
+_line = st.one_of(
+    st.builds(lambda t: ("doc", {"text": t}), _text),
+    st.builds(lambda v: ("doc", {"text": v}), st.one_of(st.none(), st.integers(), st.lists(
+        st.integers(), max_size=2))),
+    st.just(("doc", {"other": "no text field here"})),
+    st.builds(lambda b: ("raw", b), st.binary(max_size=30).map(lambda b: b.replace(b"\n", b""))),
+    st.sampled_from([("raw", b"{broken"), ("raw", b"[1, 2]"), ("raw", b""), ("raw", b"\xff\xfe{"),
+                     ("raw", b'"just a string"')]),
+)
+
+
+def _encode(lines) -> list[bytes]:
+    out = []
+    for i, (kind, v) in enumerate(lines, start=1):
+        if kind == "doc":
+            out.append(json.dumps({"id": i, **v}).encode() + b"\n")
+        else:
+            out.append(v + b"\n")
+    return out
+
+
+def _line_numbers(records: list[dict]) -> list[int]:
+    return [r["id"] if "id" in r else r["textkl"]["line"] for r in records]
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(_line, max_size=12), chunk=st.integers(1, 5))
+def test_no_document_lost_or_duplicated(pair, lines, chunk):
+    raw = _encode(lines)
+    keep, reject = io.BytesIO(), io.BytesIO()
+    summary = filter_lines(pair, iter(raw), keep, reject, rules=Rules(min_length=3),
+                           chunk_docs=chunk)
+    kept = [json.loads(x) for x in keep.getvalue().splitlines()]
+    rejected = [json.loads(x) for x in reject.getvalue().splitlines()]
+    assert sorted(_line_numbers(kept) + _line_numbers(rejected)) == list(range(1, len(raw) + 1))
+    assert summary.total == len(raw) and summary.kept == len(kept)
+    assert sum(summary.rejected.values()) == len(rejected)
+    for r in rejected:
+        assert r["textkl"]["reason"]
+        if "raw" in r:  # the bad line is preserved byte for byte
+            line = raw[r["textkl"]["line"] - 1]
+            assert r["raw"].encode("utf-8", "surrogateescape") + b"\n" == line
+    for r in kept:
+        assert isinstance(r["text"], str) and len(r["text"]) >= 3 and r["text"].strip()
+
+
+def test_reasons_of_bad_lines(pair):
+    raw = _encode([("raw", b"{oops"), ("doc", {"other": 1}), ("doc", {"text": 7}),
+                   ("doc", {"text": "  "}), ("raw", b"[]"), ("raw", b""), ("raw", b"\xc3(")])
+    keep, reject = io.BytesIO(), io.BytesIO()
+    summary = filter_lines(pair, iter(raw), keep, reject)
+    assert keep.getvalue() == b""
+    assert summary.rejected == {"malformed_json": 1, "missing_field": 1, "not_a_string": 1,
+                                "empty_text": 1, "not_an_object": 1, "blank_line": 1,
+                                "invalid_utf8": 1}
+
+
+# --------------------------------------------------------------------------- files and CLI
+
+
+def _write_jsonl(path, docs) -> None:
+    data = "".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(docs)).encode()
+    path.write_bytes(gzip.compress(data) if str(path).endswith(".gz") else data)
+
+
+def _read_jsonl(path) -> list[dict]:
+    data = path.read_bytes()
+    if str(path).endswith(".gz"):
+        data = gzip.decompress(data)
+    elif str(path).endswith(".zst"):
+        import zstandard
+
+        data = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)).read()
+    return [json.loads(x) for x in data.splitlines()]
+
+
+@pytest.mark.parametrize("suffix", [pytest.param(".jsonl", id="plain"),
+                                    pytest.param(".jsonl.gz", id="gzip"),
+                                    pytest.param(".jsonl.zst", id="zstd")])
+def test_cli_filter_round_trip(model_file, tmp_path, suffix):
+    if suffix.endswith(".zst"):
+        pytest.importorskip("zstandard")
+    docs = _docs()
+    src = tmp_path / f"in{suffix}"
+    if suffix.endswith(".zst"):
+        import zstandard
+
+        body = "".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(docs))
+        src.write_bytes(zstandard.ZstdCompressor().compress(body.encode()))
+    else:
+        _write_jsonl(src, docs)
+    keep, rej = tmp_path / f"keep{suffix}", tmp_path / f"rej{suffix}"
+    res = CliRunner().invoke(cli, ["filter", str(src), "--keep", str(keep), "--reject", str(rej),
+                                   "-m", model_file, "-q", "--max-ood-share", "0.3"])
+    assert res.exit_code == 0, res.output
+    kept, rejected = _read_jsonl(keep), _read_jsonl(rej)
+    assert sorted(r["id"] for r in kept + rejected) == list(range(len(docs)))
+    assert all(r["textkl"]["ood_share"] <= 0.3 for r in kept)
+    assert all(r["textkl"]["reason"] for r in rejected)
+    assert f"{len(docs)} documents: kept {len(kept)}" in res.output
+
+
+def test_cli_filter_stdin_and_errors(model_file, tmp_path):
+    keep, rej = tmp_path / "k.jsonl", tmp_path / "r.jsonl"
+    args = ["filter", "-", "--keep", str(keep), "--reject", str(rej), "-m", model_file, "-q"]
+    res = CliRunner().invoke(cli, args, input='{"text": "The boats rocked."}\nnot json\n')
+    assert res.exit_code == 0, res.output
+    assert len(_read_jsonl(keep)) + len(_read_jsonl(rej)) == 2
+    k2, r2 = tmp_path / "k2.jsonl", tmp_path / "r2.jsonl"
+    res = CliRunner().invoke(cli, ["filter", str(tmp_path / "missing.jsonl"), "--keep", str(k2),
+                                   "--reject", str(r2), "-m", model_file, "-q"])
+    assert res.exit_code == 1 and "no such file" in res.output
+    assert not k2.exists() and not r2.exists()
+    res = CliRunner().invoke(cli, ["filter", "-", "--keep", str(keep), "--reject", str(keep),
+                                   "-m", model_file, "-q"], input="")
+    assert res.exit_code == 1 and "must differ" in res.output
+
+
+def test_outputs_are_atomic(pair, tmp_path, monkeypatch):
+    import textkl.filter as F
+
+    src = tmp_path / "in.jsonl"
+    _write_jsonl(src, SENTENCES)
+    calls = []
+    real = F.score_documents
+
+    def flaky(*a, **kw):
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("boom")
+        return real(*a, **kw)
+
+    monkeypatch.setattr(F, "score_documents", flaky)
+    with pytest.raises(RuntimeError):
+        filter_jsonl(pair, str(src), str(tmp_path / "k.jsonl"), str(tmp_path / "r.jsonl"),
+                     chunk_docs=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+def test_extract_offsets_slice_back(model_file, tmp_path):
+    book_like = " ".join(SENTENCES[:4])
+    docs = [book_like + "\n\n" + FOREIGN[1] * 3 + "\r\n" + " ".join(SENTENCES[4:]),
+            "Cafe\u0301\u00a0  " + book_like, FOREIGN[3] * 4, book_like]
+    src = tmp_path / "in.jsonl"
+    _write_jsonl(src, docs)
+    keep, rej = tmp_path / "k.jsonl", tmp_path / "r.jsonl"
+    res = CliRunner().invoke(cli, ["filter", str(src), "--keep", str(keep), "--reject", str(rej),
+                                   "-m", model_file, "-q", "--extract", "--min-length", "5"])
+    assert res.exit_code == 0, res.output
+    kept, rejected = _read_jsonl(keep), _read_jsonl(rej)
+    assert sorted(r["id"] for r in kept + rejected) == list(range(len(docs)))
+    n_spans = 0
+    for r in kept:
+        text, spans = docs[r["id"]], r["textkl"]["spans"]
+        assert r["text"] == text and spans
+        prev = 0
+        for sp in spans:
+            assert prev <= sp["start"] < sp["end"] <= len(text)
+            assert text[sp["start"] : sp["end"]] == sp["text"]
+            assert sp["end"] - sp["start"] >= 5
+            prev = sp["end"]
+            n_spans += 1
+    assert n_spans >= 1
+    assert all(r["textkl"]["reason"] == "no_in_distribution_span" for r in rejected)

@@ -1,0 +1,152 @@
+"""datatrove and Ray Data paths give the same scores as the API."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+from textkl.filter import Rules, score_documents
+
+# Prose written for these tests (not from any book).
+BOOK = [
+    "The miller opened the sluice at noon and the wheel began to turn with a slow groan.",
+    "Flour dust hung in the light that came through the cracks of the wooden walls.",
+    "His daughter carried the sacks to the cart and counted them twice before leaving.",
+    "On market days the road to the town was crowded with carts, dogs and small boys.",
+    "The river was low that summer, and the old men said the mill would soon stand still.",
+]
+OTHER = [
+    "Kolme kissaa istui ikkunalaudalla ja katseli sadetta koko pitkän iltapäivän ajan.",
+    "SELECT id, name FROM users WHERE created_at > '2024-01-01' ORDER BY id DESC;",
+    "Ο ήλιος έδυε πίσω από τα βουνά και η θάλασσα έγινε σκοτεινή.",
+]
+
+
+def _book(n: int = 200, seed: int = 0) -> str:
+    rng = np.random.default_rng(seed)
+    return " ".join(BOOK[i] for i in rng.integers(0, len(BOOK), n))
+
+
+@pytest.fixture(scope="module")
+def pair(request):
+    try:
+        return request.getfixturevalue("tiny_pair")
+    except pytest.FixtureLookupError:
+        from textkl.train import TrainConfig, train_on_text
+
+        cfg = TrainConfig(steps=60, batch_size=16, seq_len=64, warmup_steps=10, eval_every=30)
+        return train_on_text(_book(), config=cfg, device="cpu", progress=False, d_model=32)
+
+
+@pytest.fixture(scope="module")
+def model_file(pair, tmp_path_factory):
+    return str(pair.save(tmp_path_factory.mktemp("model") / "pair.pt"))
+
+
+def _docs() -> list[str]:
+    rng = np.random.default_rng(5)
+    docs = [" ".join(BOOK[j] for j in rng.integers(0, len(BOOK), int(k))) for k in (1, 3, 20)]
+    docs += OTHER + [BOOK[0] + " " + OTHER[0], _book(40, seed=9) + " " + OTHER[2] * 4, "ab"]
+    return docs
+
+
+def _expected(pair, docs, rules):
+    return {i: (s, r) for i, (s, r, _) in enumerate(score_documents(pair, docs, rules))}
+
+
+def _assert_same(meta: dict, score, reason, prefix="textkl_") -> None:
+    assert meta[prefix + "reason"] == reason
+    for k in ("mean_kl", "ood_share", "percentile"):
+        want = getattr(score, k)
+        got = meta[prefix + k]
+        if np.isnan(want):
+            assert got is None or np.isnan(got)
+        else:
+            assert got == pytest.approx(want, rel=1e-4, abs=1e-5)
+
+
+def _read_gz_jsonl(folder) -> list[dict]:
+    out = []
+    for p in sorted(folder.glob("*.jsonl.gz")):
+        out += [json.loads(x) for x in gzip.decompress(p.read_bytes()).splitlines()]
+    return out
+
+
+@pytest.mark.parametrize("workers", [pytest.param(1, id="in-process"),
+                                     pytest.param(2, id="2-workers", marks=pytest.mark.slow)])
+def test_datatrove_pipeline_matches_api(pair, model_file, tmp_path, workers):
+    pytest.importorskip("datatrove")
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.readers import JsonlReader
+    from datatrove.pipeline.writers import JsonlWriter
+
+    from textkl.integrations.datatrove import TextklFilter
+
+    docs = _docs()
+    src = tmp_path / "in"
+    src.mkdir()
+    for shard in range(2):  # one file per task
+        lines = [json.dumps({"id": str(i), "text": t})
+                 for i, t in enumerate(docs) if i % 2 == shard]
+        (src / f"part{shard}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rules = Rules(max_ood_share=0.3)
+    LocalPipelineExecutor(
+        [JsonlReader(str(src)),
+         TextklFilter(model=model_file, max_ood_share=0.3, batch_size=3, threads=1,
+                      exclusion_writer=JsonlWriter(str(tmp_path / "rejected"))),
+         JsonlWriter(str(tmp_path / "kept"))],
+        tasks=2, workers=workers, logging_dir=str(tmp_path / "logs"),
+    ).run()
+    kept, rejected = _read_gz_jsonl(tmp_path / "kept"), _read_gz_jsonl(tmp_path / "rejected")
+    ids = sorted(int(r["id"]) for r in kept + rejected)
+    assert ids == list(range(len(docs)))
+    want = _expected(pair, docs, rules)
+    assert {int(r["id"]) for r in kept} == {i for i, (_, r) in want.items() if r is None}
+    for r in kept + rejected:
+        score, reason = want[int(r["id"])]
+        _assert_same(r["metadata"], score, reason)
+
+
+def test_datatrove_filter_direct(pair, model_file):
+    pytest.importorskip("datatrove")
+    from datatrove.data import Document
+
+    from textkl.integrations.datatrove import TextklFilter
+
+    docs = _docs()
+    f = TextklFilter(model=model_file, max_mean_kl=0.0, max_ood_share=None, batch_size=4)
+    batch = [Document(text=t, id=str(i)) for i, t in enumerate(docs)]
+    res = f.filter_batch(batch)
+    assert all(r == (False, "mean_kl") for r in res)  # every scored text has KL > 0
+    assert all(d.metadata["textkl_mean_kl"] > 0 for d in batch)
+
+
+def test_ray_map_batches_matches_api(pair, model_file):
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray.data")
+    from textkl.integrations.ray import score_dataset
+
+    docs = _docs() + [None]
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             configure_logging=False, ignore_reinit_error=True)
+    try:
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = False
+        ds = ray.data.from_items([{"id": i, "text": t} for i, t in enumerate(docs)])
+        rows = score_dataset(ds, model_file, batch_size=4, concurrency=1, num_cpus=0.5,
+                             max_ood_share=0.3).take_all()
+    finally:
+        ray.shutdown()
+    assert sorted(r["id"] for r in rows) == list(range(len(docs)))
+    want = _expected(pair, docs, Rules(max_ood_share=0.3))
+    for r in rows:
+        score, reason = want[r["id"]]
+        if score is None:
+            assert r["textkl_reason"] == reason and not r["textkl_keep"]
+            continue
+        meta = {**r, "textkl_reason": r["textkl_reason"] or None}
+        _assert_same(meta, score, reason)
+        assert r["textkl_keep"] == (reason is None)

@@ -1,0 +1,257 @@
+"""Span finding: numpy invariants (hypothesis) and a French text with an English sentence."""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from textkl.segment import (
+    Segment,
+    SegmentConfig,
+    changepoint_spans,
+    clean_mask,
+    find_spans,
+    hysteresis,
+    runs,
+    smooth,
+    snap_candidates,
+)
+
+# ---------------------------------------------------------------------------- numpy pieces
+
+
+def test_smooth_ignores_nan_and_keeps_length():
+    x = np.array([np.nan, 1.0, 1.0, 3.0, np.nan, 3.0], dtype=np.float32)
+    s = smooth(x, 3)
+    assert s.shape == x.shape
+    assert s[0] == pytest.approx(1.0)  # window [nan, 1]: NaN dropped, not zero-filled
+    assert s[4] == pytest.approx(3.0)
+    assert np.isnan(smooth(np.full(4, np.nan), 2)).all()
+
+
+def test_hysteresis_extends_above_low_only_from_a_high_point():
+    sig = np.array([0, 2, 2, 5, 2, 0, 2, 2, 0], dtype=float)
+    got = hysteresis(sig, high=4, low=1)
+    assert got.tolist() == [False, True, True, True, True, False, False, False, False]
+
+
+def test_clean_mask_drops_short_runs_and_fills_short_gaps():
+    m = np.zeros(60, dtype=bool)
+    m[5:8] = True  # 3 chars: dropped
+    m[20:35] = True
+    m[37:50] = True  # gap of 2 between two runs: filled
+    got = clean_mask(m, min_span=5, min_gap=4)
+    assert not got[5:8].any()
+    assert got[20:50].all() and not got[50:].any()
+
+
+def test_snap_candidates_find_sentence_and_word_starts():
+    text = "Il pleut. The rain falls\nEncore un mot."
+    words, sents = snap_candidates(text)
+    assert text.index("The") in sents and text.index("Encore") in sents
+    assert text.index("rain") in words and text.index("rain") not in sents
+    assert words[0] == 0 and words[-1] == len(text)
+
+
+def _check_tiling(spans, n):
+    if n == 0:
+        assert spans == []
+        return
+    assert spans[0][0] == 0 and spans[-1][1] == n
+    for (s, e, f), (s2, _, f2) in zip(spans, spans[1:]):
+        assert s < e == s2 and f != f2
+    assert spans[-1][0] < spans[-1][1]
+
+
+_TEXT_CHARS = st.sampled_from(list("ab c.\n!?é ")) | st.characters(codec="utf-8")
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=st.text(_TEXT_CHARS, max_size=300), seed=st.integers(0, 2**16),
+       window=st.integers(1, 40), method=st.sampled_from(["hysteresis", "changepoint"]))
+def test_spans_tile_any_text(text, seed, window, method):
+    rng = np.random.default_rng(seed)
+    kl = rng.gamma(0.5, rng.uniform(0.001, 2.0), size=len(text)).astype(np.float32)
+    if len(text):
+        kl[0] = np.nan
+        kl[rng.random(len(text)) < 0.05] = np.nan
+        start = rng.integers(0, len(text))
+        kl[start : start + rng.integers(0, 80)] *= 50  # a foreign stretch
+    cfg = SegmentConfig(window=window, min_span=int(rng.integers(1, 30)),
+                        min_gap=int(rng.integers(1, 30)))
+    if method == "hysteresis":
+        spans = find_spans(text, kl, high=0.5, low=0.2, cfg=cfg)
+    else:
+        spans = changepoint_spans(text, kl, highs={1: 0.8, 10: 0.5}, cfg=cfg)
+    _check_tiling(spans, len(text))
+
+
+def test_find_spans_cuts_a_foreign_sentence_at_its_edges():
+    text = "One two three four five six. Un deux trois quatre cinq six sept. Seven eight nine ten."
+    a, b = text.index("Un"), text.index("Seven")
+    kl = np.full(len(text), 0.01, dtype=np.float32)
+    kl[a + 2 : b + 3] = 1.0  # the models notice a little late and recover a little late
+    spans = find_spans(text, kl, high=0.5, low=0.1, cfg=SegmentConfig(window=5))
+    assert [(s, e, f) for s, e, f in spans] == [(0, a, False), (a, b, True), (b, len(text), False)]
+
+
+def test_runs_roundtrip():
+    m = np.array([True, True, False, True])
+    assert runs(m) == [(0, 2, True), (2, 3, False), (3, 4, True)]
+    assert runs(np.zeros(0, dtype=bool)) == []
+
+
+# ---------------------------------------------------------------------------- with a pair
+
+# The pair learns English from a small grammar written for these tests: many different
+# sentences over one vocabulary, so that a new sentence over that vocabulary is in
+# distribution (a pair that memorised a few sentences would flag any new one). The French
+# and German below are foreign to it.
+_SUBJ = ["the old sailor", "the young captain", "a tired fisherman", "the quiet boy", "his mother",
+         "the harbour master", "a tall woman", "the cook", "the ship", "the little boat",
+         "my brother", "the grey whale", "a stranger", "the men", "her father", "the crew"]
+_VERB = ["walked along", "looked at", "waited near", "sailed past", "talked about", "watched",
+         "remembered", "carried", "pulled", "painted", "cleaned", "followed", "found", "left",
+         "called to", "thought about"]
+_OBJ = ["the harbour", "the long rope", "the wooden deck", "the cold sea", "the dark water",
+        "the heavy sails", "the small town", "the stone quay", "the narrow street", "the mast",
+        "the old map", "the evening light", "the storm", "the island", "the morning tide",
+        "a white bird"]
+_TAIL = ["", "", " in the morning", " before the storm", " at night", " for a long time",
+         " without a word", " in the rain", " once again", " with great care"]
+_JOIN = [", and ", ", but ", " while ", " because ", " when "]
+
+
+def english_text(n_chars: int, seed: int = 0) -> str:
+    """Paragraphs of random sentences from the grammar above, about ``n_chars`` long."""
+    rng = random.Random(seed)
+
+    def clause() -> str:
+        return f"{rng.choice(_SUBJ)} {rng.choice(_VERB)} {rng.choice(_OBJ)}{rng.choice(_TAIL)}"
+
+    out: list[str] = []
+    while sum(map(len, out)) < n_chars:
+        sents = []
+        for _ in range(rng.randint(3, 7)):
+            s = clause() + (rng.choice(_JOIN) + clause() if rng.random() < 0.5 else "")
+            sents.append(s[0].upper() + s[1:] + ".")
+        out.append(" ".join(sents) + "\n\n")
+    return "".join(out)
+
+
+_FRENCH = ("Le matin était froid et la rivière coulait lentement sous le pont de pierre. "
+           "Les enfants du village couraient vers l'école en riant très fort. "
+           "Leur mère les regardait depuis la fenêtre de la cuisine. ")
+_FRENCH_2 = ("Personne ne savait pourquoi le boulanger avait fermé sa boutique si tôt. "
+             "On disait qu'il était parti chez son frère, dans une ville lointaine. "
+             "Les voisins attendaient son retour avec une certaine inquiétude.")
+_ENGLISH_NEW = ("The young captain waited near the stone quay in the rain, and the cook watched "
+                "the dark water.")
+_GERMAN = ("Am Abend kam der alte Müller langsam über die Brücke zurück ins Dorf. Seine Tochter "
+           "wartete schon vor dem Haus und winkte ihm fröhlich zu. Im Garten blühten die "
+           "Rosen, und die Vögel sangen noch lange in den hohen Bäumen. Niemand wusste, warum "
+           "der Müller an diesem Tag so schweigsam war.")
+
+
+@functools.lru_cache(maxsize=1)
+def trained_test_pair():
+    """A small LSTM pair trained for ~20 s on the grammar's English (cached per session)."""
+    import torch
+
+    from textkl.train import TrainConfig, train_on_text
+
+    torch.set_num_threads(1)
+    cfg = TrainConfig(steps=500, batch_size=32, seq_len=64, lr=1e-2, warmup_steps=30,
+                      eval_every=250, val_chars=4000, calib_chars=4000, seed=0)
+    return train_on_text(english_text(60_000), config=cfg, device="cpu", progress=False,
+                         d_model=64, d_embed=16)
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return trained_test_pair()
+
+
+def test_french_paragraph_with_an_english_sentence(pair):
+    text = _FRENCH + _ENGLISH_NEW + " " + _FRENCH_2
+    a = text.index(_ENGLISH_NEW)
+    b = a + len(_ENGLISH_NEW)
+    segs = pair.segment(text)
+    _check_segments(segs, len(text))
+    inside = np.zeros(len(text), dtype=bool)
+    for s in segs:
+        if s.in_distribution:
+            inside[s.start : s.end] = True
+    truth = np.zeros(len(text), dtype=bool)
+    truth[a:b] = True
+    ns = np.array([not c.isspace() for c in text])
+    tp = (inside & truth & ns).sum()
+    f1 = 2 * tp / ((inside & ns).sum() + (truth & ns).sum())
+    assert f1 > 0.9, [(s.start, s.end, s.in_distribution, text[s.start:s.end][:30]) for s in segs]
+    foreign = [s for s in segs if not s.in_distribution]
+    assert foreign and all(s.label >= 1 for s in foreign)
+    assert all(s.label == 0 for s in segs if s.in_distribution)
+    assert min(s.mean_kl for s in foreign) > max(s.mean_kl for s in segs if s.in_distribution)
+
+
+def _check_segments(segs, n):
+    assert all(isinstance(s, Segment) for s in segs)
+    assert segs[0].start == 0 and segs[-1].end == n
+    assert all(a.end == b.start for a, b in zip(segs, segs[1:]))
+    assert all(s.start < s.end for s in segs)
+
+
+def test_segment_empty_text(pair):
+    assert pair.segment("") == []
+
+
+def test_changepoint_method_finds_the_english_sentence(pair):
+    text = _FRENCH + _ENGLISH_NEW + " " + _FRENCH_2
+    segs = pair.segment(text, method="changepoint")
+    _check_segments(segs, len(text))
+    mid = text.index(_ENGLISH_NEW) + len(_ENGLISH_NEW) // 2
+    assert next(s for s in segs if s.start <= mid < s.end).in_distribution
+    assert not next(s for s in segs if s.start <= 10 < s.end).in_distribution
+
+
+def test_cli_json_follows_the_contract(pair, tmp_path):
+    from click.testing import CliRunner
+
+    from textkl.cli import cli
+
+    model = pair.save(tmp_path / "pair.pt")
+    src = tmp_path / "in.txt"
+    text = _FRENCH + _ENGLISH_NEW + " " + _FRENCH_2
+    src.write_text(text, encoding="utf-8")
+    out = tmp_path / "segs.json"
+    res = CliRunner().invoke(cli, ["segment", str(src), "-m", str(model), "--json", str(out),
+                                   "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    assert set(doc) == {"text_length", "segments"} and doc["text_length"] == len(text)
+    segs = doc["segments"]
+    assert segs[0]["start"] == 0 and segs[-1]["end"] == len(text)
+    for s in segs:
+        assert set(s) == {"start", "end", "label", "in_distribution", "mean_kl"}
+        assert isinstance(s["label"], int) and isinstance(s["in_distribution"], bool)
+    assert "region 0" in res.output or "region 1" in res.output
+
+
+def test_cli_errors_are_one_line(pair, tmp_path):
+    from click.testing import CliRunner
+
+    from textkl.cli import cli
+
+    model = pair.save(tmp_path / "pair.pt")
+    res = CliRunner().invoke(cli, ["segment", str(tmp_path / "missing.txt"), "-m", str(model)])
+    assert res.exit_code == 1
+    assert "no such file" in res.output and "Traceback" not in res.output
+    res = CliRunner().invoke(cli, ["segment", "-", "-m", str(model), "--clusters", "zero"],
+                             input="abc")
+    assert res.exit_code != 0 and "clusters" in res.output.lower()

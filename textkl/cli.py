@@ -1,0 +1,345 @@
+"""The ``textkl`` command line: a thin layer over the library.
+
+Each command parses options, makes one library call and writes the result. Heavy imports
+(torch, plotly) happen inside the commands so that ``--help`` is instant. Every
+``TextklError`` (and bad-value ``ValueError``) becomes one line on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+import click
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+DEVICE = click.option("--device", default="auto", show_default=True,
+                      help="auto (CUDA if available), cpu or cuda.")
+MODEL = click.option("-m", "--model", "model_path", default=None, metavar="PATH",
+                     help="Model file or directory (default: the embedded Moby-Dick pair).")
+
+
+def _fail(message: str) -> None:
+    click.echo(f"textkl: error: {message}", err=True)
+    sys.exit(1)
+
+
+def friendly(fn):
+    """Turn domain errors into one line on stderr and a non-zero exit, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from .errors import TextklError
+
+        try:
+            return fn(*args, **kwargs)
+        except TextklError as e:
+            _fail(str(e))
+        except ValueError as e:
+            _fail(str(e).splitlines()[0] if str(e) else "invalid value")
+        except MemoryError:
+            _fail("out of memory; try a smaller --batch-size")
+        except KeyboardInterrupt:
+            _fail("interrupted")
+        except BrokenPipeError:
+            sys.exit(0)
+
+    return wrapper
+
+
+def load_pair(model_path: str | None, device: str):
+    from .pair import load, resolve_device
+
+    return load(model_path, device=resolve_device(device))
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(package_name="textkl")
+def cli() -> None:
+    """textkl: find where a text stops looking like one book.
+
+    Two character LMs trained together on one book agree on text like it and disagree
+    elsewhere; their per-character KL divergence (self-KL, in nats) is the signal.
+    """
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("books", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("-o", "--out", required=True, type=click.Path(),
+              help="Output model file (.pt) or directory (gets pair.pt).")
+@click.option("--arch", type=click.Choice(["lstm", "transformer"]), default="lstm",
+              show_default=True)
+@click.option("--models", "n_models", type=click.IntRange(min=2), default=2, show_default=True,
+              help="Number of models trained together (M).")
+@click.option("--d-model", type=click.IntRange(min=8), default=None,
+              help="Hidden size (LSTM) or width (transformer).")
+@click.option("--layers", type=click.IntRange(min=1), default=None)
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Training steps (default 3000 unless --minutes is given).")
+@click.option("--minutes", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Wall-clock budget; stops at whichever of --steps/--minutes comes first.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Peak learning rate (default 3e-3).")
+@click.option("--same-init", is_flag=True, help="All models start identical (the control).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@DEVICE
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@friendly
+def train(books, out, arch, n_models, d_model, layers, steps, minutes, batch_size, lr,
+          same_init, seed, device, quiet):
+    """Train a pair of character LMs jointly on BOOKS and save it to OUT.
+
+    Project Gutenberg headers and footers are stripped. The last 5% of the text is held
+    out for validation, early stopping and calibration.
+
+    \b
+    Example:
+      textkl train moby_dick.txt -o runs/moby --minutes 10
+    """
+    from .train import TrainConfig, train_pair
+
+    model_kw = {k: v for k, v in {"d_model": d_model, "n_layers": layers}.items() if v}
+    opt = {k: v for k, v in {"batch_size": batch_size, "lr": lr}.items() if v}
+    tcfg = TrainConfig(steps=steps, minutes=minutes, seed=seed, **opt)
+    pair = train_pair(list(books), arch=arch, n_models=n_models, same_init=same_init,
+                      config=tcfg, device=device, progress=not quiet, **model_kw)
+    path = pair.save(out)
+    click.echo(f"saved {path}: {pair.describe()}", err=True)
+    if pair.calibration:
+        click.echo(pair.calibration.summary(), err=True)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@MODEL
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write {text_length, kl, nll, entropy} (null for NaN).")
+@click.option("--tsv", "tsv_out", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write offset, char, kl, nll, entropy per line.")
+@click.option("--npz", "npz_out", type=click.Path(dir_okay=False),
+              help="Write float32 arrays kl, nll, entropy (and percentile).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Windows per forward pass.")
+@click.option("--bf16", is_flag=True, help="Run the models in bfloat16 (stats stay float32).")
+@DEVICE
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@friendly
+def score(file, model_path, json_out, tsv_out, npz_out, batch_size, bf16, device, quiet):
+    """Score every character of FILE (or - for stdin) against the model's book.
+
+    Prints a summary on stderr: mean KL in nats and bits and the share of characters
+    above the book's 99th percentile. Streams: memory stays bounded on large files.
+
+    \b
+    Example:
+      textkl score chapter.txt --tsv scores.tsv
+    """
+    from .outputs import score_file
+
+    pair = load_pair(model_path, device)
+    summary = score_file(pair, file, json_out=json_out, tsv_out=tsv_out, npz_out=npz_out,
+                         batch_size=batch_size, bf16=bf16, progress=not quiet)
+    click.echo(summary, err=True)
+
+
+def _clusters_option(value: str) -> int | str:
+    if value == "auto":
+        return value
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    raise click.BadParameter(f"expected a positive integer or 'auto', got {value!r}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@MODEL
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write {text_length, segments: [{start, end, label, in_distribution, "
+                   "mean_kl}]}.")
+@click.option("--html", "html_out", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write a self-contained HTML report (textkl.report).")
+@click.option("--clusters", default="auto", show_default=True, metavar="K|auto",
+              callback=lambda _c, _p, v: _clusters_option(v),
+              help="Number of foreign regions, or auto (best silhouette, see textkl.cluster).")
+@click.option("--method", type=click.Choice(["hysteresis", "changepoint"]),
+              default="hysteresis", show_default=True,
+              help="Span finder: calibrated hysteresis, or kernel change points.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Clustering seed.")
+@DEVICE
+@friendly
+def segment(file, model_path, json_out, html_out, clusters, method, seed, device):
+    """Cut FILE (or - for stdin) into book-like and foreign spans grouped into regions.
+
+    Region 0 is the book-like text; regions 1..K are foreign spans clustered without labels
+    (languages, styles). Prints a summary on stderr: spans, and each region's share of
+    the text and mean KL.
+
+    \b
+    Example:
+      textkl segment mixed.txt --json segments.json --html report.html
+    """
+    import json
+
+    from .io import atomic_write, read_text
+    from .segment import segment_text
+
+    text = read_text(file)
+    pair = load_pair(model_path, device)
+    scores = pair.score(text, features=True) if text else None
+    segs = segment_text(pair, text, method=method, clusters=clusters, scores=scores, seed=seed)
+    if json_out:
+        doc = {"text_length": len(text), "segments": [
+            {"start": s.start, "end": s.end, "label": s.label,
+             "in_distribution": s.in_distribution,
+             "mean_kl": s.mean_kl if s.mean_kl == s.mean_kl else None} for s in segs]}
+        with atomic_write(json_out) as f:
+            json.dump(doc, f)
+            f.write("\n")
+    if html_out:
+        from .report import render_report  # written separately; imported only when asked
+
+        page = render_report(text, scores, segs, pair)
+        with atomic_write(html_out) as f:
+            f.write(page)
+    click.echo(_segment_summary(text, segs), err=True)
+
+
+def _segment_summary(text: str, segs) -> str:
+    """Spans count, then one line per region: share of the text and mean KL in nats."""
+    lines = [f"{len(text)} characters, {len(segs)} spans, "
+             f"{len({s.label for s in segs})} regions (0 = book-like)"]
+    for label in sorted({s.label for s in segs}):
+        mine = [s for s in segs if s.label == label]
+        n = sum(s.end - s.start for s in mine)
+        kl = [(s.mean_kl, s.end - s.start) for s in mine if s.mean_kl == s.mean_kl]
+        mean = sum(m * w for m, w in kl) / max(sum(w for _, w in kl), 1)
+        lines.append(f"  region {label}: {len(mine)} spans, {n / max(len(text), 1):.1%} of the "
+                     f"text, mean KL {mean:.4f} nats")
+    return "\n".join(lines)
+
+
+@cli.group(context_settings=CONTEXT)
+def corpus() -> None:
+    """Public-domain books: list the catalogue, fetch a text.
+
+    Texts are downloaded from Project Gutenberg into a cache ($TEXTKL_CACHE/corpora or
+    ~/.cache/textkl/corpora), or read from a local mirror directory ($TEXTKL_CORPORA or
+    --mirror) holding NAME.txt files.
+    """
+
+
+@corpus.command("list", context_settings=CONTEXT)
+@click.option("--mirror", type=click.Path(file_okay=False), default=None,
+              help="Mirror directory to look in (default: $TEXTKL_CORPORA).")
+@friendly
+def corpus_list(mirror):
+    """List the known books and where their texts are.
+
+    Columns: name, language, role, Gutenberg id, LOCAL, title. LOCAL is "cached"
+    (fetched already), "mirror" (in the mirror directory) or "-".
+
+    \b
+    Example:
+      textkl corpus list
+    """
+    from .corpora import catalogue, local_status
+
+    books = catalogue()
+    rows = [("NAME", "LANG", "ROLE", "PG", "LOCAL", "TITLE")]
+    rows += [(b.name, b.language, b.role, str(b.pg_id or "-"), local_status(b, mirror=mirror),
+              b.title) for b in books]
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for r in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5])
+
+
+@corpus.command("fetch", context_settings=CONTEXT)
+@click.argument("name")
+@click.option("--mirror", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Read NAME.txt from this directory instead of the network "
+                   "(default: $TEXTKL_CORPORA).")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+              help="Download into this directory (default: $TEXTKL_CACHE/corpora or "
+                   "~/.cache/textkl/corpora).")
+@click.option("--url", default=None, help="Download from this URL instead of Project Gutenberg.")
+@click.option("--sha256", default=None, help="Expected sha256 of the cleaned text.")
+@click.option("--no-verify", is_flag=True, help="Skip the checksum checks.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the path.")
+@friendly
+def corpus_fetch(name, mirror, cache_dir, url, sha256, no_verify, quiet):
+    """Fetch the book NAME, clean it and print the path of its text.
+
+    NAME is a catalogue name (see `textkl corpus list`), a Gutenberg id or a unique part
+    of a name.
+
+    The text is checked (checksum when the catalogue has one, else UTF-8 and non-empty),
+    stripped of the Project Gutenberg header and licence, and written atomically. The
+    path goes to stdout, progress to stderr.
+
+    \b
+    Example:
+      textkl corpus fetch en_novel_moby_dick
+      textkl train "$(textkl corpus fetch moby -q)" -o runs/moby
+    """
+    from .corpora import fetch
+
+    log = None if quiet else (lambda msg: click.echo(msg, err=True))
+    path = fetch(name, mirror=mirror, cache_dir=cache_dir, url=url, sha256=sha256,
+                 verify=not no_verify, log=log)
+    click.echo(str(path))
+
+
+@cli.command("filter", context_settings=CONTEXT)
+@click.argument("src", metavar="IN", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--keep", required=True, type=click.Path(dir_okay=False),
+              help="JSONL of kept documents (.gz / .zst compress).")
+@click.option("--reject", required=True, type=click.Path(dir_okay=False),
+              help="JSONL of rejected documents and bad lines, each with its reason.")
+@click.option("--field", default="text", show_default=True, help="JSON field holding the text.")
+@click.option("--max-mean-kl", type=click.FloatRange(min=0), default=None, metavar="NATS",
+              help="Reject documents whose mean self-KL is above NATS.")
+@click.option("--max-ood-share", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              metavar="F", help="Reject documents with more than F of their characters out of "
+              "distribution (30-char mean KL above the book's 99th percentile).")
+@click.option("--no-ood-rule", is_flag=True, help="Switch the --max-ood-share rule off.")
+@click.option("--min-length", type=click.IntRange(min=0), default=0, show_default=True,
+              metavar="N", help="Reject texts shorter than N characters (--extract: drop spans).")
+@click.option("--extract", is_flag=True,
+              help="Keep each document's in-distribution spans (offsets + text) instead.")
+@MODEL
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Windows per forward pass (shared between documents).")
+@DEVICE
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@friendly
+def filter_cmd(src, keep, reject, field, max_mean_kl, max_ood_share, no_ood_rule, min_length,
+               extract, model_path, batch_size, device, quiet):
+    """Split the JSONL documents of IN (or - for stdin) into --keep and --reject.
+
+    Every input line lands in exactly one output. Each document gains a "textkl" field:
+    n_chars, mean_kl (nats), ood_share (share of characters whose centred 30-char mean KL
+    is above the book's 99th percentile of such means), percentile (of mean_kl vs the book)
+    and, when rejected, the reason: mean_kl, ood_share, too_short, empty_text, unscored,
+    missing_field, not_a_string (or no_in_distribution_span with --extract). Lines that are
+    not JSON objects (malformed_json, not_an_object, blank_line, invalid_utf8) are rejected
+    as {"textkl": {reason, line, detail}, "raw": LINE}. Files ending in .gz or .zst are
+    (de)compressed. Prints a summary: kept, rejected by reason, docs/s.
+
+    \b
+    Example:
+      textkl filter docs.jsonl.gz --keep clean.jsonl.gz --reject dropped.jsonl --max-ood-share 0.2
+      textkl filter books.jsonl --keep english.jsonl --reject rest.jsonl --extract --min-length 200
+    """
+    from .filter import Rules, filter_jsonl
+
+    rules = Rules(max_mean_kl=max_mean_kl, max_ood_share=None if no_ood_rule else max_ood_share,
+                  min_length=min_length)
+    pair = load_pair(model_path, device)
+    summary = filter_jsonl(pair, src, keep, reject, field=field, rules=rules, extract=extract,
+                           batch_size=batch_size, progress=not quiet)
+    click.echo(summary.line(), err=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    cli()

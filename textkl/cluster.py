@@ -1,0 +1,300 @@
+"""Group foreign spans into regions (languages, styles) without labels.
+
+Every block of 32 characters (the blocks of ``Scores.features``) gets a feature vector of
+three groups, each reduced by PCA (fitted on the foreign blocks) and put in units of its
+block-to-block noise (median absolute difference of consecutive blocks), so that noise is
+about 1 in every component and a change of region stands out:
+
+- the models' hidden states pooled over the block (``Scores.features``),
+- hashed character unigram and bigram frequencies of the block's text,
+- the block's mean log-KL, surprisal and entropy.
+
+Then two steps:
+
+1. **Split.** A foreign span may hold several foreign languages back to back (a French
+   paragraph then a German one): the KL is high on both, so the hysteresis sees one span.
+   Each foreign span is cut at change points of its block features (ruptures'
+   ``KernelCPD``, linear kernel, i.e. a change of mean, with the BIC-like penalty
+   ``split_penalty * dims * log(blocks)``), snapped to a paragraph, sentence or word start.
+2. **Cluster.** Foreign spans are merged bottom-up by Ward's criterion on their mean block
+   vectors weighted by their block counts: merging clusters a and b costs
+   ``n_a n_b / (n_a + n_b) * |mu_a - mu_b|^2``. With ``clusters=K`` merging stops at K
+   clusters; with ``clusters="auto"`` it stops when the cheapest merge costs more than the
+   same penalty as a split (``merge_penalty * dims * log(blocks)``): K is the number of
+   clusters a BIC-like criterion keeps, so one foreign language gives K = 1.
+
+Book-like spans form region 0; foreign regions are numbered 1..K in order of first
+appearance, and neighbouring spans of the same region are merged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .segment import Segment, snap_candidates, to_segments
+
+if TYPE_CHECKING:
+    from .score import Scores
+
+Span = tuple[int, int, bool]  # (start, end, foreign)
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    pca_dims: int = 6  # PCA components of each block feature group (hidden states, n-grams)
+    min_blocks: int = 4  # fewest feature blocks (of 32 chars) between two split points
+    split_penalty: float = 1.5  # change-point penalty factor (times dims * log(blocks))
+    snap_radius: int = 64  # characters searched for a paragraph/sentence start at a split
+    merge_penalty: float = 1.5  # "auto" stops merging above this times dims * log(blocks)
+
+
+def _reduce(features: np.ndarray, fit_rows: np.ndarray, dims: int) -> np.ndarray:
+    """PCA of ``features`` fitted on ``fit_rows``, each component in units of its noise.
+
+    The noise of a component is estimated from differences of consecutive blocks (median
+    absolute difference), which a few changes of region barely move; so a change of
+    region stays large in these units while the noise is about 1 in every component.
+
+    Returns:
+        float64 (K, <= dims).
+    """
+    x = np.asarray(features, dtype=np.float64)
+    fit = x[fit_rows] if fit_rows.sum() >= 2 else x
+    mu = fit.mean(0)
+    _, s, vt = np.linalg.svd(fit - mu, full_matrices=False)
+    d = int(max(1, min(dims, len(s), np.sum(s > 1e-6 * max(s[0], 1e-12)))))
+    z = (x - mu) @ vt[:d].T
+    zf = z[fit_rows] if fit_rows.sum() >= 3 else z
+    if len(zf) < 3:
+        return z
+    noise = np.median(np.abs(np.diff(zf, axis=0)), axis=0) / (0.6745 * np.sqrt(2.0))
+    return z / np.maximum(noise, 1e-6 * max(float(noise.max()), 1e-12))
+
+
+def char_profiles(text: str, offsets: np.ndarray, buckets: int = 512) -> np.ndarray:
+    """Hashed character unigram and bigram frequencies of each feature block of ``text``.
+
+    Block j covers ``text[offsets[j]:offsets[j+1]]``. Letters are lower-cased and other
+    characters map to one "non-letter" symbol, so punctuation and spacing count little.
+
+    Returns:
+        float64 (K, buckets): square roots of the frequencies (rows sum to 1 before the root).
+    """
+    from .vocab import codepoints
+
+    k = len(offsets)
+    out = np.zeros((k, buckets))
+    if not text or k == 0:
+        return out
+    cp = codepoints(text.lower()).astype(np.int64) if len(text.lower()) == len(text) \
+        else np.array([ord(c.lower()[0]) for c in text], dtype=np.int64)
+    letter = np.array([c.isalpha() for c in text], dtype=bool)
+    cp = np.where(letter, cp, 32)
+    block = np.searchsorted(offsets, np.arange(len(text)), side="right") - 1
+    uni = cp % (buckets // 2)
+    bi = (cp[:-1] * 1_000_003 + cp[1:] * 7919) % (buckets // 2) + buckets // 2
+    keep = block >= 0
+    np.add.at(out, (block[keep], uni[keep]), 1.0)
+    kb = keep[1:] & (block[1:] == block[:-1])
+    np.add.at(out, (block[1:][kb], bi[kb]), 1.0)
+    tot = out.sum(1, keepdims=True)
+    return np.sqrt(out / np.maximum(tot, 1.0))
+
+
+def _block_index(offsets: np.ndarray, pos: int) -> int:
+    """Index of the feature block holding text offset ``pos``."""
+    return int(max(0, np.searchsorted(offsets, pos, side="right") - 1))
+
+
+def _snap_split(text: str, pos: int, lo: int, hi: int, radius: int,
+                paragraphs: np.ndarray, sentences: np.ndarray, words: np.ndarray) -> int:
+    """Nearest paragraph start, else sentence start, else word start to ``pos`` in (lo, hi)."""
+    for cands in (paragraphs, sentences, words):
+        c = cands[(cands > max(lo, pos - radius)) & (cands < min(hi, pos + radius))]
+        if len(c):
+            return int(c[np.argmin(np.abs(c - pos))])
+    return pos
+
+
+def split_foreign(text: str, spans: list[Span], blocks: np.ndarray, offsets: np.ndarray,
+                  cfg: ClusterConfig = ClusterConfig()) -> list[Span]:
+    """Cut each foreign span at change points of its block features.
+
+    Args:
+        text: the text the spans tile.
+        spans: ``(start, end, foreign)`` tiling the text.
+        blocks: float (K, D) reduced block features; ``offsets`` int (K,) their starts.
+        cfg: split settings.
+
+    Returns:
+        Spans that still tile the text; foreign spans may be cut into several.
+    """
+    import ruptures as rpt
+
+    words, sents = snap_candidates(text)
+    import re
+
+    paras = np.array([m.end() for m in re.finditer(r"\n\s*\n\s*(?=\S)", text)], dtype=np.int64)
+    out: list[Span] = []
+    for s, e, foreign in spans:
+        i0, i1 = _block_index(offsets, s), _block_index(offsets, max(s, e - 1)) + 1
+        if not foreign or i1 - i0 < 2 * cfg.min_blocks:
+            out.append((s, e, foreign))
+            continue
+        x = blocks[i0:i1]
+        pen = cfg.split_penalty * x.shape[1] * np.log(len(x))
+        bkps = rpt.KernelCPD(kernel="linear", min_size=cfg.min_blocks).fit(x).predict(pen=pen)
+        cuts = [_snap_split(text, int(offsets[i0 + k]), s, e, cfg.snap_radius, paras, sents, words)
+                for k in bkps[:-1]]
+        edges = [s, *sorted(c for c in set(cuts) if s < c < e), e]
+        out.extend((a, b, True) for a, b in zip(edges[:-1], edges[1:]))
+    return out
+
+
+def block_features(text: str, scores: Scores, foreign_blocks: np.ndarray,
+                   cfg: ClusterConfig = ClusterConfig()) -> np.ndarray:
+    """Reduced, noise-scaled block vectors: hidden states, n-gram profile, KL/NLL/entropy.
+
+    Returns:
+        float64 (K, D) with D <= 2 * ``cfg.pca_dims`` + 3.
+    """
+    offsets = np.asarray(scores.feature_offsets, dtype=np.int64)
+    block = np.searchsorted(offsets, np.arange(len(text)), side="right") - 1
+    stats = np.zeros((len(offsets), 3))
+    for j, arr in enumerate((np.log(np.maximum(scores.kl, 0) + 1e-4), scores.nll,
+                             scores.entropy)):
+        a = np.asarray(arr, dtype=np.float64)
+        ok = ~np.isnan(a) & (block >= 0)
+        cnt = np.bincount(block[ok], minlength=len(offsets))
+        tot = np.bincount(block[ok], weights=a[ok], minlength=len(offsets))
+        stats[:, j] = np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
+    stats = np.where(np.isnan(stats), np.nanmean(stats, 0) if np.isfinite(stats).any() else 0,
+                     stats)
+    return np.concatenate([_reduce(scores.features, foreign_blocks, cfg.pca_dims),
+                           _reduce(char_profiles(text, offsets), foreign_blocks, cfg.pca_dims),
+                           _reduce(stats, foreign_blocks, 3)], axis=1)
+
+
+def span_means(spans: list[Span], blocks: np.ndarray, offsets: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Mean block vector (S, D) and block count (S,) of each span (>= 1 block each)."""
+    mus, counts = [], []
+    for s, e, _ in spans:
+        i0, i1 = _block_index(offsets, s), _block_index(offsets, max(s, e - 1)) + 1
+        inside = (offsets[i0:i1] >= s) & (offsets[i0:i1] < e)
+        f = blocks[i0:i1][inside] if inside.any() else blocks[i0:i1]
+        mus.append(f.mean(0))
+        counts.append(len(f))
+    return np.array(mus), np.array(counts, dtype=np.float64)
+
+
+def ward_clusters(mu: np.ndarray, counts: np.ndarray, clusters: int | str, penalty: float,
+                  seed: int = 0, max_direct: int = 300) -> np.ndarray:
+    """Labels 0..K-1 by weighted Ward merging of span means (see the module docstring).
+
+    Args:
+        mu: float (S, D) span mean vectors; ``counts`` float (S,) their weights (blocks).
+        clusters: K, or ``auto``: stop when the cheapest merge costs more than ``penalty``.
+        penalty: merge cost threshold for ``auto``.
+        seed: seed of the k-means pre-grouping used when S > ``max_direct``.
+    """
+    if clusters != "auto" and (isinstance(clusters, bool) or not isinstance(clusters, int)
+                               or clusters < 1):
+        raise ValueError(f"clusters must be a positive int or 'auto', got {clusters!r}")
+    n = len(mu)
+    if n == 0:
+        return np.zeros(0, dtype=int)
+    pre = np.arange(n)
+    if n > max_direct:  # bound the O(S^2) merging: group near-identical spans first
+        from sklearn.cluster import KMeans
+
+        pre = KMeans(n_clusters=max_direct, n_init=1, random_state=seed).fit_predict(
+            mu, sample_weight=counts)
+        w = np.bincount(pre, weights=counts, minlength=max_direct)
+        mu = np.stack([np.average(mu[pre == c], 0, counts[pre == c]) if w[c] > 0
+                       else np.zeros(mu.shape[1]) for c in range(max_direct)])
+        counts = np.maximum(w, 1e-9)
+    m, w = mu.astype(np.float64).copy(), counts.astype(np.float64).copy()
+    alive = w > 1e-9
+    owner = np.arange(len(m))
+    target = 1 if clusters == "auto" else int(clusters)
+
+    def costs(a: int) -> np.ndarray:
+        c = w[a] * w / (w[a] + w) * ((m - m[a]) ** 2).sum(1)
+        c[~alive] = np.inf
+        c[a] = np.inf
+        return c
+
+    cost = np.full((len(m), len(m)), np.inf)
+    for a in np.flatnonzero(alive):
+        cost[a] = costs(a)
+    while alive.sum() > target:
+        a, b = np.unravel_index(np.argmin(cost), cost.shape)
+        if clusters == "auto" and cost[a, b] > penalty:
+            break
+        m[a] = (w[a] * m[a] + w[b] * m[b]) / (w[a] + w[b])
+        w[a] += w[b]
+        alive[b] = False
+        owner[owner == b] = a
+        cost[b], cost[:, b] = np.inf, np.inf
+        cost[a] = costs(a)
+        cost[:, a] = cost[a]
+    _, labels = np.unique(owner[pre], return_inverse=True)
+    return labels
+
+
+def assign_regions(text: str, spans: list[Span], scores: Scores, clusters: int | str = "auto",
+                   seed: int = 0, cfg: ClusterConfig = ClusterConfig()) -> list[Segment]:
+    """Split and cluster the foreign spans; return labelled, merged segments.
+
+    Args:
+        text: the text the spans tile.
+        spans: ``(start, end, foreign)`` from ``textkl.segment``.
+        scores: scores of ``text`` with ``features`` and ``feature_offsets``.
+        clusters: K foreign regions, or ``auto``.
+        seed: seed of the k-means pre-grouping of very many spans.
+        cfg: split and cluster settings.
+
+    Returns:
+        Segments tiling the text: region 0 book-like, 1..K foreign, in order of appearance.
+    """
+    foreign_any = any(f for _, _, f in spans)
+    if scores.features is None or scores.feature_offsets is None or len(scores.features) == 0:
+        if foreign_any and clusters not in ("auto", 1):
+            raise ValueError("clustering needs scores computed with features=True")
+        return _merge(to_segments(spans, [int(f) for _, _, f in spans], scores.kl))
+    offsets = np.asarray(scores.feature_offsets, dtype=np.int64)
+    in_foreign = np.zeros(len(offsets), dtype=bool)
+    for s, e, f in spans:
+        if f:
+            in_foreign |= (offsets >= s) & (offsets < e)
+    blocks = block_features(text, scores, in_foreign, cfg)
+    pen_scale = blocks.shape[1] * np.log(max(int(in_foreign.sum()), 2))
+    spans = split_foreign(text, spans, blocks, offsets, cfg)
+    idx = [i for i, (_, _, f) in enumerate(spans) if f]
+    labels = [0] * len(spans)
+    if idx:
+        mu, counts = span_means([spans[i] for i in idx], blocks, offsets)
+        raw = ward_clusters(mu, counts, clusters, cfg.merge_penalty * pen_scale, seed)
+        order: dict[int, int] = {}
+        for i, r in zip(idx, raw):
+            labels[i] = order.setdefault(int(r), len(order) + 1)
+    return _merge(to_segments(spans, labels, scores.kl))
+
+
+def _merge(segs: list[Segment]) -> list[Segment]:
+    """Merge neighbours of the same region; the mean KL is length-weighted (NaN-aware)."""
+    out: list[Segment] = []
+    for g in segs:
+        if out and out[-1].label == g.label and out[-1].in_distribution == g.in_distribution:
+            a = out[-1]
+            wa, wb = a.end - a.start, g.end - g.start
+            vals = [(m, w) for m, w in ((a.mean_kl, wa), (g.mean_kl, wb)) if m == m]
+            mean = sum(m * w for m, w in vals) / sum(w for _, w in vals) if vals else float("nan")
+            out[-1] = Segment(a.start, g.end, a.label, a.in_distribution, mean)
+        else:
+            out.append(g)
+    return out

@@ -1,0 +1,470 @@
+"""Corpus cleaning: score documents in batches, keep or reject them with a reason.
+
+Per-document scores (all from the per-character self-KL of ``Pair.score``, in nats):
+
+- ``mean_kl``: mean KL over the document's scored characters (every character but the
+  first, which has no context).
+- ``ood_share``: share of the document's characters that are *out of distribution*. A
+  character is out of distribution when the mean KL of the 30-character window centred on
+  it (``[i - 15, i + 15)``, cut at the document's ends, unscored characters left out) is
+  above the book's 99th percentile of 30-character means, ``Calibration.threshold(0.99, 30)``.
+- ``percentile``: where ``mean_kl`` falls (0..100) among the book's held-out window means,
+  for the largest calibrated window (1, 10, 30 or 100 characters) not longer than the
+  number of scored characters.
+
+Documents are never concatenated (context would leak from one into the next): each one
+is cut into windows on its own stride grid, exactly as ``Pair.score`` cuts it, and the
+windows of many documents share forward passes (``score_many``). ``filter_jsonl`` streams
+JSONL (plain, ``.gz`` or ``.zst``) into a keep and a reject file; every input line lands in
+exactly one of them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import IO, Any
+
+import numpy as np
+
+from .errors import InputError, ModelFileError
+
+OOD_WINDOW = 30  # characters in the smoothing window of the OOD rule
+OOD_QUANTILE = 0.99  # book quantile of 30-char means above which a character is OOD
+META_KEY = "textkl"  # field added to every output document
+MISSING = object()  # stands for a document without the text field
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Keep/reject rules, in the score's own units. ``None`` switches a rule off.
+
+    A document passes a rule when its value is at the threshold (``<=`` max, ``>=`` min).
+    """
+
+    max_mean_kl: float | None = None  # nats
+    max_ood_share: float | None = 0.5  # 0..1, share of characters out of distribution
+    min_length: int = 0  # characters of the original text (with --extract: of each span)
+
+    def __post_init__(self) -> None:
+        if self.max_mean_kl is not None and not self.max_mean_kl >= 0:
+            raise ValueError(f"max_mean_kl must be >= 0 nats, got {self.max_mean_kl}")
+        if self.max_ood_share is not None and not 0.0 <= self.max_ood_share <= 1.0:
+            raise ValueError(f"max_ood_share must be in [0, 1], got {self.max_ood_share}")
+        if self.min_length < 0:
+            raise ValueError(f"min_length must be >= 0, got {self.min_length}")
+
+
+@dataclass(frozen=True)
+class DocScore:
+    """Scores of one document; NaN where nothing could be scored."""
+
+    n_chars: int  # length of the text (Python str characters)
+    mean_kl: float  # nats
+    ood_share: float  # 0..1
+    percentile: float  # 0..100 against the book
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n_chars": self.n_chars, "mean_kl": _num(self.mean_kl, 6),
+                "ood_share": _num(self.ood_share, 4), "percentile": _num(self.percentile, 2)}
+
+
+@dataclass(frozen=True)
+class Span:
+    """An in-distribution span ``text[start:end]`` of a document."""
+
+    start: int
+    end: int
+    mean_kl: float  # nats
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a filter run did."""
+
+    total: int  # input lines (documents)
+    kept: int
+    rejected: dict[str, int] = field(default_factory=dict)  # reason -> count
+    chars: int = 0  # characters of the documents that were scored
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(self.rejected.items())) or "none"
+        rate = self.total / self.seconds if self.seconds > 0 else float("nan")
+        return (f"{self.total} documents: kept {self.kept}, rejected "
+                f"{sum(self.rejected.values())} ({reasons}); {rate:.1f} docs/s, "
+                f"{self.chars / max(self.seconds, 1e-9):,.0f} chars/s")
+
+
+def _num(x: float, digits: int) -> float | None:
+    return None if math.isnan(x) else round(float(x), digits)
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def score_many(pair, texts: Sequence[str], *, batch_size: int | None = None) -> list:
+    """Score several documents, sharing forward passes between them.
+
+    Each document is cut on its own window grid, as ``pair.score`` cuts it, so its scores
+    equal ``pair.score(text)`` (up to float rounding); windows of all documents are sorted
+    by length and scored ``batch_size`` at a time.
+
+    Args:
+        pair: a ``textkl.pair.Pair``.
+        texts: the documents.
+        batch_size: windows per forward pass (default: the pair's score config).
+
+    Returns:
+        list of ``Scores`` (kl, nll, entropy float32 arrays of ``len(text)``), one per text.
+    """
+    import torch
+
+    from .score import Scores, _ViewScorer
+
+    cfg = pair.score_config if batch_size is None else replace(pair.score_config,
+                                                               batch_size=batch_size)
+    s, c = cfg.stride, cfg.warmup
+    encs = [pair.vocab.encode(t) for t in texts]
+    views = [np.full((3, len(e.ids)), np.nan, dtype=np.float32) for e in encs]
+    wins = [(min(n, (k + 1) * s) - max(0, k * s - c) - 1, d, k)
+            for d, n in enumerate(len(e.ids) for e in encs) for k in range(-(-n // s))]
+    wins = sorted((w for w in wins if w[0] > 0), reverse=True)  # longest first: less padding
+    scorer = _ViewScorer(pair.model, cfg, pair.device, features=False)
+    for b in range(0, len(wins), cfg.batch_size):
+        batch = wins[b : b + cfg.batch_size]
+        x = np.zeros((len(batch), batch[0][0]), dtype=np.int64)  # (B, T)
+        y = np.zeros_like(x)
+        for i, (length, d, k) in enumerate(batch):
+            start = max(0, k * s - c)
+            seg = encs[d].ids[start : start + length + 1]
+            x[i, :length], y[i, :length] = seg[:-1], seg[1:]
+        with torch.inference_mode():
+            stats = scorer._forward(torch.from_numpy(x).to(pair.device),
+                                    torch.from_numpy(y).to(pair.device))[:3]  # 3 x (B, T)
+        for i, (length, d, k) in enumerate(batch):
+            start, first = max(0, k * s - c), max(1, k * s)
+            for j in range(3):
+                views[d][j, first : start + length + 1] = stats[j][i, first - start - 1 : length]
+    return [Scores(*(e.expand(v[j]) if len(e.ids) else np.full(e.length, np.nan, np.float32)
+                     for j in range(3))) for e, v in zip(encs, views, strict=True)]
+
+
+def centred_means(kl: np.ndarray, window: int = OOD_WINDOW) -> np.ndarray:
+    """Mean of the non-NaN values in ``[i - window // 2, i - window // 2 + window)`` per i.
+
+    Args:
+        kl: float (N,), NaN where unscored.
+
+    Returns:
+        float64 (N,), NaN where the window holds no scored value.
+    """
+    v = np.asarray(kl, dtype=np.float64)
+    ok = ~np.isnan(v)
+    cs = np.concatenate(([0.0], np.cumsum(np.where(ok, v, 0.0))))
+    cn = np.concatenate(([0], np.cumsum(ok)))
+    idx = np.arange(len(v))
+    lo = np.clip(idx - window // 2, 0, len(v))
+    hi = np.clip(idx - window // 2 + window, 0, len(v))
+    n = cn[hi] - cn[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, (cs[hi] - cs[lo]) / np.maximum(n, 1), np.nan)
+
+
+def ood_mask(pair, kl: np.ndarray) -> np.ndarray:
+    """bool (N,): characters whose centred 30-char mean KL is above the book's q99 of them."""
+    thr = _calibration(pair).threshold(OOD_QUANTILE, OOD_WINDOW)
+    m = centred_means(kl, OOD_WINDOW)
+    return np.nan_to_num(m, nan=-np.inf) > thr
+
+
+def doc_score(pair, kl: np.ndarray) -> DocScore:
+    """Summarise one document's per-character KL (see the module docstring)."""
+    n = len(kl)
+    scored = int(np.count_nonzero(~np.isnan(kl)))
+    if scored == 0:
+        return DocScore(n, math.nan, math.nan, math.nan)
+    mean = float(np.nanmean(kl))
+    cal = _calibration(pair)
+    window = max((w for w in cal.quantiles if w <= scored), default=min(cal.quantiles))
+    pct = float(cal.percentile(mean, window))
+    return DocScore(n, mean, float(ood_mask(pair, kl).mean()), pct)
+
+
+def _calibration(pair):
+    if pair.calibration is None:
+        raise ModelFileError("the model has no calibration; filtering needs one "
+                             "(train it with textkl train)")
+    return pair.calibration
+
+
+def precheck(text: Any, rules: Rules, extract: bool = False) -> str | None:
+    """The reason to reject a value before scoring it, or None."""
+    if text is MISSING:
+        return "missing_field"
+    if not isinstance(text, str):
+        return "not_a_string"
+    if not text.strip():
+        return "empty_text"
+    if not extract and len(text) < rules.min_length:
+        return "too_short"
+    return None
+
+
+def decide(score: DocScore, rules: Rules) -> str | None:
+    """The first rule ``score`` breaks (``unscored``, ``mean_kl``, ``ood_share``), or None."""
+    if math.isnan(score.mean_kl):
+        return "unscored"
+    if rules.max_mean_kl is not None and score.mean_kl > rules.max_mean_kl:
+        return "mean_kl"
+    if rules.max_ood_share is not None and score.ood_share > rules.max_ood_share:
+        return "ood_share"
+    return None
+
+
+def score_documents(pair, texts: Sequence[Any], rules: Rules = Rules(), *,
+                    batch_size: int | None = None, extract: bool = False,
+                    ) -> list[tuple[DocScore | None, str | None, list[Span] | None]]:
+    """Score and judge documents: ``(score or None, reject reason or None, spans)`` each.
+
+    Values that are not usable text are rejected without scoring. ``spans`` is None
+    unless ``extract``, when it lists the in-distribution spans that pass the rules.
+    """
+    reasons = [precheck(t, rules, extract) for t in texts]
+    todo = [i for i, r in enumerate(reasons) if r is None]
+    scores = score_many(pair, [texts[i] for i in todo], batch_size=batch_size)
+    out: list[tuple[DocScore | None, str | None, list[Span] | None]] = [
+        (None, r, None) for r in reasons]
+    for i, sc in zip(todo, scores, strict=True):
+        ds = doc_score(pair, sc.kl)
+        if extract:
+            spans = [sp for sp in in_distribution_spans(pair, texts[i], sc.kl)
+                     if sp.end - sp.start >= rules.min_length
+                     and (rules.max_mean_kl is None or sp.mean_kl <= rules.max_mean_kl)]
+            reason = decide(ds, Rules(None, None, 0))
+            reason = reason or (None if spans else "no_in_distribution_span")
+            out[i] = (ds, reason, spans)
+        else:
+            out[i] = (ds, decide(ds, rules), None)
+    return out
+
+
+def in_distribution_spans(pair, text: str, kl: np.ndarray) -> list[Span]:
+    """Book-like spans of ``text`` as half-open offsets, from its already computed KL.
+
+    The spans are ``textkl.segment``'s hysteresis segments (default ``SegmentConfig``)
+    that are in distribution; spans of whitespace only are left out.
+    """
+    from .segment import SegmentConfig, find_spans, thresholds
+
+    high, low = thresholds(_calibration(pair), SegmentConfig())
+    runs = ((a, b) for a, b, foreign in find_spans(text, kl, high, low) if not foreign)
+    spans = []
+    for a, b in runs:
+        if text[a:b].strip():
+            m = kl[a:b]
+            mean = float(np.nanmean(m)) if np.any(~np.isnan(m)) else math.nan
+            spans.append(Span(int(a), int(b), mean))
+    return spans
+
+
+# --------------------------------------------------------------------------- JSONL
+
+
+@dataclass(frozen=True)
+class _Line:
+    number: int  # 1-based input line number
+    raw: bytes
+    doc: dict | None = None  # parsed object
+    reason: str | None = None  # why it cannot be a document
+    detail: str = ""
+
+
+def _parse(number: int, raw: bytes) -> _Line:
+    body = raw.rstrip(b"\r\n")
+    if not body.strip():
+        return _Line(number, raw, reason="blank_line")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return _Line(number, raw, reason="invalid_utf8", detail=str(e)[:200])
+    try:
+        obj = json.loads(text)
+    except ValueError as e:
+        return _Line(number, raw, reason="malformed_json", detail=str(e)[:200])
+    if not isinstance(obj, dict):
+        return _Line(number, raw, reason="not_an_object", detail=type(obj).__name__)
+    return _Line(number, raw, doc=obj)
+
+
+def _dump(obj: dict) -> bytes:
+    try:
+        return (json.dumps(obj, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+    except (UnicodeEncodeError, ValueError):  # lone surrogates or NaN: fall back to escapes
+        return (json.dumps(obj, ensure_ascii=True) + "\n").encode("ascii")
+
+
+def _bad_line_record(line: _Line, meta_key: str) -> dict:
+    raw = line.raw.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
+    meta = {"reason": line.reason, "line": line.number}
+    if line.detail:
+        meta["detail"] = line.detail
+    return {meta_key: meta, "raw": raw}
+
+
+def _chunks(lines: Iterable[bytes], docs: int, chars: int) -> Iterator[list[_Line]]:
+    chunk: list[_Line] = []
+    size = 0
+    for number, raw in enumerate(lines, start=1):
+        chunk.append(_parse(number, raw))
+        size += len(raw)
+        if len(chunk) >= docs or size >= chars:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+def filter_lines(pair, lines: Iterable[bytes], keep: IO[bytes], reject: IO[bytes], *,
+                 field: str = "text", rules: Rules = Rules(), extract: bool = False,
+                 meta_key: str = META_KEY, batch_size: int | None = None,
+                 chunk_docs: int = 512, chunk_chars: int = 2_000_000,
+                 progress: bool = False) -> Summary:
+    """Filter JSONL lines into the ``keep`` and ``reject`` byte streams; every line lands once.
+
+    Kept documents gain ``doc[meta_key] = {n_chars, mean_kl, ood_share, percentile}``
+    (with ``spans: [{start, end, mean_kl, text}]`` under ``extract``); rejected ones also
+    carry ``reason``. A line that is not a JSON object goes to ``reject`` as
+    ``{meta_key: {reason, line, detail}, "raw": line}``.
+    """
+    from tqdm import tqdm
+
+    _calibration(pair)
+    t0 = time.perf_counter()
+    reasons: Counter[str] = Counter()
+    total = kept = chars = 0
+    bar = tqdm(unit="doc", disable=not progress, dynamic_ncols=True, smoothing=0.1)
+    for chunk in _chunks(lines, chunk_docs, chunk_chars):
+        values = [ln.doc.get(field, MISSING) if ln.doc is not None else MISSING for ln in chunk]
+        good = [i for i, ln in enumerate(chunk) if ln.doc is not None]
+        judged = dict(zip(good, score_documents(pair, [values[i] for i in good], rules,
+                                                batch_size=batch_size, extract=extract),
+                          strict=True))
+        for i, ln in enumerate(chunk):
+            total += 1
+            if ln.doc is None:
+                reasons[ln.reason or "?"] += 1
+                reject.write(_dump(_bad_line_record(ln, meta_key)))
+                continue
+            score, reason, spans = judged[i]
+            meta = score.to_dict() if score else {"n_chars": _len(values[i])}
+            chars += score.n_chars if score else 0
+            if spans is not None:
+                meta["spans"] = [{"start": sp.start, "end": sp.end, "mean_kl": _num(sp.mean_kl, 6),
+                                  "text": values[i][sp.start : sp.end]} for sp in spans]
+            if reason is not None:
+                meta["reason"] = reason
+                reasons[reason] += 1
+            else:
+                kept += 1
+            (reject if reason else keep).write(_dump({**ln.doc, meta_key: meta}))
+        bar.update(len(chunk))
+        bar.set_postfix(kept=kept, chars_s=f"{chars / (time.perf_counter() - t0):,.0f}")
+    bar.close()
+    return Summary(total, kept, dict(reasons), chars, time.perf_counter() - t0)
+
+
+def _len(v: Any) -> int | None:
+    return len(v) if isinstance(v, str) else None
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _compression(path: str) -> str | None:
+    return "gzip" if path.endswith(".gz") else "zstd" if path.endswith(".zst") else None
+
+
+def _zstd():
+    try:
+        import zstandard
+    except ImportError:
+        raise InputError("reading or writing .zst needs the zstandard package: "
+                         "pip install 'textkl[zstd]'") from None
+    return zstandard
+
+
+def iter_lines(path: str) -> Iterator[bytes]:
+    """Lines (bytes, with their ends) of a JSONL file, ``.gz`` or ``.zst`` by suffix, or stdin."""
+    import gzip
+    import io
+    import sys
+
+    kind = _compression(str(path))
+    if kind == "zstd":
+        _zstd()
+    try:
+        raw: IO[bytes] = sys.stdin.buffer if str(path) == "-" else open(path, "rb")  # noqa: SIM115
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, expected a JSONL file") from None
+    try:
+        if kind == "gzip":
+            stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb")
+        elif kind == "zstd":
+            stream = io.BufferedReader(_zstd().ZstdDecompressor().stream_reader(raw))
+        else:
+            stream = raw
+        try:
+            yield from stream
+        except (OSError, EOFError) as e:  # gzip.BadGzipFile, zstd errors, truncation
+            raise InputError(f"{path}: cannot decompress ({e})") from None
+    finally:
+        if raw is not sys.stdin.buffer:
+            raw.close()
+
+
+class _Output:
+    """An atomic output file, compressed by its suffix."""
+
+    def __init__(self, path: str) -> None:
+        from .io import atomic_write
+
+        self.path, self._cm = str(path), atomic_write(path, "wb")
+
+    def __enter__(self) -> IO[bytes]:
+        import gzip
+
+        self._raw = self._cm.__enter__()
+        kind = _compression(self.path)
+        if kind == "gzip":
+            self._stream = gzip.GzipFile(fileobj=self._raw, mode="wb", mtime=0)
+        elif kind == "zstd":
+            self._stream = _zstd().ZstdCompressor().stream_writer(self._raw, closefd=False)
+        else:
+            self._stream = self._raw
+        return self._stream
+
+    def __exit__(self, *exc) -> bool | None:
+        if exc[0] is None and self._stream is not self._raw:
+            self._stream.close()
+        return self._cm.__exit__(*exc)
+
+
+def filter_jsonl(pair, src: str, keep: str, reject: str, **kwargs: Any) -> Summary:
+    """Filter the JSONL file ``src`` (or ``-``) into ``keep`` and ``reject`` (see ``filter_lines``).
+
+    Both outputs are written atomically: on any error neither appears.
+
+    Raises:
+        InputError: missing or undecodable input, or .zst without zstandard.
+    """
+    if str(keep) == str(reject):
+        raise ValueError(f"--keep and --reject must differ, both are {keep}")
+    with _Output(keep) as k, _Output(reject) as r:
+        return filter_lines(pair, iter_lines(src), k, r, **kwargs)

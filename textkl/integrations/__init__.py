@@ -1,0 +1,25 @@
+"""Adapters that put textkl in corpus pipelines.
+
+- ``textkl.integrations.datatrove``: ``TextklFilter``, a datatrove filter step
+  (``pip install 'textkl[datatrove]'``).
+- ``textkl.integrations.ray``: ``TextklScorer``, a callable class for Ray Data's
+  ``Dataset.map_batches`` (``pip install 'textkl[ray]'``).
+
+Both load the pair once per worker (task or actor) and score documents in batches with
+``textkl.filter.score_documents``, so they give the same numbers as the API and the CLI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..filter import DocScore
+
+SCORE_FIELDS = ("mean_kl", "ood_share", "percentile")
+
+
+def flat_scores(score: DocScore | None, reason: str | None, prefix: str = "textkl_"
+                ) -> dict[str, Any]:
+    """Flat metadata for one document: ``{prefix}mean_kl``, ... and ``{prefix}reason``."""
+    d = score.to_dict() if score is not None else dict.fromkeys(SCORE_FIELDS)
+    return {**{f"{prefix}{k}": d.get(k) for k in SCORE_FIELDS}, f"{prefix}reason": reason}

@@ -1,0 +1,87 @@
+"""A datatrove filter step: keep documents that look like the model's book.
+
+Example::
+
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.readers import JsonlReader
+    from datatrove.pipeline.writers import JsonlWriter
+    from textkl.integrations.datatrove import TextklFilter
+
+    LocalPipelineExecutor([
+        JsonlReader("in/"),
+        TextklFilter(model="runs/moby/pair.pt", max_ood_share=0.2,
+                     exclusion_writer=JsonlWriter("rejected/")),
+        JsonlWriter("kept/"),
+    ], tasks=2, workers=2).run()
+
+Every document (kept or dropped) gains ``textkl_mean_kl``, ``textkl_ood_share``,
+``textkl_percentile`` and ``textkl_reason`` (None when kept) in ``doc.metadata``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datatrove.data import Document
+from datatrove.pipeline.filters.base_filter import BaseFilter
+
+from ..filter import Rules, score_documents
+from . import flat_scores
+
+
+class TextklFilter(BaseFilter):
+    """Drops documents whose self-KL against the model's book breaks a rule.
+
+    Args:
+        model: model file or directory; None for the embedded default pair.
+        max_mean_kl, max_ood_share, min_length: the rules of ``textkl.filter.Rules``.
+        batch_size: documents scored together (their windows share forward passes).
+        score_batch_size: windows per forward pass (default: the model's).
+        device: ``cpu``, ``cuda`` or ``auto``.
+        threads: torch CPU threads per task (None leaves torch's default).
+        prefix: prefix of the metadata keys.
+        exclusion_writer: a datatrove writer for the dropped documents.
+    """
+
+    name = "textkl self-KL"
+
+    def __init__(self, model: str | None = None, *, max_mean_kl: float | None = None,
+                 max_ood_share: float | None = 0.5, min_length: int = 0, batch_size: int = 64,
+                 score_batch_size: int | None = None, device: str = "cpu",
+                 threads: int | None = None, prefix: str = "textkl_",
+                 exclusion_writer: Any = None) -> None:
+        super().__init__(exclusion_writer, batch_size=batch_size)
+        self.model, self.device, self.threads, self.prefix = model, device, threads, prefix
+        self.rules = Rules(max_mean_kl, max_ood_share, min_length)
+        self.score_batch_size = score_batch_size
+        self._pair = None  # loaded on the first batch, once per task (never pickled)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_pair": None}
+
+    @property
+    def pair(self):
+        if self._pair is None:
+            import torch
+
+            from ..pair import load, resolve_device
+
+            if self.threads:
+                torch.set_num_threads(self.threads)
+            self._pair = load(self.model, device=resolve_device(self.device))
+        return self._pair
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        return self.filter_batch([doc])[0]
+
+    def filter_batch(self, batch: list[Document]) -> list[bool | tuple[bool, str]]:
+        """Score the batch together; write the scores into each ``doc.metadata``."""
+        judged = score_documents(self.pair, [d.text for d in batch], self.rules,
+                                 batch_size=self.score_batch_size)
+        out: list[bool | tuple[bool, str]] = []
+        for doc, (score, reason, _) in zip(batch, judged, strict=True):
+            doc.metadata.update(flat_scores(score, reason, self.prefix))
+            out.append(True if reason is None else (False, reason))
+            if score is not None:
+                self.stat_update("textkl_chars", value=score.n_chars)
+        return out

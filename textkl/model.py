@@ -1,0 +1,235 @@
+"""Character language models with a leading model dimension M.
+
+Every parameter has shape ``(M, ...)``: the M models of a pair have the same architecture
+and their own weights, and run as one batched computation (``bmm`` over M). Inputs are
+shared: ``ids`` is ``(B, T)``, logits are ``(M, B, T, V)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ARCHS = ("lstm", "transformer")
+INITS = ("uniform", "normal", "orthogonal")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    arch: str = "lstm"  # "lstm" or "transformer"
+    vocab_size: int = 96  # characters incl. <unk>
+    n_models: int = 2  # M, models trained together
+    d_embed: int = 32  # character embedding width (LSTM); transformer uses d_model
+    d_model: int = 128  # LSTM hidden size or transformer width
+    n_layers: int = 1  # LSTM layers or transformer blocks
+    n_heads: int = 4  # transformer only
+    context: int = 256  # transformer only: most positions one window may hold
+    dropout: float = 0.0  # one mask shared by all M models, so identical models stay identical
+    init: str = "uniform"  # weight init scheme, see INITS
+    same_init: bool = False  # all M models start from identical weights (the control)
+    seed: int = 0  # init seed; model m uses seed * 1009 + m unless same_init
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
+        if self.n_models < 2:
+            raise ValueError(f"n_models must be >= 2, got {self.n_models}")
+        if self.arch == "transformer" and self.d_model % self.n_heads:
+            raise ValueError(f"d_model {self.d_model} must divide by n_heads {self.n_heads}")
+
+
+def _shared_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Dropout whose mask is shared across the leading model dimension."""
+    if not training or p == 0.0:
+        return x
+    mask = torch.empty((1, *x.shape[1:]), device=x.device, dtype=x.dtype).bernoulli_(1 - p)
+    return x * mask / (1 - p)
+
+
+def _mm(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Per-model matmul: x (M, ..., I) @ w (M, I, O) -> (M, ..., O)."""
+    m, i = x.shape[0], x.shape[-1]
+    y = torch.bmm(x.reshape(m, -1, i), w)  # (M, N, O)
+    return y.view(*x.shape[:-1], w.shape[-1])
+
+
+class _Stacked(nn.Module):
+    """Shared machinery: stacked embeddings, output head and per-model initialisation."""
+
+    def __init__(self, cfg: ModelConfig, d_in: int, d_out: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        m, v = cfg.n_models, cfg.vocab_size
+        self.embed = nn.Parameter(torch.empty(m, v, d_in))
+        self.head_w = nn.Parameter(torch.empty(m, d_out, v))
+        self.head_b = nn.Parameter(torch.zeros(m, 1, v))
+
+    def _embed(self, ids: torch.Tensor) -> torch.Tensor:
+        m, v = self.cfg.n_models, self.cfg.vocab_size
+        flat = self.embed.reshape(m * v, -1)
+        offs = torch.arange(m, device=ids.device).view(m, 1, 1) * v
+        return F.embedding(ids.unsqueeze(0) + offs, flat)  # (M, B, T, E)
+
+    def _head(self, h: torch.Tensor) -> torch.Tensor:
+        b, t = h.shape[1], h.shape[2]
+        logits = _mm(h, self.head_w) + self.head_b.unsqueeze(1)  # (M, B, T, V)
+        return logits.view(self.cfg.n_models, b, t, -1)
+
+    @torch.no_grad()
+    def _init_weights(self) -> None:
+        cfg = self.cfg
+        for m in range(cfg.n_models):
+            seed = cfg.seed if cfg.same_init else cfg.seed * 1009 + m
+            gen = torch.Generator().manual_seed(seed)
+            for name, p in self.named_parameters():
+                p[m].copy_(self._init_one(name, p[m], gen))
+
+    def _init_one(self, name: str, p: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        if "norm" in name:
+            return torch.ones_like(p)
+        if name.split(".")[-2 if name[-1].isdigit() else -1].endswith("_b"):
+            b = torch.zeros_like(p)
+            if name.startswith("gate_b"):  # LSTM forget gate starts open
+                h = p.shape[-1] // 4
+                b[..., h : 2 * h] = 1.0
+            return b
+        scheme = self.cfg.init
+        if name == "embed":
+            return torch.randn(p.shape, generator=gen) * (0.1 if scheme != "normal" else 0.02)
+        fan_in = p.shape[0]
+        if scheme == "normal":
+            return torch.randn(p.shape, generator=gen) * 0.02
+        if scheme == "orthogonal":
+            q = torch.empty(p.shape)
+            nn.init.orthogonal_(q, generator=gen)
+            return q
+        bound = 1.0 / math.sqrt(fan_in)
+        return (torch.rand(p.shape, generator=gen) * 2 - 1) * bound
+
+
+class StackedLSTM(_Stacked):
+    """M single-direction LSTMs run together; the state is carried across calls."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__(cfg, cfg.d_embed, cfg.d_model)
+        m, h = cfg.n_models, cfg.d_model
+        self.w_ih = nn.ParameterList()
+        self.w_hh = nn.ParameterList()
+        self.gate_b = nn.ParameterList()
+        for layer in range(cfg.n_layers):
+            d_in = cfg.d_embed if layer == 0 else h
+            self.w_ih.append(nn.Parameter(torch.empty(m, d_in, 4 * h)))
+            self.w_hh.append(nn.Parameter(torch.empty(m, h, 4 * h)))
+            self.gate_b.append(nn.Parameter(torch.zeros(m, 1, 4 * h)))
+        self._init_weights()
+
+    def init_state(self, batch: int, device: torch.device) -> list[tuple[torch.Tensor, ...]]:
+        z = torch.zeros(self.cfg.n_models, batch, self.cfg.d_model, device=device)
+        return [(z, z) for _ in range(self.cfg.n_layers)]
+
+    def forward(
+        self, ids: torch.Tensor, state: list | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, list]:
+        """ids (B, T) -> logits (M, B, T, V), last hidden (M, B, T, H), new state."""
+        b, t = ids.shape
+        x = _shared_dropout(self._embed(ids), self.cfg.dropout, self.training)  # (M, B, T, E)
+        state = state if state is not None else self.init_state(b, ids.device)
+        new_state = []
+        for layer, (h, c) in enumerate(state):
+            gx = _mm(x, self.w_ih[layer]) + self.gate_b[layer].unsqueeze(1)  # (M, B, T, 4H)
+            w_hh = self.w_hh[layer]
+            outs = []
+            for gx_t in gx.unbind(2):  # unbind, not indexing: one backward op, not T
+                g = torch.baddbmm(gx_t, h, w_hh)  # (M, B, 4H)
+                i, f, gg, o = g.chunk(4, dim=-1)
+                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(gg)
+                h = torch.sigmoid(o) * torch.tanh(c)
+                outs.append(h)
+            x = torch.stack(outs, dim=2)  # (M, B, T, H)
+            new_state.append((h, c))
+            x = _shared_dropout(x, self.cfg.dropout, self.training)
+        return self._head(x), x, new_state
+
+
+class StackedTransformer(_Stacked):
+    """M small causal transformers (pre-norm, learned positions) run together."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__(cfg, cfg.d_model, cfg.d_model)
+        m, d = cfg.n_models, cfg.d_model
+        self.pos = nn.Parameter(torch.empty(m, cfg.context, d))
+        self.blocks = nn.ModuleList()
+        for _ in range(cfg.n_layers):
+            blk = nn.Module()
+            blk.norm1_w = nn.Parameter(torch.ones(m, 1, d))
+            blk.qkv_w = nn.Parameter(torch.empty(m, d, 3 * d))
+            blk.proj_w = nn.Parameter(torch.empty(m, d, d))
+            blk.norm2_w = nn.Parameter(torch.ones(m, 1, d))
+            blk.fc_w = nn.Parameter(torch.empty(m, d, 4 * d))
+            blk.fc_b = nn.Parameter(torch.zeros(m, 1, 4 * d))
+            blk.out_w = nn.Parameter(torch.empty(m, 4 * d, d))
+            self.blocks.append(blk)
+        self.norm_f_w = nn.Parameter(torch.ones(m, 1, d))
+        self._init_weights()
+
+    def _init_one(self, name: str, p: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        if name == "pos":
+            return torch.randn(p.shape, generator=gen) * 0.02
+        return super()._init_one(name, p, gen)
+
+    @staticmethod
+    def _norm(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        x = F.layer_norm(x, x.shape[-1:])
+        return x * w.unsqueeze(1)  # w (M, 1, D) -> (M, 1, 1, D)
+
+    def forward(
+        self, ids: torch.Tensor, state: list | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, None]:
+        """ids (B, T) -> logits (M, B, T, V), last hidden (M, B, T, D), None (no state)."""
+        cfg = self.cfg
+        b, t = ids.shape
+        if t > cfg.context:
+            raise ValueError(f"window of {t} positions exceeds the model context {cfg.context}")
+        m, nh, d = cfg.n_models, cfg.n_heads, cfg.d_model
+        x = self._embed(ids) + self.pos[:, :t].unsqueeze(1)  # (M, B, T, D)
+        x = _shared_dropout(x, cfg.dropout, self.training)
+        for blk in self.blocks:
+            qkv = _mm(self._norm(x, blk.norm1_w), blk.qkv_w)  # (M, B, T, 3D)
+            q, k, v = qkv.view(m * b, t, 3, nh, d // nh).permute(2, 0, 3, 1, 4)  # (M*B, nh, T, hd)
+            a = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (M*B, nh, T, hd)
+            a = a.transpose(1, 2).reshape(m, b, t, d)
+            x = x + _shared_dropout(_mm(a, blk.proj_w), cfg.dropout, self.training)
+            hdn = F.gelu(_mm(self._norm(x, blk.norm2_w), blk.fc_w) + blk.fc_b.unsqueeze(1))
+            x = x + _shared_dropout(_mm(hdn, blk.out_w), cfg.dropout, self.training)
+        x = self._norm(x, self.norm_f_w)
+        return self._head(x), x, None
+
+
+def build_model(cfg: ModelConfig) -> _Stacked:
+    """The stacked model for ``cfg``."""
+    return StackedLSTM(cfg) if cfg.arch == "lstm" else StackedTransformer(cfg)
+
+
+def count_params(model: nn.Module) -> int:
+    """Parameters of one of the M models."""
+    return sum(p[0].numel() for p in model.parameters())
+
+
+def flops_per_char(cfg: ModelConfig, window: int = 256) -> float:
+    """Forward multiply-add FLOPs (x2) per character for all M models together."""
+    d, v = cfg.d_model, cfg.vocab_size
+    if cfg.arch == "lstm":
+        per = 0.0
+        for layer in range(cfg.n_layers):
+            d_in = cfg.d_embed if layer == 0 else d
+            per += 2 * (d_in + d) * 4 * d
+        per += 2 * d * v
+    else:
+        per = cfg.n_layers * (2 * 12 * d * d + 2 * 2 * window / 2 * d) + 2 * d * v
+    return per * cfg.n_models

@@ -1,0 +1,504 @@
+"""Self-contained HTML report: the text marked by region, a KL heatmap and a chart.
+
+``render_report`` returns one HTML page that works offline (plotly.js is inlined): a header
+naming the model, its book and calibration; a legend with each region's share of the text
+and mean KL; a plotly chart of the smoothed self-KL along the text (downsampled to a bounded
+number of points) with the segments as coloured bands, where a click scrolls the text to
+that offset; and the text with one ``<mark>`` per segment. A toggle swaps the region colours
+for a heatmap of the smoothed KL, drawn as runs of a few colour bins inside the marks.
+
+Everything here is numpy, plotly (for its bundled JavaScript and JSON encoder) and ``html``:
+no torch and no I/O.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .segment import smooth
+
+if TYPE_CHECKING:
+    from .score import Scores
+
+TEXT_COLOUR = "#1b1b1b"
+BOOK_COLOUR = "#e6ebef"  # label 0: the book-like region stays quiet
+UNLABELLED_COLOUR = "#d4d4d4"  # negative labels (noise / unassigned)
+REGION_COLOURS = ("#ffc98b", "#a9c8ff", "#b8f0a8", "#ffb3b3", "#d2c4ff", "#fff09a",
+                  "#9fe8ee", "#ffc4ee", "#d9d0b0", "#c9e6d0")
+HEAT_COLOURS = ("#ffffff", "#fff1a8", "#ffd166", "#f6a05a", "#e8765a")  # bin 0 = no colour
+HEAT_LEVELS = (0.75, 0.95, 0.995, 1.0)  # book quantiles that separate the heat bins
+_KL_FLOOR = 1e-4  # nats; the chart's log axis starts here
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class RegionSummary:
+    """One row of the legend.
+
+    Attributes:
+        label: region label (0 = book-like).
+        name: display name.
+        colour: background colour, ``#rrggbb``.
+        n_chars: characters of the text in the region.
+        share: percent of the text, rounded to 0.1 so that the rows sum to exactly 100.
+        n_segments: segments in the region.
+        mean_kl: mean self-KL over the region's scored characters, nats (NaN if none).
+    """
+
+    label: int
+    name: str
+    colour: str
+    n_chars: int
+    share: float
+    n_segments: int
+    mean_kl: float
+
+    @property
+    def mean_kl_bits(self) -> float:
+        return self.mean_kl / math.log(2)
+
+
+def relative_luminance(colour: str) -> float:
+    """WCAG 2 relative luminance of a ``#rrggbb`` colour, in [0, 1]."""
+    if not re.fullmatch(r"#[0-9a-fA-F]{6}", colour):
+        raise ValueError(f"colour must be #rrggbb, got {colour!r}")
+    rgb = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast_ratio(a: str, b: str) -> float:
+    """WCAG 2 contrast ratio (1..21) between two ``#rrggbb`` colours."""
+    la, lb = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def region_colour(label: int) -> str:
+    """Background colour of a region: label 0 is the book, 1..K cycle through a palette."""
+    if label == 0:
+        return BOOK_COLOUR
+    if label < 0:
+        return UNLABELLED_COLOUR
+    return REGION_COLOURS[(label - 1) % len(REGION_COLOURS)]
+
+
+def region_name(label: int) -> str:
+    return "book-like" if label == 0 else ("unassigned" if label < 0 else f"region {label}")
+
+
+def _round_shares(counts: Sequence[int], total: int) -> list[float]:
+    """Percentages at 0.1 resolution that sum to exactly 100 (largest remainder)."""
+    tenths = [c * 1000 / total for c in counts]
+    floors = [math.floor(t) for t in tenths]
+    order = sorted(range(len(counts)), key=lambda i: floors[i] - tenths[i])
+    for i in order[:1000 - sum(floors)]:
+        floors[i] += 1
+    return [f / 10 for f in floors]
+
+
+def summarize_regions(kl: np.ndarray, segments: Sequence[Any]) -> list[RegionSummary]:
+    """Legend rows, sorted by label, from per-character KL (N,) and tiling segments."""
+    v = np.asarray(kl, dtype=np.float64)
+    ok = ~np.isnan(v)
+    csum = np.concatenate(([0.0], np.cumsum(np.where(ok, v, 0.0))))
+    ccnt = np.concatenate(([0], np.cumsum(ok)))
+    acc: dict[int, list[float]] = {}  # label -> [chars, segments, kl sum, kl count]
+    for s in segments:
+        a = acc.setdefault(int(s.label), [0, 0, 0.0, 0])
+        a[0] += s.end - s.start
+        a[1] += 1
+        a[2] += csum[s.end] - csum[s.start]
+        a[3] += ccnt[s.end] - ccnt[s.start]
+    labels = sorted(acc)
+    shares = _round_shares([int(acc[k][0]) for k in labels], max(len(v), 1))
+    return [RegionSummary(k, region_name(k), region_colour(k), int(acc[k][0]), share,
+                          int(acc[k][1]), acc[k][2] / acc[k][3] if acc[k][3] else math.nan)
+            for k, share in zip(labels, shares, strict=True)]
+
+
+def _check_inputs(text: str, kl: np.ndarray, segments: Sequence[Any]) -> None:
+    if len(kl) != len(text):
+        raise ValueError(f"scores cover {len(kl)} characters, the text has {len(text)}")
+    pos = 0
+    for s in segments:
+        if s.start != pos or s.end <= s.start:
+            raise ValueError(f"segments must tile the text: got [{s.start}, {s.end}) at {pos}")
+        pos = s.end
+    if pos != len(text):
+        raise ValueError(f"segments end at {pos}, the text has {len(text)} characters")
+
+
+def heat_edges(smoothed: np.ndarray, calibration: Any, window: int) -> np.ndarray:
+    """Four increasing bin edges in nats: the book's quantiles when calibrated, else the text's."""
+    if calibration is not None and window in getattr(calibration, "quantiles", {}):
+        edges = np.array([calibration.threshold(q, window) for q in HEAT_LEVELS])
+    else:
+        finite = smoothed[np.isfinite(smoothed)]
+        edges = np.quantile(finite, (0.5, 0.75, 0.9, 0.97)) if len(finite) else np.zeros(4)
+    return np.maximum.accumulate(edges)
+
+
+def heat_runs(bins: np.ndarray, min_run: int) -> tuple[np.ndarray, np.ndarray]:
+    """Run-length encode heat bins (N,), absorbing runs shorter than ``min_run`` into the last.
+
+    Returns:
+        starts int64 (R,), values int64 (R,); adjacent runs differ in value.
+    """
+    if len(bins) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    cuts = np.flatnonzero(bins[1:] != bins[:-1]) + 1
+    starts = np.concatenate(([0], cuts))
+    ends = np.concatenate((cuts, [len(bins)]))
+    out_s: list[int] = []
+    out_v: list[int] = []
+    for s, e, b in zip(starts.tolist(), ends.tolist(), bins[starts].tolist(), strict=True):
+        if out_s and (e - s < min_run or b == out_v[-1]):
+            continue
+        out_s.append(s)
+        out_v.append(b)
+    return np.asarray(out_s, np.int64), np.asarray(out_v, np.int64)
+
+
+def downsample(y: np.ndarray, max_points: int) -> tuple[np.ndarray, ...]:
+    """Bucket a signal (N,) into at most ``max_points`` buckets.
+
+    Returns:
+        x (centre offsets), mean, min, max: float64 (P,) each, P <= max_points.
+    """
+    n = len(y)
+    k = max(1, min(n, max_points))
+    edges = np.linspace(0, n, k + 1).round().astype(np.int64)
+    edges = np.unique(edges)
+    ok = np.isfinite(y)
+    filled = np.where(ok, y, 0.0)
+    sums = np.add.reduceat(filled, edges[:-1])
+    cnts = np.add.reduceat(ok.astype(np.int64), edges[:-1])
+    lo = np.minimum.reduceat(np.where(ok, y, np.inf), edges[:-1])
+    hi = np.maximum.reduceat(np.where(ok, y, -np.inf), edges[:-1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(cnts > 0, sums / np.maximum(cnts, 1), np.nan)
+    x = (edges[:-1] + edges[1:] - 1) / 2
+    return x, mean, np.where(cnts > 0, lo, np.nan), np.where(cnts > 0, hi, np.nan)
+
+
+def _escape(s: str) -> str:
+    # CR and NUL would be rewritten by the HTML parser and shift every later offset
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return s.replace("\r", "&#13;").replace("\0", "\ufffd")
+
+
+def _text_html(text: str, segments: Sequence[Any], starts: np.ndarray, vals: np.ndarray) -> str:
+    parts: list[str] = []
+    j = 0
+    for seg in segments:
+        label = int(seg.label)
+        status = "in distribution" if seg.in_distribution else "out of distribution"
+        title = (f"{region_name(label)}, {status}: [{seg.start}, {seg.end}), "
+                 f"mean KL {float(seg.mean_kl):.4f} nats")
+        parts.append(f'<mark class="r{label}" data-s="{seg.start}" data-e="{seg.end}" '
+                     f'title="{html.escape(title)}">')
+        while j + 1 < len(starts) and starts[j + 1] <= seg.start:
+            j += 1
+        pos = seg.start
+        while pos < seg.end:
+            nxt = min(seg.end, int(starts[j + 1]) if j + 1 < len(starts) else seg.end)
+            piece = _escape(text[pos:nxt])
+            parts.append(f'<span class="h{vals[j]}">{piece}</span>' if vals[j] else piece)
+            pos = nxt
+            if pos < seg.end:
+                j += 1
+        parts.append("</mark>")
+    return "".join(parts)
+
+
+def _round_list(a: np.ndarray, digits: int = 5) -> list[float | None]:
+    return [None if not math.isfinite(v) else round(v, digits) for v in a.tolist()]
+
+
+def band_runs(segments: Sequence[Any], n: int, max_bands: int = 300,
+               buckets: int = 1000) -> list[tuple[int, int, int]]:
+    """Chart bands ``(start, end, label)``: the segments when few, else a bucketed summary.
+
+    Few bands are drawn exactly, each at least ``n / buckets`` wide so that it stays visible.
+    Past ``max_bands`` the text is cut into ``buckets`` equal buckets, each labelled by the
+    largest non-book label where the non-book labels together cover 20% of it, else 0.
+    """
+    merged: list[list[int]] = []  # [start, end, label], adjacent equal labels joined
+    for s in segments:
+        if merged and merged[-1][2] == int(s.label):
+            merged[-1][1] = s.end
+        else:
+            merged.append([s.start, s.end, int(s.label)])
+    width = n / buckets
+    if len(merged) <= max_bands:
+        out = []
+        for s, e, label in merged:
+            mid = (s + e) / 2
+            if e - s < width:
+                s, e = round(max(0, mid - width / 2)), round(min(n, mid + width / 2))
+            out.append((s, e, label))
+        return out
+    edges = np.linspace(0, n, buckets + 1)
+    weight: dict[int, np.ndarray] = {}
+    for s, e, label in merged:  # characters of each label per bucket, by overlap
+        w = weight.setdefault(label, np.zeros(buckets))
+        w += np.clip(np.minimum(edges[1:], e) - np.maximum(edges[:-1], s), 0, None)
+    book = weight.pop(0, np.zeros(buckets))
+    if weight:
+        labels = np.asarray(sorted(weight))
+        other = np.stack([weight[k] for k in labels])  # (L, buckets)
+        best = np.where(4 * other.sum(0) > book, labels[other.argmax(0)], 0)
+    else:
+        best = np.zeros(buckets, np.int64)
+    cuts = np.flatnonzero(best[1:] != best[:-1]) + 1
+    starts, ends = np.concatenate(([0], cuts)), np.concatenate((cuts, [buckets]))
+    return [(round(edges[a]), round(edges[b]), int(best[a])) for a, b in zip(starts, ends,
+                                                                             strict=True)]
+
+
+def _band_traces(segments: Sequence[Any], n: int, bottom: float, top: float) -> list[dict]:
+    """One filled trace per region: a rectangle per band, None-separated."""
+    bands: dict[int, tuple[list, list]] = {}
+    for s, e, label in band_runs(segments, n):
+        bx, by = bands.setdefault(label, ([], []))
+        bx += [s, s, e, e, s, None]
+        by += [bottom, top, top, bottom, bottom, None]
+    return [{"type": "scatter", "x": bx, "y": by, "fill": "toself", "mode": "lines",
+             "line": {"width": 0}, "fillcolor": region_colour(k), "opacity": 0.9,
+             "name": region_name(k), "hoverinfo": "skip"} for k, (bx, by) in sorted(bands.items())]
+
+
+def _log_axis(lo: np.ndarray, hi: np.ndarray, ref: float | None) -> tuple[float, float, dict]:
+    """Bottom and top of a log y axis around the data (and the reference line), with ticks."""
+    vals = np.concatenate([lo[np.isfinite(lo)], hi[np.isfinite(hi)], [ref] if ref else []])
+    if not len(vals):
+        vals = np.array([_KL_FLOOR, 1.0])
+    bottom = max(_KL_FLOOR, float(vals.min()) / 1.5)
+    top = max(float(vals.max()) * 1.5, bottom * 10)
+    decades = range(math.floor(math.log10(bottom)), math.ceil(math.log10(top)) + 1)
+    steps = (1, 2, 5) if math.log10(top / bottom) < 2.5 else (1,)
+    ticks = [m * 10.0 ** e for e in decades for m in steps if bottom <= m * 10.0 ** e <= top]
+    axis = {"title": {"text": "self-KL (nats)"}, "type": "log", "fixedrange": True,
+            "range": [math.log10(bottom), math.log10(top)], "tickvals": ticks,
+            "ticktext": [f"{t:g}" for t in ticks]}
+    return bottom, top, axis
+
+
+def _figure(smoothed: np.ndarray, segments: Sequence[Any], calibration: Any, window: int,
+            max_points: int) -> tuple[list[dict], dict]:
+    n = len(smoothed)
+    x, mean, lo, hi = downsample(np.maximum(smoothed, _KL_FLOOR), max_points)
+    calibrated = calibration is not None and window in getattr(calibration, "quantiles", {})
+    q99 = calibration.threshold(0.99, window) if calibrated else None
+    bottom, top, yaxis = _log_axis(lo, hi, q99)
+    xs = x.round().astype(np.int64).tolist()
+    traces = _band_traces(segments, n, bottom, top) + [
+        {"type": "scatter", "x": xs, "y": _round_list(lo), "mode": "lines",
+         "line": {"width": 0, "color": "#8a8fa0"}, "hoverinfo": "skip", "showlegend": False},
+        {"type": "scatter", "x": xs, "y": _round_list(hi), "mode": "lines", "fill": "tonexty",
+         "fillcolor": "rgba(60,70,110,0.22)", "line": {"width": 0, "color": "#8a8fa0"},
+         "name": "min-max per point", "hoverinfo": "skip"},
+        {"type": "scatter", "x": xs, "y": _round_list(mean), "mode": "lines",
+         "line": {"width": 1.4, "color": "#1f2a5a"}, "name": f"KL, {window}-char mean",
+         "hovertemplate": "offset %{x}<br>%{y:.4f} nats<extra></extra>"}]
+    shapes, notes = [], []
+    if q99 is not None:
+        shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": q99, "y1": q99,
+                       "line": {"dash": "dash", "width": 1, "color": "#b03a2e"}})
+        notes.append({"xref": "paper", "x": 1, "y": math.log10(q99), "xanchor": "right",
+                      "yanchor": "bottom", "showarrow": False, "font": {"color": "#b03a2e"},
+                      "bgcolor": "rgba(255,255,255,0.75)",
+                      "text": f"book q99 of {window}-char means ({q99:.3g} nats)"})
+    layout = {
+        "height": 300, "margin": {"l": 60, "r": 10, "t": 10, "b": 40},
+        "hovermode": "x", "plot_bgcolor": "#ffffff", "paper_bgcolor": "#ffffff",
+        "xaxis": {"title": {"text": "character offset"}, "range": [0, max(n, 1)],
+                  "showgrid": False},
+        "yaxis": yaxis, "legend": {"orientation": "h", "y": -0.25}, "shapes": shapes,
+        "annotations": notes,
+    }
+    return traces, layout
+
+
+def _describe(pair: Any) -> tuple[str, str, str]:
+    if pair is None:
+        return "unknown model", "unknown", "none (thresholds from the text)"
+    model = pair.describe() if hasattr(pair, "describe") else str(pair)
+    books = (getattr(pair, "meta", None) or {}).get("books") or []
+    if isinstance(books, str):
+        books = [books]
+    book = ", ".join(PurePath(str(b)).name for b in books) or "unknown"
+    cal = getattr(pair, "calibration", None)
+    return model, book, cal.summary() if cal is not None else "none (thresholds from the text)"
+
+
+def render_report(text: str, scores: Scores, segments: Sequence[Any], pair: Any, *,
+                  title: str = "textkl report", window: int = 30, max_points: int = 3000,
+                  min_run: int = 8) -> str:
+    """Render the report as one self-contained HTML page.
+
+    Args:
+        text: the scored text.
+        scores: its ``Scores``; only ``scores.kl`` (float (N,), nats, NaN allowed) is read.
+        segments: objects with ``start, end, label, in_distribution, mean_kl`` that tile
+            ``[0, len(text))`` in order (``textkl.segment.Segment``).
+        pair: the ``Pair`` that scored the text (for ``describe()``, ``meta`` and
+            ``calibration``), or None.
+        title: page title.
+        window: smoothing window of the chart and heatmap, in characters (a calibration window
+            gives heat bins at the book's quantiles).
+        max_points: bound on the chart's points, whatever the text length.
+        min_run: heatmap runs shorter than this many characters join the run before them.
+
+    Returns:
+        The HTML page (plotly.js inline, about 4.8 MB plus about 1.1x the text).
+
+    Raises:
+        ValueError: the scores or segments do not match the text, or a bad option.
+    """
+    import plotly.offline
+    from plotly.utils import PlotlyJSONEncoder
+
+    for name, value in (("window", window), ("max_points", max_points), ("min_run", min_run)):
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
+    kl = np.asarray(scores.kl, dtype=np.float64)
+    _check_inputs(text, kl, segments)
+    text = _SURROGATES.sub("\ufffd", text)  # unencodable; same length keeps every offset
+    cal = getattr(pair, "calibration", None)
+    smoothed = smooth(kl, window) if len(kl) else kl
+    edges = heat_edges(smoothed, cal, window)
+    bins = np.searchsorted(edges, np.nan_to_num(smoothed, nan=0.0), side="right")
+    starts, vals = heat_runs(bins, min_run)
+    regions = summarize_regions(kl, segments)
+    traces, layout = _figure(smoothed, segments, cal, window, max_points) if len(kl) else ([], {})
+    fig_json = json.dumps({"data": traces, "layout": layout}, cls=PlotlyJSONEncoder,
+                          separators=(",", ":")).replace("</", "<\\/")
+    model, book, calib = _describe(pair)
+    return _PAGE.format(
+        title=html.escape(title), model=html.escape(model), book=html.escape(book),
+        calib=html.escape(calib), n=len(text), n_seg=len(segments), window=window,
+        css=_css(regions), legend=_legend(regions), heat_legend=_heat_legend(edges, cal, window),
+        text=_text_html(text, segments, starts, vals), plotly=plotly.offline.get_plotlyjs(),
+        fig=fig_json, js=_JS)
+
+
+def _css(regions: list[RegionSummary]) -> str:
+    rules = [f"mark.r{r.label}{{background:{r.colour}}}" for r in regions]
+    rules += [f"#text.heat .h{i}{{background:{c}}}" for i, c in enumerate(HEAT_COLOURS) if i]
+    return "\n".join(rules)
+
+
+def _legend(regions: list[RegionSummary]) -> str:
+    rows = [f'<tr><td><span class="sw" style="background:{r.colour}"></span>{r.name}</td>'
+            f'<td class="share">{r.share:.1f}%</td><td>{r.n_chars}</td><td>{r.n_segments}</td>'
+            f"<td>{r.mean_kl:.4f}</td><td>{r.mean_kl_bits:.4f}</td></tr>" for r in regions]
+    return "".join(rows)
+
+
+def _heat_legend(edges: np.ndarray, cal: Any, window: int) -> str:
+    src = "book" if cal is not None and window in getattr(cal, "quantiles", {}) else "text"
+    levels = HEAT_LEVELS if src == "book" else (0.5, 0.75, 0.9, 0.97)
+    qs = [f"{src} " + ("max" if q == 1.0 else f"q{q * 100:g}") for q in levels]
+    names = [f"&lt; {qs[0]} ({edges[0]:.4f})"]
+    names += [f"&ge; {q} ({e:.4f})" for q, e in zip(qs, edges, strict=True)]
+    return "".join(f'<span class="sw" style="background:{c}"></span>{name} '
+                   for c, name in zip(HEAT_COLOURS, names, strict=True))
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body{{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;
+color:#1b1b1b;background:#fff;margin:0 auto;max-width:1100px;padding:12px 20px}}
+h1{{font-size:1.4em;margin:.2em 0}} dl{{display:grid;grid-template-columns:max-content 1fr;
+gap:2px 12px;margin:.4em 0;font-size:.92em}} dt{{font-weight:600}} dd{{margin:0}}
+table{{border-collapse:collapse;font-size:.92em}} th,td{{padding:2px 10px;text-align:right}}
+th:first-child,td:first-child{{text-align:left}} thead th{{border-bottom:1px solid #999}}
+.sw{{display:inline-block;width:.9em;height:.9em;border:1px solid #777;margin-right:5px;
+vertical-align:-1px}} .controls{{margin:8px 0;font-size:.92em}}
+#chart{{width:100%;height:300px}}
+#text{{white-space:pre-wrap;overflow-wrap:anywhere;font-family:Georgia,"DejaVu Serif",serif;
+font-size:16px;line-height:1.6;max-height:62vh;overflow:auto;border:1px solid #ccc;
+padding:10px 14px;color:#1b1b1b}}
+mark{{color:#1b1b1b;padding:0;border-radius:2px}} #text.heat mark{{background:transparent}}
+#heat-legend{{display:none}} .heat-on #heat-legend{{display:block}}
+::selection{{background:#1f2a5a;color:#fff}}
+{css}
+</style></head>
+<body>
+<h1>{title}</h1>
+<dl><dt>Model</dt><dd id="model">{model}</dd><dt>Book</dt><dd id="book">{book}</dd>
+<dt>Calibration</dt><dd id="calibration">{calib}</dd>
+<dt>Text</dt><dd>{n} characters, {n_seg} segments; chart and heatmap: {window}-character
+mean of the self-KL</dd></dl>
+<table id="legend"><thead><tr><th>region</th><th>share</th><th>chars</th><th>segments</th>
+<th>mean KL (nats)</th><th>mean KL (bits)</th></tr></thead><tbody>{legend}</tbody></table>
+<div id="chart"></div>
+<div class="controls"><label><input type="checkbox" id="heat-toggle"> show KL heatmap
+instead of regions</label> <span class="hint">(click the chart to jump to that point of the
+text, the text to mark it on the chart)</span>
+<div id="heat-legend">{heat_legend}nats</div></div>
+<div id="text">{text}</div>
+<script>{plotly}</script>
+<script>var TEXTKL_FIG={fig};</script>
+<script>{js}</script>
+</body></html>
+"""
+
+_JS = """(function(){
+var box=document.getElementById('text'),marks=box.getElementsByTagName('mark');
+var toggle=document.getElementById('heat-toggle');
+function setHeat(on){box.classList.toggle('heat',on);document.body.classList.toggle('heat-on',on);}
+toggle.addEventListener('change',function(){setHeat(toggle.checked);});
+if(location.hash==='#heat'){toggle.checked=true;setHeat(true);}
+function findMark(off){var lo=0,hi=marks.length-1;
+  while(lo<hi){var mid=(lo+hi+1)>>1;if(+marks[mid].dataset.s<=off)lo=mid;else hi=mid-1;}
+  return marks[lo];}
+function locate(mark,k){var w=document.createTreeWalker(mark,NodeFilter.SHOW_TEXT),node,last=null;
+  while((node=w.nextNode())){last=node;var d=node.data,i=0;
+    while(i<d.length&&k>0){var c=d.charCodeAt(i);i+=(c>=0xD800&&c<0xDC00)?2:1;k--;}
+    if(i<d.length)return [node,i];}
+  return last?[last,last.data.length]:null;}
+function jump(off){if(!marks.length)return;var m=findMark(off);
+  var p=locate(m,off-(+m.dataset.s));if(!p)return;
+  var r=document.createRange();r.setStart(p[0],p[1]);
+  r.setEnd(p[0],Math.min(p[0].data.length,p[1]+40));
+  var sel=window.getSelection();sel.removeAllRanges();sel.addRange(r);
+  var rect=r.getBoundingClientRect(),b=box.getBoundingClientRect();
+  box.scrollTop+=rect.top-b.top-box.clientHeight/3;
+  box.dataset.jumped=String(off);}
+window.textklJump=jump;
+function cp(d,n){var k=0;for(var i=0;i<n;i++){var c=d.charCodeAt(i);if(c<0xDC00||c>0xDFFF)k++;}
+  return k;}
+function offsetAt(x,y){var r=document.caretRangeFromPoint&&document.caretRangeFromPoint(x,y);
+  if(!r||r.startContainer.nodeType!==3)return null;
+  var node=r.startContainer,m=node.parentElement.closest('mark');if(!m)return null;
+  var w=document.createTreeWalker(m,NodeFilter.SHOW_TEXT),t,k=+m.dataset.s;
+  while((t=w.nextNode())&&t!==node)k+=cp(t.data,t.data.length);
+  return k+cp(node.data,r.startOffset);}
+var chart=document.getElementById('chart'),baseShapes=null;
+box.addEventListener('click',function(ev){if(!baseShapes||!window.getSelection().isCollapsed)return;
+  var off=offsetAt(ev.clientX,ev.clientY);if(off===null)return;box.dataset.cursor=String(off);
+  Plotly.relayout(chart,{shapes:baseShapes.concat([{type:'line',xref:'x',yref:'paper',x0:off,
+    x1:off,y0:0,y1:1,line:{color:'#1b1b1b',width:1.5}}])});});
+if(!TEXTKL_FIG.data.length){chart.style.display='none';window.textklReady=true;return;}
+Plotly.newPlot(chart,TEXTKL_FIG.data,TEXTKL_FIG.layout,
+  {displaylogo:false,responsive:true,modeBarButtonsToRemove:['select2d','lasso2d']})
+.then(function(){
+  chart.on('plotly_click',function(ev){if(ev&&ev.points&&ev.points.length)
+    jump(Math.round(ev.points[0].x));});
+  baseShapes=(TEXTKL_FIG.layout.shapes||[]).slice();window.textklReady=true;});
+})();
+"""

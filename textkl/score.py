@@ -1,0 +1,290 @@
+"""Sliding-window batched scoring: per-character self-KL, surprisal and entropy.
+
+The view of a text (see ``vocab``) is cut on a fixed grid of strides of ``stride``
+characters. The window for stride k starts ``warmup`` characters before it, so every
+character is scored once, with at least ``warmup`` characters of context (except near the
+start), and the context of a character depends only on the grid, never on the batch size
+or on how a stream was split into pieces.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .vocab import CharVocab, Encoded
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    stride: int = 1024  # characters scored per window (a multiple of feature_block)
+    warmup: int = 64  # context characters before each window that are not scored
+    batch_size: int = 128  # windows per forward pass
+    time_block: int = 128  # LSTM steps per block (bounds (M, B, T, V) memory)
+    feature_block: int = 32  # view characters pooled into one feature vector
+
+    def __post_init__(self) -> None:
+        for name in ("stride", "batch_size", "time_block", "feature_block"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.warmup < 0:
+            raise ValueError(f"warmup must be >= 0, got {self.warmup}")
+        if self.stride % self.feature_block:
+            raise ValueError(f"stride {self.stride} must be a multiple of {self.feature_block}")
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Per-character scores of a text, in nats; ``len == len(text)``.
+
+    Attributes:
+        kl: float32 (N,) mean KL over ordered model pairs of the next-character
+            distributions; NaN where a character has no context (the first one).
+        nll: float32 (N,) ``-log p(text[i] | text[:i])`` averaged over the models.
+        entropy: float32 (N,) mean predictive entropy of the models.
+        features: float32 (K, M*H) hidden states pooled over blocks of the text, or None.
+        feature_offsets: int64 (K,) offset in the text where each feature block starts.
+    """
+
+    kl: np.ndarray
+    nll: np.ndarray
+    entropy: np.ndarray
+    features: np.ndarray | None = None
+    feature_offsets: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.kl)
+
+
+def pair_stats(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """KL, NLL and entropy from one pass over the models' log-probabilities.
+
+    Args:
+        logits: (M, B, T, V) any float dtype.
+        targets: (B, T) int64 ids of the characters that follow.
+
+    Returns:
+        kl, nll, entropy: float32 (B, T). ``kl`` is the mean over ordered pairs
+        (i != j) of KL(p_i || p_j), computed in O(M) as
+        ``(M * sum_i <p_i, log p_i> - <sum_i p_i, sum_j log p_j>) / (M (M - 1))``;
+        for M = 2 it is the symmetric KL, and exactly 0 for identical models.
+    """
+    m = logits.shape[0]
+    logp = torch.log_softmax(logits.float(), dim=-1)  # (M, B, T, V)
+    p = logp.exp()
+    neg_ent = (p * logp).sum(-1)  # (M, B, T)
+    cross = (p.sum(0) * logp.sum(0)).sum(-1)  # (B, T)
+    kl = (m * neg_ent.sum(0) - cross) / (m * (m - 1))
+    nll = -logp.gather(-1, targets.unsqueeze(0).expand(m, -1, -1).unsqueeze(-1)).squeeze(-1)
+    return kl.clamp_min_(0.0), nll.mean(0), -neg_ent.mean(0)
+
+
+@dataclass(frozen=True)
+class _Window:
+    k: int  # stride index on the grid
+    start: int  # global view position of the window's first input character
+    end: int  # global view position one past the last character it scores
+    lo: int  # output index of the first character it scores (k * stride, or 1 for k = 0)
+
+    @property
+    def hi(self) -> int:
+        return self.end - self.start - 1
+
+
+class _ViewScorer:
+    """Scores a stream of view ids on the fixed stride grid, in batches."""
+
+    def __init__(self, model, cfg: ScoreConfig, device: torch.device, features: bool,
+                 dtype: torch.dtype = torch.float32) -> None:
+        self.model, self.cfg, self.device, self.features = model, cfg, device, features
+        self.dtype = dtype
+        self.buf = np.zeros(0, dtype=np.int64)
+        self.base = 0  # global view position of buf[0]
+        self.next_stride = 0  # next stride index to score
+
+    def feed(self, ids: np.ndarray, final: bool) -> Iterator[tuple[np.ndarray, ...]]:
+        """Add view ids; yield (kl, nll, ent, feats) for consecutive view positions.
+
+        Without ``final`` only full batches of complete strides are scored; ``final``
+        flushes the rest.
+        """
+        self.buf = np.concatenate([self.buf, ids])
+        total = self.base + len(self.buf)
+        s, c, bsz = self.cfg.stride, self.cfg.warmup, self.cfg.batch_size
+        while True:
+            avail = (-(-total // s) if final else total // s) - self.next_stride
+            if avail <= 0 or (not final and avail < bsz):
+                return
+            ks = range(self.next_stride, self.next_stride + min(bsz, avail))
+            yield self._score([self._window(k, total) for k in ks])
+            self.next_stride = ks[-1] + 1
+            drop = max(0, self.next_stride * s - c) - self.base
+            self.buf, self.base = self.buf[drop:], self.base + drop
+
+    def _window(self, k: int, total: int) -> _Window:
+        s = self.cfg.stride
+        start = max(0, k * s - self.cfg.warmup)
+        return _Window(k, start, min(total, (k + 1) * s), max(1, k * s) - start - 1)
+
+    @torch.inference_mode()
+    def _score(self, wins: list[_Window]) -> tuple[np.ndarray, ...]:
+        length = max(w.end - w.start - 1 for w in wins)
+        n = len(wins)
+        x = np.zeros((n, max(length, 1)), dtype=np.int64)
+        y = np.zeros_like(x)
+        for i, w in enumerate(wins):
+            seg = self.buf[w.start - self.base : w.end - self.base]
+            x[i, : len(seg) - 1] = seg[:-1]
+            y[i, : len(seg) - 1] = seg[1:]
+        xt = torch.from_numpy(x).to(self.device)
+        yt = torch.from_numpy(y).to(self.device)
+        kl, nll, ent, hid = self._forward(xt, yt)
+        parts_kl, parts_nll, parts_ent, feats = [], [], [], []
+        for i, w in enumerate(wins):
+            lo, hi = w.lo, w.hi
+            if w.k == 0:
+                nan = np.array([np.nan], dtype=np.float32)
+                parts_kl.append(nan), parts_nll.append(nan), parts_ent.append(nan)
+            parts_kl.append(kl[i, lo:hi]), parts_nll.append(nll[i, lo:hi])
+            parts_ent.append(ent[i, lo:hi])
+            if hid is not None:
+                feats.append(self._pool(hid[:, i], w))
+        out = [np.concatenate(p) for p in (parts_kl, parts_nll, parts_ent)]
+        f = np.concatenate(feats) if feats else None
+        return (*out, f)
+
+    def _pool(self, hid: np.ndarray, w: _Window) -> np.ndarray:
+        """Mean hidden state (concatenated over models) per feature block of the window."""
+        fb = self.cfg.feature_block
+        h = np.concatenate(list(hid[:, w.lo : w.hi]), axis=-1)  # (L, M*H)
+        n_scored = w.hi - w.lo + (w.k == 0)
+        n_blocks = -(-n_scored // fb)
+        out = np.zeros((n_blocks, h.shape[-1]), dtype=np.float32)
+        for b in range(n_blocks):
+            chunk = h[b * fb : (b + 1) * fb]
+            out[b] = chunk.mean(0) if len(chunk) else out[b - 1]
+        return out
+
+    def _forward(self, x: torch.Tensor, y: torch.Tensor):
+        model, tb = self.model, self.cfg.time_block
+        autocast = torch.autocast(self.device.type, dtype=self.dtype,
+                                  enabled=self.dtype != torch.float32)
+        outs, hids = [], []
+        with autocast:
+            if model.cfg.arch == "lstm":
+                state = None
+                for t0 in range(0, x.shape[1], tb):
+                    logits, h, state = model(x[:, t0 : t0 + tb], state)
+                    outs.append(pair_stats(logits, y[:, t0 : t0 + tb]))
+                    if self.features:
+                        hids.append(h.float())
+            else:
+                logits, h, _ = model(x)
+                outs.append(pair_stats(logits, y))
+                if self.features:
+                    hids.append(h.float())
+        kl, nll, ent = (torch.cat([o[j] for o in outs], dim=1).cpu().numpy() for j in range(3))
+        hid = torch.cat(hids, dim=2).cpu().numpy() if hids else None  # (M, B, T, H)
+        return kl, nll, ent, hid
+
+
+def _split_point(text: str) -> int:
+    """Last index where a non-space starter character begins: a safe place to cut."""
+    j = len(text) - 1
+    while j > 0 and (text[j].isspace() or unicodedata.combining(text[j])):
+        j -= 1
+    return j
+
+
+class _Piece:
+    """A piece of the original text waiting for the scores of its view characters."""
+
+    def __init__(self, offset: int, enc: Encoded) -> None:
+        self.offset, self.enc = offset, enc
+        self.parts: list[tuple[np.ndarray, ...]] = []
+        self.missing = len(enc.ids)
+
+    def scores(self) -> Scores:
+        enc = self.enc
+        if not self.parts:
+            z = np.full(enc.length, np.nan, dtype=np.float32)
+            return Scores(z, z.copy(), z.copy())
+        kl, nll, ent = (np.concatenate([p[j] for p in self.parts]) for j in range(3))
+        return Scores(enc.expand(kl), enc.expand(nll), enc.expand(ent))
+
+
+def score_pieces(
+    model, vocab: CharVocab, pieces: Iterable[str], cfg: ScoreConfig, device: torch.device,
+    dtype: torch.dtype = torch.float32,
+) -> Iterator[tuple[int, Scores]]:
+    """Score a text given as consecutive pieces; yield ``(offset, Scores)`` in order.
+
+    Pieces are re-cut before a non-space starter character so that whitespace folding and
+    NFC see whole runs. The yielded scores tile the text and equal scoring it at once.
+    Memory is bounded by the piece size plus one batch of windows.
+    """
+    scorer = _ViewScorer(model, cfg, device, features=False, dtype=dtype)
+    pending: deque[_Piece] = deque()
+    carry, offset = "", 0
+    it = iter(pieces)
+    while True:
+        piece = next(it, None)
+        final = piece is None
+        text = carry + (piece or "")
+        cut = len(text) if final else _split_point(text)
+        head, carry = text[:cut], text[cut:]
+        if head:
+            enc = vocab.encode(head)
+            pending.append(_Piece(offset, enc))
+            offset += len(head)
+            for kl, nll, ent, _ in scorer.feed(enc.ids, final=final):
+                yield from _distribute(pending, kl, nll, ent)
+        elif final:
+            for kl, nll, ent, _ in scorer.feed(np.zeros(0, dtype=np.int64), final=True):
+                yield from _distribute(pending, kl, nll, ent)
+        while pending and pending[0].missing == 0:
+            p = pending.popleft()
+            yield p.offset, p.scores()
+        if final:
+            return
+
+
+def _distribute(pending: deque, kl: np.ndarray, nll: np.ndarray, ent: np.ndarray):
+    """Hand consecutive view scores to the pieces they belong to; yield finished pieces."""
+    pos = 0
+    for p in pending:
+        if pos >= len(kl):
+            break
+        if p.missing == 0:
+            continue
+        take = min(p.missing, len(kl) - pos)
+        p.parts.append((kl[pos : pos + take], nll[pos : pos + take], ent[pos : pos + take]))
+        p.missing -= take
+        pos += take
+    while pending and pending[0].missing == 0:
+        p = pending.popleft()
+        yield p.offset, p.scores()
+
+
+def score_text(
+    model, vocab: CharVocab, text: str, cfg: ScoreConfig, device: torch.device,
+    features: bool = False, dtype: torch.dtype = torch.float32,
+) -> Scores:
+    """Score one in-memory text; optionally with hidden-state features pooled in blocks."""
+    enc = vocab.encode(text)
+    if len(enc.ids) == 0:
+        z = np.full(len(text), np.nan, dtype=np.float32)
+        return Scores(z, z.copy(), z.copy())
+    scorer = _ViewScorer(model, cfg, device, features=features, dtype=dtype)
+    outs = list(scorer.feed(enc.ids, final=True))
+    kl, nll, ent = (np.concatenate([o[j] for o in outs]) for j in range(3))
+    feats = offs = None
+    if features:
+        feats = np.concatenate([o[3] for o in outs])
+        offs = enc.offsets[np.arange(len(feats)) * cfg.feature_block]
+    return Scores(enc.expand(kl), enc.expand(nll), enc.expand(ent), feats, offs)

@@ -1,0 +1,337 @@
+"""Spans of a text that look like the book and spans that do not.
+
+The per-character self-KL is smoothed with a NaN-aware window mean and cut with
+hysteresis: a span is out-of-distribution where the smoothed signal rises above the
+book's ``q_high`` quantile of ``window``-character KL means and it lasts while the signal
+stays above the ``q_low`` quantile (both read from the pair's calibration, in nats). Short
+runs are dropped, short gaps merged, and each boundary is refined by a local two-piece fit
+on the raw log-KL and snapped to a sentence start or a word start. ``method="changepoint"``
+cuts the text with ruptures' kernel change points on block means of the log-KL instead,
+and labels each piece by its mean against the book's quantile for its length. Everything here is numpy; ``segment_text`` is the one
+function that calls the scorer, and ``textkl.cluster`` groups the spans into regions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .calibrate import Calibration
+    from .pair import Pair
+    from .score import Scores
+
+METHODS = ("hysteresis", "changepoint")
+_EPS = 1e-4  # floor of the KL before the log: the book's KL sits around 1e-3..1e-2 nats
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A half-open span ``text[start:end]`` with its region.
+
+    Attributes:
+        start, end: Python ``str`` offsets, ``start < end``.
+        label: region; 0 is the book-like region, 1..K the other regions.
+        in_distribution: True where the span looks like the book.
+        mean_kl: mean self-KL over the span's scored characters, in nats (NaN if none).
+    """
+
+    start: int
+    end: int
+    label: int
+    in_distribution: bool
+    mean_kl: float
+
+
+@dataclass(frozen=True)
+class SegmentConfig:
+    window: int = 10  # smoothing window in characters (a calibration window: 1, 10, 30, 100)
+    q_high: float = 0.995  # book quantile of window means that starts a foreign span
+    q_low: float = 0.95  # book quantile under which a foreign span ends
+    min_span: int = 24  # foreign runs shorter than this (characters) are dropped
+    min_gap: int = 12  # book-like runs shorter than this between foreign runs are merged
+    refine_radius: int = 24  # characters searched on each side to refine a boundary
+    snap_radius: int = 24  # a sentence start this close to a boundary wins over a word start
+    cp_block: int = 8  # characters per block mean for the change-point method
+    cp_penalty: float = 4.0  # change-point penalty, times log(blocks), in noise units
+
+    def __post_init__(self) -> None:
+        for name in ("window", "min_span", "min_gap", "cp_block"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.q_low <= self.q_high <= 1.0:
+            raise ValueError(f"need 0 <= q_low <= q_high <= 1, got {self.q_low}, {self.q_high}")
+
+
+def smooth(x: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving mean of ``x`` over ``window`` positions, ignoring NaN.
+
+    Args:
+        x: float (N,), NaN where undefined.
+        window: >= 1.
+
+    Returns:
+        float64 (N,); NaN only where the whole window is NaN.
+    """
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    v = np.asarray(x, dtype=np.float64)
+    ok = ~np.isnan(v)
+    c = np.concatenate(([0.0], np.cumsum(np.where(ok, v, 0.0))))
+    n = np.concatenate(([0], np.cumsum(ok)))
+    lo = np.clip(np.arange(len(v)) - window // 2, 0, len(v))
+    hi = np.clip(lo + window, 0, len(v))
+    cnt = n[hi] - n[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(cnt > 0, (c[hi] - c[lo]) / np.maximum(cnt, 1), np.nan)
+
+
+def runs(mask: np.ndarray) -> list[tuple[int, int, bool]]:
+    """Maximal runs of equal values of a boolean (N,) array as ``(start, end, value)``."""
+    m = np.asarray(mask, dtype=bool)
+    if len(m) == 0:
+        return []
+    cuts = np.flatnonzero(m[1:] != m[:-1]) + 1
+    starts = np.concatenate(([0], cuts))
+    ends = np.concatenate((cuts, [len(m)]))
+    return [(int(s), int(e), bool(m[s])) for s, e in zip(starts, ends)]
+
+
+def hysteresis(signal: np.ndarray, high: float, low: float) -> np.ndarray:
+    """Bool (N,): runs of ``signal > low`` that reach above ``high`` somewhere (NaN is low)."""
+    s = np.nan_to_num(np.asarray(signal, dtype=np.float64), nan=-np.inf)
+    above = s > low
+    out = np.zeros(len(s), dtype=bool)
+    for start, end, val in runs(above):
+        if val and (s[start:end] > high).any():
+            out[start:end] = True
+    return out
+
+
+def clean_mask(mask: np.ndarray, min_span: int, min_gap: int) -> np.ndarray:
+    """Drop foreign (True) runs shorter than ``min_span``, then fill gaps shorter than ``min_gap``."""
+    m = np.asarray(mask, dtype=bool).copy()
+    for start, end, val in runs(m):
+        if val and end - start < min_span:
+            m[start:end] = False
+    for start, end, val in runs(m):
+        inner = start > 0 and end < len(m)
+        if not val and inner and end - start < min_gap:
+            m[start:end] = True
+    return m
+
+
+def snap_candidates(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets where a boundary may go: word starts, and the subset that start a sentence.
+
+    A word start is a non-space character after whitespace; a sentence start is a word
+    start after a newline or after ``.!?`` (possibly with closing quotes or brackets).
+
+    Returns:
+        words, sentences: sorted int64 arrays, both including 0 and ``len(text)``.
+    """
+    ends = [0, len(text)]
+    words = [m.start() for m in re.finditer(r"(?<=\s)\S", text)]
+    sents = [m.end() for m in re.finditer(r"(?:[.!?…][\"'”’»)\]]*\s+|\n\s*)(?=\S)", text)]
+    return (np.unique(np.array(words + ends, dtype=np.int64)),
+            np.unique(np.array(sents + ends, dtype=np.int64)))
+
+
+def _nearest(cands: np.ndarray, x: int, lo: int, hi: int) -> int | None:
+    """The candidate nearest ``x`` inside the open interval (lo, hi), or None."""
+    inside = cands[(cands > lo) & (cands < hi)]
+    if len(inside) == 0:
+        return None
+    return int(inside[np.argmin(np.abs(inside - x))])
+
+
+def _two_piece_cut(x: np.ndarray, lo: int, hi: int, cands: np.ndarray) -> int | None:
+    """Candidate c in (lo, hi) minimising the squared error of a step fit to x[lo:hi]."""
+    seg = x[lo:hi]
+    ok = ~np.isnan(seg)
+    cs = cands[(cands > lo) & (cands < hi)]
+    if len(cs) == 0 or ok.sum() < 2:
+        return None
+    c1 = np.concatenate(([0.0], np.cumsum(np.where(ok, seg, 0.0))))
+    c2 = np.concatenate(([0.0], np.cumsum(np.where(ok, seg * seg, 0.0))))
+    cn = np.concatenate(([0], np.cumsum(ok)))
+    k = cs - lo
+    n_l, n_r = cn[k], cn[-1] - cn[k]
+    s_l, s_r = c1[k], c1[-1] - c1[k]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sse = (c2[-1] - np.where(n_l > 0, s_l**2 / np.maximum(n_l, 1), 0.0)
+               - np.where(n_r > 0, s_r**2 / np.maximum(n_r, 1), 0.0))
+    return int(cs[np.argmin(sse)])
+
+
+def place_boundaries(text: str, logkl: np.ndarray, cuts: list[int], cfg: SegmentConfig
+                     ) -> list[int]:
+    """Refine rough cut offsets on the raw log-KL and snap them to sentence or word starts.
+
+    Each cut moves at most ``refine_radius`` characters and never past its neighbours, so
+    the order is kept; cuts that collapse onto each other are dropped.
+    """
+    words, sents = snap_candidates(text)
+    out: list[int] = []
+    bounds = [0, *cuts, len(text)]
+    for i, c in enumerate(cuts, start=1):
+        lo = max(bounds[i - 1] + (bounds[i] - bounds[i - 1]) // 2, c - cfg.refine_radius)
+        hi = min(bounds[i] + (bounds[i + 1] - bounds[i]) // 2, c + cfg.refine_radius)
+        lo, hi = max(lo, out[-1] if out else 0), max(hi, lo + 1)
+        best = _two_piece_cut(logkl, lo, hi, words)
+        best = c if best is None else best
+        snapped = _nearest(sents, best, max(lo, best - cfg.snap_radius) - 1,
+                           min(hi, best + cfg.snap_radius) + 1)
+        if snapped is None:
+            snapped = _nearest(words, best, lo - 1, hi + 1) or best
+        if (not out or snapped > out[-1]) and 0 < snapped < len(text):
+            out.append(snapped)
+    return out
+
+
+def _log_kl(kl: np.ndarray) -> np.ndarray:
+    return np.log(np.maximum(np.asarray(kl, dtype=np.float64), 0.0) + _EPS)
+
+
+def find_spans(text: str, kl: np.ndarray, high: float, low: float,
+               cfg: SegmentConfig = SegmentConfig()) -> list[tuple[int, int, bool]]:
+    """Hysteresis spans of a text from its per-character KL.
+
+    Args:
+        text: the text (for snapping); ``len(text) == len(kl)``.
+        kl: float (N,) per-character self-KL in nats, NaN where unscored.
+        high, low: thresholds in nats on ``cfg.window``-character means.
+        cfg: smoothing and span settings.
+
+    Returns:
+        ``(start, end, foreign)`` tuples that tile ``[0, len(text))``; neighbours differ.
+    """
+    if len(kl) != len(text):
+        raise ValueError(f"kl has {len(kl)} values for {len(text)} characters")
+    if not text:
+        return []
+    mask = clean_mask(hysteresis(smooth(kl, cfg.window), high, low), cfg.min_span, cfg.min_gap)
+    return _finish(text, kl, mask, cfg)
+
+
+def _finish(text: str, kl: np.ndarray, mask: np.ndarray, cfg: SegmentConfig
+            ) -> list[tuple[int, int, bool]]:
+    """Refine and snap the cuts of a rough mask, then rebuild a tiling of alternating runs."""
+    rough = runs(mask)
+    cuts = place_boundaries(text, _log_kl(kl), [e for _, e, _ in rough[:-1]], cfg)
+    edges = [0, *cuts, len(text)]
+    spans: list[tuple[int, int, bool]] = []
+    for s, e in zip(edges[:-1], edges[1:]):
+        mid = mask[s:e]
+        foreign = bool(mid.mean() >= 0.5) if len(mid) else False
+        if spans and spans[-1][2] == foreign:
+            spans[-1] = (spans[-1][0], e, foreign)
+        else:
+            spans.append((s, e, foreign))
+    return spans
+
+
+def changepoint_spans(text: str, kl: np.ndarray, highs: dict[int, float],
+                      cfg: SegmentConfig = SegmentConfig()) -> list[tuple[int, int, bool]]:
+    """Spans from ruptures' kernel change points on block means of the log-KL.
+
+    The text is cut into blocks of ``cfg.cp_block`` characters; their mean log-KL, in units
+    of its block-to-block noise, goes to ``KernelCPD(kernel="linear")`` (changes of mean)
+    with the penalty ``cfg.cp_penalty * log(blocks)``. A piece is foreign when its mean KL
+    is above ``highs[w]`` (nats) for the largest window ``w`` in ``highs`` that fits in the
+    piece. Boundaries are then refined and snapped as for the hysteresis method.
+    """
+    if len(kl) != len(text):
+        raise ValueError(f"kl has {len(kl)} values for {len(text)} characters")
+    if not text:
+        return []
+    import ruptures as rpt
+
+    b = cfg.cp_block
+    n_blocks = -(-len(text) // b)
+    lk = _log_kl(kl)
+    pad = np.full(n_blocks * b, np.nan)
+    pad[: len(lk)] = lk
+    blocks = pad.reshape(n_blocks, b)
+    ok = ~np.isnan(blocks)
+    cnt = ok.sum(1)
+    fill = float(np.median(lk[~np.isnan(lk)])) if ok.any() else 0.0
+    means = np.where(cnt > 0, np.where(ok, blocks, 0.0).sum(1) / np.maximum(cnt, 1), fill)
+    bkps = [n_blocks]
+    if n_blocks >= 4:
+        noise = np.median(np.abs(np.diff(means))) / (0.6745 * np.sqrt(2.0))
+        x = (means / max(noise, 1e-6)).reshape(-1, 1)
+        algo = rpt.KernelCPD(kernel="linear", min_size=2).fit(x)
+        bkps = algo.predict(pen=cfg.cp_penalty * np.log(n_blocks))
+    mask = np.zeros(len(text), dtype=bool)
+    wins = sorted(highs)
+    prev = 0
+    for k in bkps:
+        s, e = prev * b, min(k * b, len(text))
+        part = kl[s:e][~np.isnan(kl[s:e])]
+        w = max([v for v in wins if v <= max(len(part), 1)], default=wins[0])
+        mask[s:e] = len(part) > 0 and float(part.mean()) > highs[w]
+        prev = k
+    mask = clean_mask(mask, cfg.min_span, cfg.min_gap)
+    return _finish(text, kl, mask, cfg)
+
+
+def thresholds(calibration: Calibration | None, cfg: SegmentConfig) -> tuple[float, float]:
+    """The (high, low) thresholds in nats of ``cfg.window``-character KL means."""
+    if calibration is None:
+        raise ValueError("this pair has no calibration; segmenting needs its thresholds")
+    return (calibration.threshold(cfg.q_high, cfg.window),
+            calibration.threshold(cfg.q_low, cfg.window))
+
+
+def to_segments(spans: list[tuple[int, int, bool]], labels: list[int], kl: np.ndarray
+                ) -> list[Segment]:
+    """Segments from ``(start, end, foreign)`` spans and one region label per span."""
+    out = []
+    for (s, e, foreign), lab in zip(spans, labels, strict=True):
+        part = np.asarray(kl[s:e], dtype=np.float64)
+        ok = ~np.isnan(part)
+        mean = float(part[ok].mean()) if ok.any() else float("nan")
+        out.append(Segment(s, e, int(lab), not foreign, mean))
+    return out
+
+
+def segment_text(pair: Pair, text: str, method: str = "hysteresis", clusters: int | str = "auto",
+                 *, scores: Scores | None = None, config: SegmentConfig | None = None,
+                 seed: int = 0, **overrides: Any) -> list[Segment]:
+    """Cut ``text`` into book-like and foreign spans and group the foreign ones into regions.
+
+    Args:
+        pair: a calibrated ``Pair`` (thresholds come from its calibration).
+        text: any string; ``""`` gives ``[]``.
+        method: ``hysteresis`` (default) or ``changepoint``.
+        clusters: number K of foreign regions, or ``auto`` (see ``textkl.cluster``).
+        scores: scores of ``text`` computed with ``features=True`` (scored here if None).
+        config: span settings; ``overrides`` replace single fields (``window=30``).
+        seed: seed of the clustering.
+
+    Returns:
+        Segments sorted and tiling ``[0, len(text))``; region 0 holds the book-like spans.
+    """
+    from .cluster import assign_regions
+
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    cfg = replace(config or SegmentConfig(), **overrides)
+    if not text:
+        return []
+    if scores is None or scores.features is None:
+        scores = pair.score(text, features=True)
+    if len(scores) != len(text):
+        raise ValueError(f"scores have {len(scores)} values for {len(text)} characters")
+    high, low = thresholds(pair.calibration, cfg)
+    if method == "hysteresis":
+        spans = find_spans(text, scores.kl, high, low, cfg)
+    else:
+        cal = pair.calibration
+        highs = {w: cal.threshold(cfg.q_high, w) for w in sorted(cal.quantiles)}
+        spans = changepoint_spans(text, scores.kl, highs, cfg)
+    return assign_regions(text, spans, scores, clusters=clusters, seed=seed)
