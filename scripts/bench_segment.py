@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--quick", action="store_true", help="fewer and smaller documents")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tasks", default="sentence,phrase,war_and_peace,six_languages")
-    ap.add_argument("--method", default="hysteresis", choices=["hysteresis", "changepoint"])
+    ap.add_argument("--method", default="decode", choices=["decode", "hysteresis", "changepoint"])
     ap.add_argument("--out", default=str(ROOT / "runs" / "bench_segment" / "results.json"))
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     args = ap.parse_args(argv)

@@ -45,7 +45,7 @@ def main() -> None:
     ap.add_argument("--output", type=Path, default=ROOT / "runs" / "example_datatrove")
     ap.add_argument("--model", default=None, help="model file (default: the embedded pair)")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--max-ood-share", type=float, default=0.5)
+    ap.add_argument("--max-ood-share", type=float, default=0.25)
     args = ap.parse_args()
 
     from datatrove.executor import LocalPipelineExecutor

@@ -35,7 +35,7 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="model file (default: the embedded pair)")
     ap.add_argument("--cpus", type=float, default=2)
     ap.add_argument("--actors", type=int, default=2)
-    ap.add_argument("--max-ood-share", type=float, default=0.5)
+    ap.add_argument("--max-ood-share", type=float, default=0.25)
     args = ap.parse_args()
 
     import ray

@@ -299,7 +299,7 @@ def corpus_fetch(name, mirror, cache_dir, url, sha256, no_verify, quiet):
 @click.option("--field", default="text", show_default=True, help="JSON field holding the text.")
 @click.option("--max-mean-kl", type=click.FloatRange(min=0), default=None, metavar="NATS",
               help="Reject documents whose mean self-KL is above NATS.")
-@click.option("--max-ood-share", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+@click.option("--max-ood-share", type=click.FloatRange(0, 1), default=0.25, show_default=True,
               metavar="F", help="Reject documents with more than F of their characters out of "
               "distribution (30-char mean KL above the book's 99th percentile).")
 @click.option("--no-ood-rule", is_flag=True, help="Switch the --max-ood-share rule off.")

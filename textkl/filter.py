@@ -27,15 +27,21 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from .errors import InputError, ModelFileError
 
+if TYPE_CHECKING:
+    from .score import ScoreConfig, Scores
+
 OOD_WINDOW = 30  # characters in the smoothing window of the OOD rule
 OOD_QUANTILE = 0.99  # book quantile of 30-char means above which a character is OOD
 META_KEY = "textkl"  # field added to every output document
+# Default --max-ood-share. Chosen on scripts/bench_filter.py --quick with the Moby-Dick pair:
+# about 70% of English documents kept and 75% of foreign ones rejected (see the README).
+DEFAULT_MAX_OOD_SHARE = 0.25
 MISSING = object()  # stands for a document without the text field
 
 
@@ -47,7 +53,7 @@ class Rules:
     """
 
     max_mean_kl: float | None = None  # nats
-    max_ood_share: float | None = 0.5  # 0..1, share of characters out of distribution
+    max_ood_share: float | None = DEFAULT_MAX_OOD_SHARE  # 0..1, share of OOD characters
     min_length: int = 0  # characters of the original text (with --extract: of each span)
 
     def __post_init__(self) -> None:
@@ -107,51 +113,69 @@ def _num(x: float, digits: int) -> float | None:
 # --------------------------------------------------------------------------- scoring
 
 
-def score_many(pair, texts: Sequence[str], *, batch_size: int | None = None) -> list:
+def score_many(pair, texts: Sequence[str], *, batch_size: int | None = None,
+               dtype: Any = None) -> list[Scores]:
     """Score several documents, sharing forward passes between them.
 
     Each document is cut on its own window grid, as ``pair.score`` cuts it, so its scores
-    equal ``pair.score(text)`` (up to float rounding); windows of all documents are sorted
-    by length and scored ``batch_size`` at a time.
+    equal ``pair.score(text)`` (up to float rounding) and no context leaks from one
+    document into another; the windows of all documents are sorted by length (less
+    padding) and scored ``batch_size`` at a time.
 
     Args:
         pair: a ``textkl.pair.Pair``.
         texts: the documents.
         batch_size: windows per forward pass (default: the pair's score config).
+        dtype: autocast dtype of the models (default float32; ``torch.bfloat16`` on GPU).
 
     Returns:
-        list of ``Scores`` (kl, nll, entropy float32 arrays of ``len(text)``), one per text.
+        One ``Scores`` per text (kl, nll, entropy: float32 arrays of ``len(text)``).
     """
     import torch
 
-    from .score import Scores, _ViewScorer
+    from .score import Scores, _ViewScorer  # noqa: F811 (runtime import, torch is lazy)
 
     cfg = pair.score_config if batch_size is None else replace(pair.score_config,
                                                                batch_size=batch_size)
-    s, c = cfg.stride, cfg.warmup
     encs = [pair.vocab.encode(t) for t in texts]
-    views = [np.full((3, len(e.ids)), np.nan, dtype=np.float32) for e in encs]
-    wins = [(min(n, (k + 1) * s) - max(0, k * s - c) - 1, d, k)
-            for d, n in enumerate(len(e.ids) for e in encs) for k in range(-(-n // s))]
-    wins = sorted((w for w in wins if w[0] > 0), reverse=True)  # longest first: less padding
-    scorer = _ViewScorer(pair.model, cfg, pair.device, features=False)
+    views = [np.full((3, len(e.ids)), np.nan, dtype=np.float32) for e in encs]  # kl, nll, ent
+    wins = sorted((w for d, e in enumerate(encs) for w in _grid(d, len(e.ids), cfg)),
+                  reverse=True)
+    scorer = _ViewScorer(pair.model, cfg, pair.device, features=False,
+                         dtype=dtype or torch.float32)
     for b in range(0, len(wins), cfg.batch_size):
         batch = wins[b : b + cfg.batch_size]
-        x = np.zeros((len(batch), batch[0][0]), dtype=np.int64)  # (B, T)
-        y = np.zeros_like(x)
-        for i, (length, d, k) in enumerate(batch):
-            start = max(0, k * s - c)
-            seg = encs[d].ids[start : start + length + 1]
-            x[i, :length], y[i, :length] = seg[:-1], seg[1:]
+        x = np.zeros((len(batch), batch[0].length), dtype=np.int64)  # (B, T) inputs
+        y = np.zeros_like(x)  # (B, T) the characters they predict
+        for i, w in enumerate(batch):
+            seg = encs[w.doc].ids[w.start : w.start + w.length + 1]
+            x[i, : w.length], y[i, : w.length] = seg[:-1], seg[1:]
         with torch.inference_mode():
             stats = scorer._forward(torch.from_numpy(x).to(pair.device),
                                     torch.from_numpy(y).to(pair.device))[:3]  # 3 x (B, T)
-        for i, (length, d, k) in enumerate(batch):
-            start, first = max(0, k * s - c), max(1, k * s)
+        for i, w in enumerate(batch):
+            # view position p is predicted at output index p - start - 1
+            end = w.start + w.length + 1
             for j in range(3):
-                views[d][j, first : start + length + 1] = stats[j][i, first - start - 1 : length]
+                views[w.doc][j, w.first : end] = stats[j][i, w.first - w.start - 1 : w.length]
     return [Scores(*(e.expand(v[j]) if len(e.ids) else np.full(e.length, np.nan, np.float32)
                      for j in range(3))) for e, v in zip(encs, views, strict=True)]
+
+
+class _Win(NamedTuple):
+    length: int  # input characters (the window scores view positions first .. start + length)
+    doc: int  # index of the document
+    start: int  # view position of the window's first input character
+    first: int  # first view position the window scores
+
+
+def _grid(doc: int, n: int, cfg: ScoreConfig) -> Iterator[_Win]:
+    """The windows of a document of ``n`` view characters, on ``score.py``'s stride grid."""
+    s = cfg.stride
+    for k in range(-(-n // s)):
+        start, end = max(0, k * s - cfg.warmup), min(n, (k + 1) * s)
+        if end - start > 1:
+            yield _Win(end - start - 1, doc, start, max(1, k * s))
 
 
 def centred_means(kl: np.ndarray, window: int = OOD_WINDOW) -> np.ndarray:
@@ -309,7 +333,8 @@ def _dump(obj: dict) -> bytes:
 
 
 def _bad_line_record(line: _Line, meta_key: str) -> dict:
-    raw = line.raw.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
+    body = line.raw[:-1] if line.raw.endswith(b"\n") else line.raw  # the line, byte for byte
+    raw = body.decode("utf-8", "surrogateescape")
     meta = {"reason": line.reason, "line": line.number}
     if line.detail:
         meta["detail"] = line.detail

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .pair import Pair
     from .score import Scores
 
-METHODS = ("hysteresis", "changepoint")
+METHODS = ("decode", "hysteresis", "changepoint")
 _EPS = 1e-4  # floor of the KL before the log: the book's KL sits around 1e-3..1e-2 nats
 
 
@@ -57,6 +57,9 @@ class SegmentConfig:
     snap_radius: int = 24  # a sentence start this close to a boundary wins over a word start
     cp_block: int = 8  # characters per block mean for the change-point method
     cp_penalty: float = 4.0  # change-point penalty, times log(blocks), in noise units
+    level: float = 0.6  # decode: book percentile (0..1) above which a character is evidence
+    switch_word: float = 4.0  # decode: cost of a switch at a word start (evidence units)
+    switch_sentence: float = 0.5  # decode: cost of a switch at a sentence start
 
     def __post_init__(self) -> None:
         for name in ("window", "min_span", "min_gap", "cp_block"):
@@ -279,6 +282,60 @@ def changepoint_spans(text: str, kl: np.ndarray, highs: dict[int, float],
     return _finish(text, kl, mask, cfg)
 
 
+def decode_spans(text: str, pct: np.ndarray, cfg: SegmentConfig = SegmentConfig()
+                 ) -> list[tuple[int, int, bool]]:
+    """Two-state (book-like / foreign) decoding of a text, word by word.
+
+    Each character brings evidence ``pct[i] - cfg.level`` for "foreign", where ``pct`` is
+    the book percentile (0..1) of its KL: on the book's own text ``pct`` is uniform, so the
+    evidence is negative on average, and it grows where the models disagree more than on
+    the book. A dynamic program (Viterbi) finds the labelling of whole words that maximises
+    the evidence of the foreign words minus a cost per switch, ``switch_word`` at a word
+    start and the lower ``switch_sentence`` at a sentence or line start. This is exact
+    penalised change-point detection with cuts restricted to word starts.
+
+    Args:
+        text: the text; ``len(pct) == len(text)``.
+        pct: float (N,) book percentiles in [0, 1], NaN where unscored (no evidence).
+        cfg: ``level`` and the switch costs.
+
+    Returns:
+        ``(start, end, foreign)`` tuples that tile the text; neighbours differ.
+    """
+    if len(pct) != len(text):
+        raise ValueError(f"pct has {len(pct)} values for {len(text)} characters")
+    if not text:
+        return []
+    words, sents = snap_candidates(text)
+    ev = np.where(np.isnan(pct), 0.0, np.asarray(pct, dtype=np.float64) - cfg.level)
+    ev[np.array([c.isspace() for c in text], dtype=bool)] = 0.0
+    c = np.concatenate(([0.0], np.cumsum(ev)))
+    unit = c[words[1:]] - c[words[:-1]]  # (W,) evidence of each word unit
+    cost = np.where(np.isin(words[:-1], sents), cfg.switch_sentence, cfg.switch_word)
+    n = len(unit)
+    back = np.zeros((n, 2), dtype=bool)  # back[j, s]: came from the other state
+    v0, v1 = 0.0, 0.0
+    for j in range(n):
+        stay0, move0 = v0, v1 - cost[j]
+        stay1, move1 = v1, v0 - cost[j]
+        back[j, 0], back[j, 1] = move0 > stay0, move1 > stay1
+        v0, v1 = max(stay0, move0), max(stay1, move1) + unit[j]
+    state = int(v1 > v0)
+    labels = np.zeros(n, dtype=bool)
+    for j in range(n - 1, -1, -1):
+        labels[j] = bool(state)
+        if back[j, state]:
+            state = 1 - state
+    spans: list[tuple[int, int, bool]] = []
+    for j in range(n):
+        s, e, f = int(words[j]), int(words[j + 1]), bool(labels[j])
+        if spans and spans[-1][2] == f:
+            spans[-1] = (spans[-1][0], e, f)
+        else:
+            spans.append((s, e, f))
+    return spans
+
+
 def thresholds(calibration: Calibration | None, cfg: SegmentConfig) -> tuple[float, float]:
     """The (high, low) thresholds in nats of ``cfg.window``-character KL means."""
     if calibration is None:
@@ -299,7 +356,7 @@ def to_segments(spans: list[tuple[int, int, bool]], labels: list[int], kl: np.nd
     return out
 
 
-def segment_text(pair: Pair, text: str, method: str = "hysteresis", clusters: int | str = "auto",
+def segment_text(pair: Pair, text: str, method: str = "decode", clusters: int | str = "auto",
                  *, scores: Scores | None = None, config: SegmentConfig | None = None,
                  seed: int = 0, **overrides: Any) -> list[Segment]:
     """Cut ``text`` into book-like and foreign spans and group the foreign ones into regions.
@@ -328,7 +385,9 @@ def segment_text(pair: Pair, text: str, method: str = "hysteresis", clusters: in
     if len(scores) != len(text):
         raise ValueError(f"scores have {len(scores)} values for {len(text)} characters")
     high, low = thresholds(pair.calibration, cfg)
-    if method == "hysteresis":
+    if method == "decode":
+        spans = decode_spans(text, pair.calibration.percentile(scores.kl, 1) / 100.0, cfg)
+    elif method == "hysteresis":
         spans = find_spans(text, scores.kl, high, low, cfg)
     else:
         cal = pair.calibration

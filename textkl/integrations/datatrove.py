@@ -25,7 +25,7 @@ from typing import Any
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
-from ..filter import Rules, score_documents
+from ..filter import DEFAULT_MAX_OOD_SHARE, Rules, score_documents
 from . import flat_scores
 
 
@@ -46,7 +46,8 @@ class TextklFilter(BaseFilter):
     name = "textkl self-KL"
 
     def __init__(self, model: str | None = None, *, max_mean_kl: float | None = None,
-                 max_ood_share: float | None = 0.5, min_length: int = 0, batch_size: int = 64,
+                 max_ood_share: float | None = DEFAULT_MAX_OOD_SHARE, min_length: int = 0,
+                 batch_size: int = 64,
                  score_batch_size: int | None = None, device: str = "cpu",
                  threads: int | None = None, prefix: str = "textkl_",
                  exclusion_writer: Any = None) -> None:

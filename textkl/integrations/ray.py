@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..filter import Rules, score_documents
+from ..filter import DEFAULT_MAX_OOD_SHARE, Rules, score_documents
 from . import SCORE_FIELDS
 
 
@@ -40,8 +40,9 @@ class TextklScorer:
     """
 
     def __init__(self, model: str | None = None, *, field: str = "text",
-                 max_mean_kl: float | None = None, max_ood_share: float | None = 0.5,
-                 min_length: int = 0, device: str = "cpu", threads: int | None = 1,
+                 max_mean_kl: float | None = None,
+                 max_ood_share: float | None = DEFAULT_MAX_OOD_SHARE, min_length: int = 0,
+                 device: str = "cpu", threads: int | None = 1,
                  score_batch_size: int | None = None, prefix: str = "textkl_") -> None:
         import torch
 

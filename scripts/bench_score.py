@@ -1,0 +1,177 @@
+"""Scoring throughput: textkl vs lingua on ~1 MB of mixed French/English text.
+
+Prints a Markdown table and writes runs/bench_score/results.json.
+
+    python scripts/bench_score.py                       # embedded default pair
+    python scripts/bench_score.py --model a.pt --model b.pt --lingua-all-chars 100000
+    python scripts/bench_score.py --stream-mb 100       # + bounded-memory streaming run
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (  # noqa: E402
+    machine,
+    paragraphs,
+    peak_rss_mb,
+    read_corpus,
+    rng,
+    table,
+    write_results,
+)
+
+import textkl  # noqa: E402
+from textkl.model import count_params, flops_per_char  # noqa: E402
+
+
+def mixed_text(n_chars: int, seed: int = 0) -> str:
+    """Alternating French and English paragraphs (English from books other than Moby-Dick)."""
+    r = rng(seed)
+    fr = paragraphs(read_corpus("fr_novel_madame_bovary")) + paragraphs(
+        read_corpus("fr_novel_les_miserables_t1_fantine"))
+    en = paragraphs(read_corpus("en_novel_pride_and_prejudice")) + paragraphs(
+        read_corpus("en_novel_frankenstein"))
+    out, size = [], 0
+    while size < n_chars:
+        p = r.choice(fr if len(out) % 2 == 0 else en)
+        out.append(p)
+        size += len(p) + 2
+    return "\n\n".join(out)[:n_chars]
+
+
+def matmul_peak(dtype: torch.dtype, device: str, n: int = 2048) -> float:
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    a @ b
+    reps = 5 if device == "cpu" else 50
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    sync()
+    t = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    sync()
+    return reps * 2 * n**3 / (time.perf_counter() - t)
+
+
+def time_score(pair, text: str, dtype: torch.dtype, batch_size: int | None, device: str) -> dict:
+    pair.to(device)
+    pair.score(text[:20_000], dtype=dtype, batch_size=batch_size)  # warm-up
+    if device == "cuda":
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    s = pair.score(text, dtype=dtype, batch_size=batch_size)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    dt = time.perf_counter() - t
+    return {"seconds": dt, "chars_per_s": len(text) / dt, "kl": s.kl}
+
+
+def lingua_rate(text: str, restricted: bool) -> dict:
+    from lingua import Language, LanguageDetectorBuilder
+
+    b = (LanguageDetectorBuilder.from_languages(Language.ENGLISH, Language.FRENCH)
+         if restricted else LanguageDetectorBuilder.from_all_languages())
+    det = b.build()
+    det.detect_multiple_languages_of(text[:2000])  # load models
+    t = time.perf_counter()
+    det.detect_multiple_languages_of(text)
+    dt = time.perf_counter() - t
+    return {"seconds": dt, "chars_per_s": len(text) / dt, "chars": len(text)}
+
+
+def stream_run(model: str | None, mb: int) -> dict:
+    """`textkl score` on an mb-MB file in a child process: time and peak RSS."""
+    with tempfile.TemporaryDirectory() as d:
+        src = Path(d) / "big.txt"
+        block = mixed_text(1_000_000, seed=3)
+        with open(src, "w") as f:
+            for _ in range(mb):
+                f.write(block)
+        code = ("import resource,sys,time\nfrom textkl.cli import cli\nt=time.time()\n"
+                "try: cli(sys.argv[1:])\nexcept SystemExit as e: assert not e.code\n"
+                "print(time.time()-t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+        args = ["score", str(src), "-q", "--npz", str(Path(d) / "o.npz")]
+        if model:
+            args += ["-m", model]
+        out = subprocess.run([sys.executable, "-c", code, *args], check=True,
+                             capture_output=True, text=True).stdout.split()
+        secs, rss = float(out[-2]), int(out[-1]) / 1024
+        return {"mb": mb, "chars": src.stat().st_size, "seconds": secs,
+                "chars_per_s": src.stat().st_size / secs, "peak_rss_mb": rss}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--model", action="append", help="checkpoint(s); default: embedded pair")
+    ap.add_argument("--chars", type=int, default=1_000_000)
+    ap.add_argument("--lingua-all-chars", type=int, default=200_000,
+                    help="text for lingua with all languages (it is slow)")
+    ap.add_argument("--batch-size", type=int, action="append", default=None)
+    ap.add_argument("--stream-mb", type=int, default=0)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    if args.quick:
+        args.chars, args.lingua_all_chars = 100_000, 20_000
+    text = mixed_text(args.chars)
+    info = machine()
+    peaks = {"cpu_fp32": matmul_peak(torch.float32, "cpu"),
+             "cpu_bf16": matmul_peak(torch.bfloat16, "cpu")}
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    if "cuda" in devices:
+        peaks["cuda_fp32"] = matmul_peak(torch.float32, "cuda", 8192)
+        peaks["cuda_bf16"] = matmul_peak(torch.bfloat16, "cuda", 8192)
+    rows = []
+    for path in args.model or [None]:
+        pair = textkl.load(path)
+        cfg = pair.config
+        name = Path(path).parent.name if path else "default"
+        fpc = flops_per_char(cfg, pair.score_config.stride + pair.score_config.warmup)
+        ref_kl = None
+        for device in devices:
+            for dtype in (torch.float32, torch.bfloat16):
+                for bs in args.batch_size or [None]:
+                    r = time_score(pair, text, dtype, bs, device)
+                    if ref_kl is None:
+                        ref_kl = r["kl"]
+                    dkl = float(np.nanmean(np.abs(r["kl"] - ref_kl)) / np.nanmean(ref_kl))
+                    peak = peaks[f"{device}_{'bf16' if dtype == torch.bfloat16 else 'fp32'}"]
+                    rows.append({
+                        "tool": f"textkl {name} {cfg.arch} d={cfg.d_model}",
+                        "params/model": count_params(pair.model), "device": device,
+                        "dtype": str(dtype).split(".")[-1],
+                        "batch": bs or pair.score_config.batch_size,
+                        "chars/s": r["chars_per_s"], "MFLOP/char": fpc / 1e6,
+                        "matmul peak %": 100 * fpc * r["chars_per_s"] / peak,
+                        "KL rel. diff vs fp32": dkl, "chars": len(text)})
+    for restricted, n in ((True, len(text)), (False, args.lingua_all_chars)):
+        r = lingua_rate(text[:n], restricted)
+        rows.append({"tool": f"lingua {'EN+FR' if restricted else 'all languages'}",
+                     "device": "cpu", "chars/s": r["chars_per_s"], "chars": r["chars"]})
+    stream = stream_run(args.model[0] if args.model else None, args.stream_mb) \
+        if args.stream_mb else None
+    cols = ["tool", "params/model", "device", "dtype", "batch", "chars/s", "MFLOP/char",
+            "matmul peak %", "KL rel. diff vs fp32", "chars"]
+    print(table(rows, cols))
+    print("matmul peaks (GFLOP/s): " + ", ".join(f"{k} {v / 1e9:,.0f}" for k, v in peaks.items()))
+    if stream:
+        print(f"streaming {stream['mb']} MB: {stream['chars_per_s']:,.0f} chars/s, "
+              f"peak RSS {stream['peak_rss_mb']:,.0f} MB")
+    print(f"peak RSS of this process: {peak_rss_mb():,.0f} MB")
+    path = write_results("bench_score", {"machine": info, "matmul_peak_flops": peaks,
+                                         "rows": rows, "stream": stream,
+                                         "peak_rss_mb": peak_rss_mb()})
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
