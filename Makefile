@@ -4,30 +4,35 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # torch first, pinned to the build on this machine's disk; the project itself asks for a range
 TORCH ?= torch==2.13.0
+PIP := $(BIN)/python -m pip -q --disable-pip-version-check
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench install install-dev clean
 
-$(BIN)/textkl: pyproject.toml
+$(VENV)/.core: pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[dev,bench,datatrove,ray]"
-	@touch $(BIN)/textkl
+	$(PIP) install "$(TORCH)"
+	$(PIP) install -e .
+	@touch $@
 
-install: $(BIN)/textkl
+$(VENV)/.dev: $(VENV)/.core
+	$(PIP) install -e ".[dev,bench,datatrove,ray]"
+	@touch $@
 
-demo: install
+install: $(VENV)/.core
+install-dev: $(VENV)/.dev
+
+demo: $(VENV)/.core
 	$(BIN)/textkl demo -o demo.html
 
-test: install
+test: $(VENV)/.dev
 	$(BIN)/python -m pytest -q
 
-lint: install
+lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 
-bench: install
-	$(BIN)/python scripts/bench_train.py --quick
-	$(BIN)/python scripts/bench_score.py
+bench: $(VENV)/.dev
+	$(BIN)/python scripts/bench_train.py
+	$(BIN)/python scripts/bench_score.py --stream-mb 100
 	$(BIN)/python scripts/bench_segment.py
 	$(BIN)/python scripts/bench_filter.py
 

@@ -133,7 +133,7 @@ def score_many(pair, texts: Sequence[str], *, batch_size: int | None = None,
     """
     import torch
 
-    from .score import Scores, _ViewScorer  # noqa: F811 (runtime import, torch is lazy)
+    from .score import Scores, _ViewScorer
 
     cfg = pair.score_config if batch_size is None else replace(pair.score_config,
                                                                batch_size=batch_size)

@@ -52,7 +52,8 @@ def train_both(text: str, steps: int, d_model: int, seed: int = 0) -> dict:
 
 def max_weight_gap(pair) -> float:
     """Largest absolute difference between the weights of model 0 and model 1."""
-    return max(float((p[0] - p[1]).abs().max()) for p in pair.model.parameters())
+    with torch.no_grad():
+        return max(float((p[0] - p[1]).abs().max()) for p in pair.model.parameters())
 
 
 def compare(pairs: dict, texts: dict[str, str]) -> list[dict]:
