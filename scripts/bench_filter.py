@@ -17,8 +17,10 @@ Measured:
    2 tasks on 2 workers of 1 thread each (process start-up and model loading included).
 4. Accuracy of the keep/reject decision against the true language for the default rule
    (``max_ood_share=0.25``) and per source; ROC AUC of ``mean_kl`` and ``ood_share``.
-5. Projection for 1 TB of UTF-8 text on N CPU cores (per-core rate of the datatrove run)
-   and N GPUs (only from a rate measured on a GPU: ``--gpu-rate`` or a CUDA device here).
+5. Projection for 1 TB of UTF-8 text on N CPU cores (per-core rates of the single-process
+   and datatrove runs, linear scaling assumed) and N GPUs (only from a rate measured on a
+   GPU: ``--gpu-rate`` or a CUDA device here). The load average is recorded: on a shared
+   machine the rates are lower bounds.
 
 Usage::
 
@@ -208,14 +210,15 @@ def accuracy(work: Path, docs: list[dict]) -> dict:
     }
 
 
-def projection(cpu_rate: float, gpu_rate: float | None, bytes_per_char: float) -> list[dict]:
+def projection(rates: dict[str, float | None], bytes_per_char: float) -> list[dict]:
+    """Hours for 1 TB on N units at each measured per-unit rate (linear scaling assumed)."""
     chars = TB / bytes_per_char
     rows = []
-    for kind, rate, ns in (("CPU cores", cpu_rate, (1, 16, 64, 512, 4096)),
-                           ("GPUs", gpu_rate, (1, 8, 64, 256))):
+    for basis, rate in rates.items():
+        ns = (1, 8, 64, 256) if basis.startswith("GPU") else (1, 16, 64, 512, 4096)
         for n in ns:
             hours = chars / (rate * n) / 3600 if rate else None
-            rows.append({"unit": kind, "n": n, "rate_per_unit": rate, "hours": hours})
+            rows.append({"basis": basis, "n": n, "rate_per_unit": rate, "hours": hours})
     return rows
 
 
@@ -227,7 +230,8 @@ def _fmt_hours(h: float | None) -> str:
 
 def print_tables(res: dict) -> None:
     s, p, a = res["single"], res["per_doc"], res["accuracy"]
-    print(f"\nmodel: {res['model']}  ({res['docs']} documents, {res['chars']:,} characters)\n")
+    print(f"\nmodel: {res['model']}  ({res['docs']} documents, {res['chars']:,} characters, "
+          f"load average {res['load_average'][0]:.1f})\n")
     print("| run | docs/s | chars/s | kept |")
     print("|---|---:|---:|---:|")
     print(f"| single process, {res['threads']} thread(s) | {s['docs_per_s']:,.1f} | "
@@ -253,11 +257,11 @@ def print_tables(res: dict) -> None:
     for name, v in sorted(a["per_source"].items()):
         print(f"| {name} | {v['lang']} | {v['docs']} | {v['kept'] / v['docs']:.2f} |")
     print(f"\n1 TB of text ({res['bytes_per_char']:.3f} bytes/char):\n")
-    print("| hardware | N | rate per unit (chars/s) | time |")
+    print("| rate measured on | N units | chars/s per unit | time for 1 TB |")
     print("|---|---:|---:|---:|")
     for r in res["projection"]:
         rate = f"{r['rate_per_unit']:,.0f}" if r["rate_per_unit"] else "-"
-        print(f"| {r['unit']} | {r['n']} | {rate} | {_fmt_hours(r['hours'])} |")
+        print(f"| {r['basis']} | {r['n']} | {rate} | {_fmt_hours(r['hours'])} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -307,10 +311,14 @@ def main(argv: list[str] | None = None) -> int:
         torch.cuda.synchronize()
         gpu_rate = chars / (time.perf_counter() - t0)
     res["gpu_rate"] = gpu_rate
-    cpu_rate = (res["datatrove"]["chars_per_s"] / res["datatrove"]["workers"]
-                if res.get("datatrove") else res["single"]["chars_per_s"] / args.threads)
-    res["cpu_rate_per_core"] = cpu_rate
-    res["projection"] = projection(cpu_rate, gpu_rate, res["bytes_per_char"])
+    rates: dict[str, float | None] = {
+        "CPU core (single process)": res["single"]["chars_per_s"] / args.threads}
+    if res.get("datatrove"):
+        d = res["datatrove"]
+        rates["CPU core (datatrove worker)"] = d["chars_per_s"] / d["workers"]
+    rates["GPU"] = gpu_rate
+    res["load_average"] = os.getloadavg()
+    res["projection"] = projection(rates, res["bytes_per_char"])
     work.mkdir(parents=True, exist_ok=True)
     with open(OUT / ("results_quick.json" if args.quick else "results.json"), "w") as f:
         json.dump(res, f, indent=2, default=lambda x: None if isinstance(x, float)

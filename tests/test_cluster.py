@@ -48,14 +48,22 @@ def test_fixed_k_and_bad_values():
         ward_clusters(x, np.ones(8), 0, penalty=1.0)
 
 
-def test_split_foreign_cuts_at_the_paragraph_start_near_a_feature_change():
+def test_split_foreign_cuts_at_paragraphs_and_feature_changes():
     text = "a" * 400 + "\n\n" + "b" * 398
     offsets = np.arange(0, 800, 32)
     rng = np.random.default_rng(0)
     blocks = rng.normal(0, 0.1, size=(len(offsets), 3))
     blocks[offsets >= 416] += 4.0  # the feature change lands one block after the paragraph
-    spans = split_foreign(text, [(0, 800, True)], blocks, offsets, ClusterConfig(min_blocks=3))
-    assert spans == [(0, 402, True), (402, 800, True)]
+    cfg = ClusterConfig(min_blocks=3, split_paragraphs=False)
+    spans = split_foreign(text, [(0, 800, True)], blocks, offsets, cfg)
+    assert spans == [(0, 402, True), (402, 800, True)]  # snapped to the paragraph start
+    flat = "word " * 160
+    spans = split_foreign(flat, [(0, 800, True)], blocks, offsets, cfg)
+    assert spans == [(0, 415, True), (415, 800, True)]  # snapped to a word start
+    quiet = rng.normal(0, 0.1, size=(len(offsets), 3))
+    assert split_foreign(flat, [(0, 800, True)], quiet, offsets, cfg) == [(0, 800, True)]
+    paras = split_foreign(text, [(0, 800, True)], quiet, offsets, ClusterConfig(min_blocks=3))
+    assert paras == [(0, 402, True), (402, 800, True)]  # paragraphs cut by default
     same = split_foreign(text, [(0, 800, False)], blocks, offsets)
     assert same == [(0, 800, False)]  # book-like spans are never split
 

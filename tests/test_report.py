@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.browser import ActionChains, By, WebDriverWait, chromium, console_errors, file_url
 from textkl.report import (
@@ -139,6 +141,20 @@ def test_marks_tile_the_text(sample):
         assert m["class"] == f"r{s.label}"
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.text(min_size=1, max_size=300), st.lists(st.integers(1, 299), max_size=8),
+       st.integers(0, 2**32 - 1))
+def test_marks_tile_any_text(text, cuts, seed):
+    bounds = sorted({0, len(text), *(c for c in cuts if c < len(text))})
+    segs = [FakeSegment(a, b, i % 3, i % 3 == 0, 0.1) for i, (a, b) in
+            enumerate(zip(bounds, bounds[1:]))]
+    kl = np.random.default_rng(seed).lognormal(-3, 1, len(text)).astype(np.float32)
+    page = render_report(text, FakeScores(kl), segs, None, min_run=3)
+    marks = parse(page).marks
+    assert [(int(m["data-s"]), int(m["data-e"])) for m in marks] == list(zip(bounds, bounds[1:]))
+    assert "".join(m["text"] for m in marks) == text.replace("\0", "\ufffd")
+
+
 def test_text_is_escaped(sample):
     _, _, _, page = sample
     assert "<script>alert" not in page
@@ -192,9 +208,11 @@ def test_contrast_ratio_reference_values():
         contrast_ratio("red", "#ffffff")
 
 
-def test_region_colours_are_distinct():
-    labels = range(-1, len(REGION_COLOURS) + 1)
-    assert len({region_colour(k) for k in labels}) == len(REGION_COLOURS) + 2
+def test_region_colours_are_distinct_and_readable():
+    labels = range(-1, 60)
+    colours = [region_colour(k) for k in labels]
+    assert len(set(colours)) == len(colours)
+    assert min(contrast_ratio(TEXT_COLOUR, c) for c in colours) >= 4.5
 
 
 def test_heat_runs_absorb_short_runs():
@@ -252,6 +270,7 @@ def test_large_text_page_is_bounded():
 def test_empty_text():
     page = render_report("", FakeScores(np.zeros(0, np.float32)), [], None)
     assert "0 characters, 0 segments" in page and "<mark" not in page
+    assert render_report("", None, [], FakePair()).count("<mark") == 0  # as the CLI calls it
 
 
 # --- real headless Chromium -------------------------------------------------------------
@@ -290,6 +309,12 @@ def test_report_in_headless_chromium(sample, tmp_path: Path):
         selected = d.execute_script("return window.getSelection().toString()")
         assert text[target:].replace("\r", "").startswith(selected.replace("\r", "")[:10])
         assert d.find_element(By.ID, "text").get_attribute("data-jumped") == str(target)
+        assert console_errors(d) == []
+
+        empty = tmp_path / "empty.html"
+        empty.write_text(render_report("", None, [], FakePair()), encoding="utf-8")
+        d.get(file_url(empty))
+        WebDriverWait(d, 30).until(lambda d: d.execute_script("return window.textklReady"))
         assert console_errors(d) == []
 
 
@@ -345,7 +370,7 @@ def test_one_megabyte_report_opens_quickly_in_chromium(tmp_path: Path):
     text, scores, segs = make_inputs([(BOOK * 900, 0), (FOREIGN * 60, 1)] * 12)
     path = tmp_path / "big.html"
     path.write_text(render_report(text, scores, segs, FakePair()), encoding="utf-8")
-    assert path.stat().st_size < 9_000_000  # plotly.js (4.8 MB) + about 1.1x the text
+    assert path.stat().st_size < 9_000_000  # plotly.js (4.8 MB) + 1.5-2x the text
     with chromium() as d:
         t0 = time.perf_counter()
         d.get(file_url(path))

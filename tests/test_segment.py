@@ -16,6 +16,7 @@ from textkl.segment import (
     SegmentConfig,
     changepoint_spans,
     clean_mask,
+    decode_spans,
     find_spans,
     hysteresis,
     runs,
@@ -74,7 +75,8 @@ _TEXT_CHARS = st.sampled_from(list("ab c.\n!?é ")) | st.characters(codec="utf-8
 
 @settings(max_examples=150, deadline=None)
 @given(text=st.text(_TEXT_CHARS, max_size=300), seed=st.integers(0, 2**16),
-       window=st.integers(1, 40), method=st.sampled_from(["hysteresis", "changepoint"]))
+       window=st.integers(1, 40),
+       method=st.sampled_from(["decode", "hysteresis", "changepoint"]))
 def test_spans_tile_any_text(text, seed, window, method):
     rng = np.random.default_rng(seed)
     kl = rng.gamma(0.5, rng.uniform(0.001, 2.0), size=len(text)).astype(np.float32)
@@ -85,7 +87,10 @@ def test_spans_tile_any_text(text, seed, window, method):
         kl[start : start + rng.integers(0, 80)] *= 50  # a foreign stretch
     cfg = SegmentConfig(window=window, min_span=int(rng.integers(1, 30)),
                         min_gap=int(rng.integers(1, 30)))
-    if method == "hysteresis":
+    if method == "decode":
+        pct = np.where(np.isnan(kl), np.nan, np.clip(kl, 0, 1))
+        spans = decode_spans(text, pct, cfg=cfg)
+    elif method == "hysteresis":
         spans = find_spans(text, kl, high=0.5, low=0.2, cfg=cfg)
     else:
         spans = changepoint_spans(text, kl, highs={1: 0.8, 10: 0.5}, cfg=cfg)
@@ -99,6 +104,24 @@ def test_find_spans_cuts_a_foreign_sentence_at_its_edges():
     kl[a + 2 : b + 3] = 1.0  # the models notice a little late and recover a little late
     spans = find_spans(text, kl, high=0.5, low=0.1, cfg=SegmentConfig(window=5))
     assert [(s, e, f) for s, e, f in spans] == [(0, a, False), (a, b, True), (b, len(text), False)]
+
+
+def test_decode_labels_whole_words_and_prefers_sentence_starts():
+    text = "One two three four five six. Un deux trois quatre cinq six sept. Seven eight nine."
+    a, b = text.index("Un"), text.index("Seven")
+    pct = np.full(len(text), 0.4)
+    pct[a + 3 : b + 4] = 0.95  # late onset and a slow recovery, as the models' context lags
+    spans = decode_spans(text, pct, SegmentConfig(level=0.6, switch_word=4, switch_sentence=0.5))
+    assert spans == [(0, a, False), (a, b, True), (b, len(text), False)]
+    pct[a:b] = 0.62  # weak evidence for a short stretch: not worth two switches
+    assert decode_spans(text, pct, SegmentConfig(switch_sentence=20)) == [(0, len(text), False)]
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="level"):
+        SegmentConfig(level=1.5)
+    with pytest.raises(ValueError, match="q_low"):
+        SegmentConfig(q_low=0.9, q_high=0.5)
 
 
 def test_runs_roundtrip():

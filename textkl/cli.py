@@ -161,10 +161,12 @@ def _clusters_option(value: str) -> int | str:
               help="Write a self-contained HTML report (textkl.report).")
 @click.option("--clusters", default="auto", show_default=True, metavar="K|auto",
               callback=lambda _c, _p, v: _clusters_option(v),
-              help="Number of foreign regions, or auto (best silhouette, see textkl.cluster).")
-@click.option("--method", type=click.Choice(["hysteresis", "changepoint"]),
-              default="hysteresis", show_default=True,
-              help="Span finder: calibrated hysteresis, or kernel change points.")
+              help="Number of foreign regions, or auto (Ward merging with a BIC-like stop, "
+                   "see textkl.cluster).")
+@click.option("--method", type=click.Choice(["decode", "hysteresis", "changepoint"]),
+              default="decode", show_default=True,
+              help="Span finder: word-level two-state decoding, hysteresis on the smoothed "
+                   "KL, or kernel change points (see textkl.segment).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Clustering seed.")
 @DEVICE
 @friendly

@@ -29,6 +29,7 @@ appearance, and neighbouring spans of the same region are merged.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -44,9 +45,12 @@ Span = tuple[int, int, bool]  # (start, end, foreign)
 
 @dataclass(frozen=True)
 class ClusterConfig:
-    pca_dims: int = 6  # PCA components of each block feature group (hidden states, n-grams)
+    pca_dims: int = 6  # PCA components of the pooled hidden states
+    ngram_dims: int = 6  # PCA components of the character n-gram profiles
     min_blocks: int = 4  # fewest feature blocks (of 32 chars) between two split points
     split_penalty: float = 1.5  # change-point penalty factor (times dims * log(blocks))
+    split_paragraphs: bool = True  # cut foreign spans at every paragraph start (blank line)
+    min_chars: int = 40  # ... unless that leaves a piece shorter than this
     snap_radius: int = 64  # characters searched for a paragraph/sentence start at a split
     merge_penalty: float = 1.5  # "auto" stops merging above this times dims * log(blocks)
 
@@ -63,6 +67,7 @@ def _reduce(features: np.ndarray, fit_rows: np.ndarray, dims: int) -> np.ndarray
     """
     x = np.asarray(features, dtype=np.float64)
     fit = x[fit_rows] if fit_rows.sum() >= 2 else x
+    fit = fit[:: max(1, len(fit) // 4000)]  # a few thousand blocks fix the components
     mu = fit.mean(0)
     _, s, vt = np.linalg.svd(fit - mu, full_matrices=False)
     d = int(max(1, min(dims, len(s), np.sum(s > 1e-6 * max(s[0], 1e-12)))))
@@ -121,7 +126,7 @@ def _snap_split(text: str, pos: int, lo: int, hi: int, radius: int,
 
 def split_foreign(text: str, spans: list[Span], blocks: np.ndarray, offsets: np.ndarray,
                   cfg: ClusterConfig = ClusterConfig()) -> list[Span]:
-    """Cut each foreign span at change points of its block features.
+    """Cut each foreign span at paragraph starts and at change points of its block features.
 
     Args:
         text: the text the spans tile.
@@ -132,26 +137,35 @@ def split_foreign(text: str, spans: list[Span], blocks: np.ndarray, offsets: np.
     Returns:
         Spans that still tile the text; foreign spans may be cut into several.
     """
-    import ruptures as rpt
-
     words, sents = snap_candidates(text)
-    import re
-
     paras = np.array([m.end() for m in re.finditer(r"\n\s*\n\s*(?=\S)", text)], dtype=np.int64)
     out: list[Span] = []
-    for s, e, foreign in spans:
-        i0, i1 = _block_index(offsets, s), _block_index(offsets, max(s, e - 1)) + 1
-        if not foreign or i1 - i0 < 2 * cfg.min_blocks:
-            out.append((s, e, foreign))
+    for s0, e0, foreign in spans:
+        if not foreign:
+            out.append((s0, e0, foreign))
             continue
-        x = blocks[i0:i1]
-        pen = cfg.split_penalty * x.shape[1] * np.log(len(x))
-        bkps = rpt.KernelCPD(kernel="linear", min_size=cfg.min_blocks).fit(x).predict(pen=pen)
-        cuts = [_snap_split(text, int(offsets[i0 + k]), s, e, cfg.snap_radius, paras, sents, words)
-                for k in bkps[:-1]]
-        edges = [s, *sorted(c for c in set(cuts) if s < c < e), e]
-        out.extend((a, b, True) for a, b in zip(edges[:-1], edges[1:]))
+        inner = [int(p) for p in paras if s0 + cfg.min_chars <= p <= e0 - cfg.min_chars]
+        pieces = [s0, *inner, e0] if cfg.split_paragraphs else [s0, e0]
+        for a, b in zip(pieces[:-1], pieces[1:]):
+            out.extend(_split_piece(text, a, b, blocks, offsets, cfg, (paras, sents, words)))
     return out
+
+
+def _split_piece(text: str, s: int, e: int, blocks: np.ndarray, offsets: np.ndarray,
+                 cfg: ClusterConfig, cands: tuple[np.ndarray, ...]) -> list[Span]:
+    """Foreign spans of ``[s, e)`` cut at change points of the block features."""
+    import ruptures as rpt
+
+    i0, i1 = np.searchsorted(offsets, [s, e], side="left")  # blocks starting inside
+    if i1 - i0 < 2 * cfg.min_blocks:
+        return [(s, e, True)]
+    x = blocks[i0:i1]
+    pen = cfg.split_penalty * x.shape[1] * np.log(len(x))
+    bkps = rpt.KernelCPD(kernel="linear", min_size=cfg.min_blocks).fit(x).predict(pen=pen)
+    cuts = [_snap_split(text, int(offsets[i0 + k]), s, e, cfg.snap_radius, *cands)
+            for k in bkps[:-1]]
+    edges = [s, *sorted(c for c in set(cuts) if s < c < e), e]
+    return [(a, b, True) for a, b in zip(edges[:-1], edges[1:])]
 
 
 def block_features(text: str, scores: Scores, foreign_blocks: np.ndarray,
@@ -159,7 +173,7 @@ def block_features(text: str, scores: Scores, foreign_blocks: np.ndarray,
     """Reduced, noise-scaled block vectors: hidden states, n-gram profile, KL/NLL/entropy.
 
     Returns:
-        float64 (K, D) with D <= 2 * ``cfg.pca_dims`` + 3.
+        float64 (K, D) with D <= ``cfg.pca_dims + cfg.ngram_dims + 3``.
     """
     offsets = np.asarray(scores.feature_offsets, dtype=np.int64)
     block = np.searchsorted(offsets, np.arange(len(text)), side="right") - 1
@@ -174,7 +188,7 @@ def block_features(text: str, scores: Scores, foreign_blocks: np.ndarray,
     stats = np.where(np.isnan(stats), np.nanmean(stats, 0) if np.isfinite(stats).any() else 0,
                      stats)
     return np.concatenate([_reduce(scores.features, foreign_blocks, cfg.pca_dims),
-                           _reduce(char_profiles(text, offsets), foreign_blocks, cfg.pca_dims),
+                           _reduce(char_profiles(text, offsets), foreign_blocks, cfg.ngram_dims),
                            _reduce(stats, foreign_blocks, 3)], axis=1)
 
 
@@ -261,6 +275,14 @@ def assign_regions(text: str, spans: list[Span], scores: Scores, clusters: int |
     Returns:
         Segments tiling the text: region 0 book-like, 1..K foreign, in order of appearance.
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # small matrices: BLAS threads only add contention
+        return _assign_regions(text, spans, scores, clusters, seed, cfg)
+
+
+def _assign_regions(text: str, spans: list[Span], scores: Scores, clusters: int | str,
+                    seed: int, cfg: ClusterConfig) -> list[Segment]:
     foreign_any = any(f for _, _, f in spans)
     if scores.features is None or scores.feature_offsets is None or len(scores.features) == 0:
         if foreign_any and clusters not in ("auto", 1):

@@ -8,11 +8,12 @@ that offset; and the text with one ``<mark>`` per segment. A toggle swaps the re
 for a heatmap of the smoothed KL, drawn as runs of a few colour bins inside the marks.
 
 Everything here is numpy, plotly (for its bundled JavaScript and JSON encoder) and ``html``:
-no torch and no I/O.
+no torch, and no I/O beyond plotly reading its own bundled plotly.min.js.
 """
 
 from __future__ import annotations
 
+import colorsys
 import html
 import json
 import math
@@ -83,12 +84,15 @@ def contrast_ratio(a: str, b: str) -> float:
 
 
 def region_colour(label: int) -> str:
-    """Background colour of a region: label 0 is the book, 1..K cycle through a palette."""
+    """Background colour of a region: label 0 is the book, 1..10 a palette, then light hues."""
     if label == 0:
         return BOOK_COLOUR
     if label < 0:
         return UNLABELLED_COLOUR
-    return REGION_COLOURS[(label - 1) % len(REGION_COLOURS)]
+    if label <= len(REGION_COLOURS):
+        return REGION_COLOURS[label - 1]
+    hue = (label * 137.508) % 360 / 360  # golden angle: neighbours differ, light enough to read
+    return "#" + "".join(f"{round(c * 255):02x}" for c in colorsys.hls_to_rgb(hue, 0.84, 0.75))
 
 
 def region_name(label: int) -> str:
@@ -274,7 +278,8 @@ def _band_traces(segments: Sequence[Any], n: int, bottom: float, top: float) -> 
         by += [bottom, top, top, bottom, bottom, None]
     return [{"type": "scatter", "x": bx, "y": by, "fill": "toself", "mode": "lines",
              "line": {"width": 0}, "fillcolor": region_colour(k), "opacity": 0.9,
-             "name": region_name(k), "hoverinfo": "skip"} for k, (bx, by) in sorted(bands.items())]
+             "name": region_name(k), "hoverinfo": "skip", "showlegend": False}
+            for k, (bx, by) in sorted(bands.items())]  # the page's table is their legend
 
 
 def _log_axis(lo: np.ndarray, hi: np.ndarray, ref: float | None) -> tuple[float, float, dict]:
@@ -301,12 +306,15 @@ def _figure(smoothed: np.ndarray, segments: Sequence[Any], calibration: Any, win
     q99 = calibration.threshold(0.99, window) if calibrated else None
     bottom, top, yaxis = _log_axis(lo, hi, q99)
     xs = x.round().astype(np.int64).tolist()
-    traces = _band_traces(segments, n, bottom, top) + [
-        {"type": "scatter", "x": xs, "y": _round_list(lo), "mode": "lines",
-         "line": {"width": 0, "color": "#8a8fa0"}, "hoverinfo": "skip", "showlegend": False},
-        {"type": "scatter", "x": xs, "y": _round_list(hi), "mode": "lines", "fill": "tonexty",
-         "fillcolor": "rgba(60,70,110,0.22)", "line": {"width": 0, "color": "#8a8fa0"},
-         "name": "min-max per point", "hoverinfo": "skip"},
+    traces = _band_traces(segments, n, bottom, top)
+    if len(xs) < n:  # downsampled: show each point's range of the smoothed signal
+        traces += [
+            {"type": "scatter", "x": xs, "y": _round_list(lo), "mode": "lines",
+             "line": {"width": 0, "color": "#8a8fa0"}, "hoverinfo": "skip", "showlegend": False},
+            {"type": "scatter", "x": xs, "y": _round_list(hi), "mode": "lines", "fill": "tonexty",
+             "fillcolor": "rgba(60,70,110,0.22)", "line": {"width": 0, "color": "#8a8fa0"},
+             "name": "min-max per point", "hoverinfo": "skip"}]
+    traces += [
         {"type": "scatter", "x": xs, "y": _round_list(mean), "mode": "lines",
          "line": {"width": 1.4, "color": "#1f2a5a"}, "name": f"KL, {window}-char mean",
          "hovertemplate": "offset %{x}<br>%{y:.4f} nats<extra></extra>"}]
@@ -323,7 +331,8 @@ def _figure(smoothed: np.ndarray, segments: Sequence[Any], calibration: Any, win
         "hovermode": "x", "plot_bgcolor": "#ffffff", "paper_bgcolor": "#ffffff",
         "xaxis": {"title": {"text": "character offset"}, "range": [0, max(n, 1)],
                   "showgrid": False},
-        "yaxis": yaxis, "legend": {"orientation": "h", "y": -0.25}, "shapes": shapes,
+        "yaxis": yaxis, "shapes": shapes,
+        "legend": {"orientation": "h", "y": -0.25, "traceorder": "normal"},
         "annotations": notes,
     }
     return traces, layout
@@ -341,7 +350,7 @@ def _describe(pair: Any) -> tuple[str, str, str]:
     return model, book, cal.summary() if cal is not None else "none (thresholds from the text)"
 
 
-def render_report(text: str, scores: Scores, segments: Sequence[Any], pair: Any, *,
+def render_report(text: str, scores: Scores | None, segments: Sequence[Any], pair: Any, *,
                   title: str = "textkl report", window: int = 30, max_points: int = 3000,
                   min_run: int = 8) -> str:
     """Render the report as one self-contained HTML page.
@@ -349,6 +358,7 @@ def render_report(text: str, scores: Scores, segments: Sequence[Any], pair: Any,
     Args:
         text: the scored text.
         scores: its ``Scores``; only ``scores.kl`` (float (N,), nats, NaN allowed) is read.
+            None is accepted for an empty text.
         segments: objects with ``start, end, label, in_distribution, mean_kl`` that tile
             ``[0, len(text))`` in order (``textkl.segment.Segment``).
         pair: the ``Pair`` that scored the text (for ``describe()``, ``meta`` and
@@ -360,7 +370,8 @@ def render_report(text: str, scores: Scores, segments: Sequence[Any], pair: Any,
         min_run: heatmap runs shorter than this many characters join the run before them.
 
     Returns:
-        The HTML page (plotly.js inline, about 4.8 MB plus about 1.1x the text).
+        The HTML page: 4.8 MB of plotly.js plus 1.5-2x the text's UTF-8 size (marks and
+        heatmap runs); the chart's data is bounded by ``max_points``.
 
     Raises:
         ValueError: the scores or segments do not match the text, or a bad option.
@@ -371,7 +382,7 @@ def render_report(text: str, scores: Scores, segments: Sequence[Any], pair: Any,
     for name, value in (("window", window), ("max_points", max_points), ("min_run", min_run)):
         if value < 1:
             raise ValueError(f"{name} must be >= 1, got {value}")
-    kl = np.asarray(scores.kl, dtype=np.float64)
+    kl = np.zeros(0) if scores is None and not text else np.asarray(scores.kl, np.float64)
     _check_inputs(text, kl, segments)
     text = _SURROGATES.sub("\ufffd", text)  # unencodable; same length keeps every offset
     cal = getattr(pair, "calibration", None)

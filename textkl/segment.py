@@ -1,26 +1,35 @@
 """Spans of a text that look like the book and spans that do not.
 
-The per-character self-KL is smoothed with a NaN-aware window mean and cut with
-hysteresis: a span is out-of-distribution where the smoothed signal rises above the
-book's ``q_high`` quantile of ``window``-character KL means and it lasts while the signal
-stays above the ``q_low`` quantile (both read from the pair's calibration, in nats). Short
-runs are dropped, short gaps merged, and each boundary is refined by a local two-piece fit
-on the raw log-KL and snapped to a sentence start or a word start. ``method="changepoint"``
-cuts the text with ruptures' kernel change points on block means of the log-KL instead,
-and labels each piece by its mean against the book's quantile for its length. Everything here is numpy; ``segment_text`` is the one
-function that calls the scorer, and ``textkl.cluster`` groups the spans into regions.
+Three span finders, all on the per-character self-KL and all calibrated on the book's
+held-out text (``pair.calibration``):
+
+- ``decode`` (default): each character's KL is turned into its book percentile; a
+  two-state dynamic program labels whole words book-like or foreign, maximising the
+  evidence ``percentile - level`` of the foreign words minus a cost per switch (lower at
+  sentence starts). Works on sentence-sized and phrase-sized spans.
+- ``hysteresis``: a NaN-aware window mean of the KL; a span is foreign where the mean
+  rises above the book's ``q_high`` quantile of ``window``-character means and lasts while
+  it stays above the ``q_low`` quantile; short runs are dropped, short gaps merged, and
+  each boundary is refined by a local two-piece fit on the raw log-KL and snapped to a
+  sentence or word start.
+- ``changepoint``: ruptures' kernel change points on block means of the log-KL; each
+  piece is labelled by its mean against the book's quantile for its length.
+
+Everything here is numpy; ``segment_text`` is the one function that calls the scorer, and
+``textkl.cluster`` groups the foreign spans into regions.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
     from .calibrate import Calibration
+    from .cluster import ClusterConfig
     from .pair import Pair
     from .score import Scores
 
@@ -48,9 +57,9 @@ class Segment:
 
 @dataclass(frozen=True)
 class SegmentConfig:
-    window: int = 10  # smoothing window in characters (a calibration window: 1, 10, 30, 100)
-    q_high: float = 0.995  # book quantile of window means that starts a foreign span
-    q_low: float = 0.95  # book quantile under which a foreign span ends
+    window: int = 30  # hysteresis: smoothing window (a calibration window: 1, 10, 30, 100)
+    q_high: float = 0.98  # hysteresis: book quantile of window means that starts a foreign span
+    q_low: float = 0.5  # hysteresis: book quantile under which a foreign span ends
     min_span: int = 24  # foreign runs shorter than this (characters) are dropped
     min_gap: int = 12  # book-like runs shorter than this between foreign runs are merged
     refine_radius: int = 24  # characters searched on each side to refine a boundary
@@ -65,6 +74,11 @@ class SegmentConfig:
         for name in ("window", "min_span", "min_gap", "cp_block"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.level <= 1.0:
+            raise ValueError(f"level must be in [0, 1], got {self.level}")
+        if min(self.switch_word, self.switch_sentence) < 0:
+            raise ValueError(f"switch costs must be >= 0, got {self.switch_word}, "
+                             f"{self.switch_sentence}")
         if not 0.0 <= self.q_low <= self.q_high <= 1.0:
             raise ValueError(f"need 0 <= q_low <= q_high <= 1, got {self.q_low}, {self.q_high}")
 
@@ -115,7 +129,7 @@ def hysteresis(signal: np.ndarray, high: float, low: float) -> np.ndarray:
 
 
 def clean_mask(mask: np.ndarray, min_span: int, min_gap: int) -> np.ndarray:
-    """Drop foreign (True) runs shorter than ``min_span``, then fill gaps shorter than ``min_gap``."""
+    """Drop foreign (True) runs shorter than ``min_span``; fill gaps shorter than ``min_gap``."""
     m = np.asarray(mask, dtype=bool).copy()
     for start, end, val in runs(m):
         if val and end - start < min_span:
@@ -358,7 +372,8 @@ def to_segments(spans: list[tuple[int, int, bool]], labels: list[int], kl: np.nd
 
 def segment_text(pair: Pair, text: str, method: str = "decode", clusters: int | str = "auto",
                  *, scores: Scores | None = None, config: SegmentConfig | None = None,
-                 seed: int = 0, **overrides: Any) -> list[Segment]:
+                 cluster_config: ClusterConfig | None = None, seed: int = 0,
+                 **overrides: Any) -> list[Segment]:
     """Cut ``text`` into book-like and foreign spans and group the foreign ones into regions.
 
     Args:
@@ -367,17 +382,22 @@ def segment_text(pair: Pair, text: str, method: str = "decode", clusters: int | 
         method: ``hysteresis`` (default) or ``changepoint``.
         clusters: number K of foreign regions, or ``auto`` (see ``textkl.cluster``).
         scores: scores of ``text`` computed with ``features=True`` (scored here if None).
-        config: span settings; ``overrides`` replace single fields (``window=30``).
+        config: span settings; ``cluster_config``: region settings (``textkl.cluster``);
+            ``overrides`` replace single fields of either (``level=0.65``, ``pca_dims=8``).
         seed: seed of the clustering.
 
     Returns:
         Segments sorted and tiling ``[0, len(text))``; region 0 holds the book-like spans.
     """
-    from .cluster import assign_regions
+    from .cluster import ClusterConfig, assign_regions
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    cfg = replace(config or SegmentConfig(), **overrides)
+    ckeys = {f.name for f in fields(ClusterConfig)}
+    ccfg = replace(cluster_config or ClusterConfig(),
+                   **{k: v for k, v in overrides.items() if k in ckeys})
+    cfg = replace(config or SegmentConfig(), **{k: v for k, v in overrides.items()
+                                                if k not in ckeys})
     if not text:
         return []
     if scores is None or scores.features is None:
@@ -393,4 +413,4 @@ def segment_text(pair: Pair, text: str, method: str = "decode", clusters: int | 
         cal = pair.calibration
         highs = {w: cal.threshold(cfg.q_high, w) for w in sorted(cal.quantiles)}
         spans = changepoint_spans(text, scores.kl, highs, cfg)
-    return assign_regions(text, spans, scores, clusters=clusters, seed=seed)
+    return assign_regions(text, spans, scores, clusters=clusters, seed=seed, cfg=ccfg)

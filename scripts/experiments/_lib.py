@@ -77,6 +77,12 @@ def book_split(pair) -> tuple[str, str]:
     return text[:cut], text[cut:]
 
 
+def heldout_of(pair, text: str) -> str:
+    """The held-out tail of ``text`` for a pair trained on it with ``train_on_text`` (view)."""
+    ids = pair.vocab.encode(text).ids
+    return pair.vocab.decode(ids[-pair.meta["val_chars"]:])
+
+
 def slices(text: str, n_chars: int, pieces: int = 4, skip: float = 0.05) -> str:
     """``pieces`` stretches from evenly spaced places of ``text``, ``n_chars`` in all.
 
@@ -225,7 +231,7 @@ def write_figure(fig, name: str, stem: str, png: bool = False) -> list[str]:
             from screenshot import screenshot
 
             inline = out / f".{stem}_inline.html"
-            fig.write_html(inline, include_plotlyjs=True)
+            fig.write_html(inline, include_plotlyjs=True, config={"displayModeBar": False})
             screenshot(inline, out / f"{stem}.png", width=1100, height=650)
             inline.unlink()
             paths.append(str((out / f"{stem}.png").relative_to(ROOT)))

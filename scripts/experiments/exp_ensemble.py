@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
         t1 = time.perf_counter()
         pair = train_stack(book, init, n_models, steps, d_model)
         train_s = time.perf_counter() - t1
-        _, held = _lib.book_split(pair) if not args.quick else (None, book[-10_000:])
+        held = _lib.heldout_of(pair, book)
         fwd = _lib.stacked_forward(pair.model)
         id_stats = _lib.char_stats(fwd, pair.vocab.encode(_lib.slices(held, n, skip=0.0)).ids)
         ood_stats = {label: _lib.char_stats(fwd, pair.vocab.encode(

@@ -29,7 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _lib  # noqa: E402
-from common import machine, read_corpus, table, write_results  # noqa: E402
+from common import machine, table, write_results  # noqa: E402
 
 NAME = "exp_same_init"
 
