@@ -296,3 +296,28 @@ def test_extract_offsets_slice_back(model_file, tmp_path):
             n_spans += 1
     assert n_spans >= 1
     assert all(r["textkl"]["reason"] == "no_in_distribution_span" for r in rejected)
+
+
+def test_zst_without_zstandard_is_a_clear_error(pair, tmp_path, monkeypatch):
+    import sys
+
+    from textkl.errors import InputError
+
+    monkeypatch.setitem(sys.modules, "zstandard", None)  # import now raises ImportError
+    src = tmp_path / "in.jsonl.zst"
+    src.write_bytes(b"")
+    with pytest.raises(InputError, match="zstandard"):
+        filter_jsonl(pair, str(src), str(tmp_path / "k.jsonl"), str(tmp_path / "r.jsonl"))
+    assert not (tmp_path / "k.jsonl").exists()
+
+
+def test_cli_filter_bf16_scores_every_line(model_file, tmp_path):
+    src = tmp_path / "in.jsonl"
+    _write_jsonl(src, SENTENCES + FOREIGN)
+    keep, rej = tmp_path / "k.jsonl", tmp_path / "r.jsonl"
+    res = CliRunner().invoke(cli, ["filter", str(src), "--keep", str(keep), "--reject", str(rej),
+                                   "-m", model_file, "-q", "--bf16", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    rows = _read_jsonl(keep) + _read_jsonl(rej)
+    assert sorted(r["id"] for r in rows) == list(range(len(SENTENCES + FOREIGN)))
+    assert all(r["textkl"]["mean_kl"] > 0 for r in rows)

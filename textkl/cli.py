@@ -354,11 +354,12 @@ def corpus_fetch(name, mirror, cache_dir, url, sha256, no_verify, quiet):
 @MODEL
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Windows per forward pass (shared between documents).")
+@click.option("--bf16", is_flag=True, help="Run the models in bfloat16 (for GPUs).")
 @DEVICE
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @friendly
 def filter_cmd(src, keep, reject, field, max_mean_kl, max_ood_share, no_ood_rule, min_length,
-               extract, model_path, batch_size, device, quiet):
+               extract, model_path, batch_size, bf16, device, quiet):
     """Split the JSONL documents of IN (or - for stdin) into --keep and --reject.
 
     Every input line lands in exactly one output. Each document gains a "textkl" field:
@@ -375,13 +376,16 @@ def filter_cmd(src, keep, reject, field, max_mean_kl, max_ood_share, no_ood_rule
       textkl filter docs.jsonl.gz --keep clean.jsonl.gz --reject dropped.jsonl --max-ood-share 0.2
       textkl filter books.jsonl --keep english.jsonl --reject rest.jsonl --extract --min-length 200
     """
+    import torch
+
     from .filter import Rules, filter_jsonl
 
     rules = Rules(max_mean_kl=max_mean_kl, max_ood_share=None if no_ood_rule else max_ood_share,
                   min_length=min_length)
     pair = load_pair(model_path, device)
     summary = filter_jsonl(pair, src, keep, reject, field=field, rules=rules, extract=extract,
-                           batch_size=batch_size, progress=not quiet)
+                           batch_size=batch_size, dtype=torch.bfloat16 if bf16 else None,
+                           progress=not quiet)
     click.echo(summary.line(), err=True)
 
 

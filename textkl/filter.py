@@ -251,7 +251,7 @@ def decide(score: DocScore, rules: Rules) -> str | None:
 
 
 def score_documents(pair, texts: Sequence[Any], rules: Rules = Rules(), *,
-                    batch_size: int | None = None, extract: bool = False,
+                    batch_size: int | None = None, extract: bool = False, dtype: Any = None,
                     ) -> list[tuple[DocScore | None, str | None, list[Span] | None]]:
     """Score and judge documents: ``(score or None, reject reason or None, spans)`` each.
 
@@ -260,7 +260,7 @@ def score_documents(pair, texts: Sequence[Any], rules: Rules = Rules(), *,
     """
     reasons = [precheck(t, rules, extract) for t in texts]
     todo = [i for i, r in enumerate(reasons) if r is None]
-    scores = score_many(pair, [texts[i] for i in todo], batch_size=batch_size)
+    scores = score_many(pair, [texts[i] for i in todo], batch_size=batch_size, dtype=dtype)
     out: list[tuple[DocScore | None, str | None, list[Span] | None]] = [
         (None, r, None) for r in reasons]
     for i, sc in zip(todo, scores, strict=True):
@@ -356,7 +356,7 @@ def _chunks(lines: Iterable[bytes], docs: int, chars: int) -> Iterator[list[_Lin
 
 def filter_lines(pair, lines: Iterable[bytes], keep: IO[bytes], reject: IO[bytes], *,
                  field: str = "text", rules: Rules = Rules(), extract: bool = False,
-                 meta_key: str = META_KEY, batch_size: int | None = None,
+                 meta_key: str = META_KEY, batch_size: int | None = None, dtype: Any = None,
                  chunk_docs: int = 512, chunk_chars: int = 2_000_000,
                  progress: bool = False) -> Summary:
     """Filter JSONL lines into the ``keep`` and ``reject`` byte streams; every line lands once.
@@ -377,7 +377,8 @@ def filter_lines(pair, lines: Iterable[bytes], keep: IO[bytes], reject: IO[bytes
         values = [ln.doc.get(field, MISSING) if ln.doc is not None else MISSING for ln in chunk]
         good = [i for i, ln in enumerate(chunk) if ln.doc is not None]
         judged = dict(zip(good, score_documents(pair, [values[i] for i in good], rules,
-                                                batch_size=batch_size, extract=extract),
+                                                batch_size=batch_size, extract=extract,
+                                                dtype=dtype),
                           strict=True))
         for i, ln in enumerate(chunk):
             total += 1

@@ -129,6 +129,13 @@ class StackedLSTM(_Stacked):
             self.gate_b.append(nn.Parameter(torch.zeros(m, 1, 4 * h)))
         self._init_weights()
 
+    def _gate_lookup(self, ids: torch.Tensor) -> torch.Tensor:
+        """First-layer input gates straight from ids: (embed @ W_ih + b)[ids]."""
+        m, v = self.cfg.n_models, self.cfg.vocab_size
+        table = torch.baddbmm(self.gate_b[0], self.embed, self.w_ih[0])  # (M, V, 4H)
+        offs = torch.arange(m, device=ids.device).view(m, 1, 1) * v
+        return F.embedding(ids.unsqueeze(0) + offs, table.reshape(m * v, -1))  # (M, B, T, 4H)
+
     def init_state(self, batch: int, device: torch.device) -> list[tuple[torch.Tensor, ...]]:
         z = torch.zeros(self.cfg.n_models, batch, self.cfg.d_model, device=device)
         return [(z, z) for _ in range(self.cfg.n_layers)]
@@ -138,11 +145,15 @@ class StackedLSTM(_Stacked):
     ) -> tuple[torch.Tensor, torch.Tensor, list]:
         """ids (B, T) -> logits (M, B, T, V), last hidden (M, B, T, H), new state."""
         b, t = ids.shape
-        x = _shared_dropout(self._embed(ids), self.cfg.dropout, self.training)  # (M, B, T, E)
         state = state if state is not None else self.init_state(b, ids.device)
+        fuse = not (self.training and self.cfg.dropout > 0)
+        x = None if fuse else _shared_dropout(self._embed(ids), self.cfg.dropout, True)
         new_state = []
         for layer, (h, c) in enumerate(state):
-            gx = _mm(x, self.w_ih[layer]) + self.gate_b[layer].unsqueeze(1)  # (M, B, T, 4H)
+            if layer == 0 and fuse:  # embedding and input projection fold into one lookup
+                gx = self._gate_lookup(ids)  # (M, B, T, 4H)
+            else:
+                gx = _mm(x, self.w_ih[layer]) + self.gate_b[layer].unsqueeze(1)  # (M, B, T, 4H)
             w_hh = self.w_hh[layer]
             outs = []
             for gx_t in gx.unbind(2):  # unbind, not indexing: one backward op, not T
