@@ -139,10 +139,10 @@ def paragraph(text: str, rng: random.Random, lo: int = 300, hi: int = 700) -> st
             return para
 
 
-def six_language_doc(rng: random.Random, books: dict, per_lang: int) -> tuple[str, np.ndarray,
-                                                                               list[tuple]]:
+def six_language_doc(rng: random.Random, books: dict, per_lang: int,
+                     para_chars: tuple[int, int] = (300, 700)) -> tuple[str, np.ndarray, list]:
     """Task 4: paragraphs of six languages in random order; per-char language ids."""
-    paras = [(lang, paragraph(books[rng.choice(SIX[lang])], rng))
+    paras = [(lang, paragraph(books[rng.choice(SIX[lang])], rng, *para_chars))
              for lang in SIX for _ in range(per_lang)]
     rng.shuffle(paras)
     text, truth, bounds = "", [], []
@@ -262,14 +262,15 @@ def run_war_and_peace(pair, det2, det_all, fr_lang, n_chars: int | None, kw) -> 
     return res
 
 
-def run_six(pair, det_all, n_docs: int, per_lang: int, seed: int, kw) -> dict:
+def run_six(pair, det_all, n_docs: int, per_lang: int, seed: int, kw,
+            para_chars: tuple[int, int] = (300, 700)) -> dict:
     from sklearn.metrics import adjusted_rand_score
 
     books = {name: load_book(name) for names in SIX.values() for name in names}
     rng = random.Random(seed + 4)
     rows = []
     for d in range(n_docs):
-        text, truth, bounds = six_language_doc(rng, books, per_lang)
+        text, truth, bounds = six_language_doc(rng, books, per_lang, para_chars)
         t0 = time.perf_counter()
         segs = pair.segment(text, **kw)
         tk = seg_labels(segs, len(text))
@@ -299,6 +300,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--method", default="decode", choices=["decode", "hysteresis", "changepoint"])
     ap.add_argument("--out", default=str(ROOT / "runs" / "bench_segment" / "results.json"))
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a SegmentConfig/ClusterConfig field, e.g. --set level=0.6")
+    ap.add_argument("--para-chars", default="300,700",
+                    help="six_languages: paragraph length range in characters")
     args = ap.parse_args(argv)
 
     import torch
@@ -313,9 +318,12 @@ def main(argv: list[str] | None = None) -> dict:
     det_all = LanguageDetectorBuilder.from_all_languages().build()
     tasks = args.tasks.split(",")
     n_docs = 40 if args.quick else 100
-    kw = {"method": args.method, "seed": args.seed}
+    kw = {"method": args.method, "seed": args.seed,
+          **{k: int(v) if v.isdigit() else float(v)
+             for k, v in (o.split("=", 1) for o in args.overrides)}}
     results: dict = {"model": args.model, "pair": pair.describe(), "quick": args.quick,
-                     "seed": args.seed, "method": args.method, "tasks": {}}
+                     "seed": args.seed, "method": args.method, "overrides": args.overrides,
+                     "para_chars": args.para_chars, "tasks": {}}
     if {"sentence", "phrase"} & set(tasks):
         fr = {n: sentences(load_book(n)) for n in FRENCH}
         en = {n: sentences(load_book(n)) for n in EN_OTHER}
@@ -331,8 +339,9 @@ def main(argv: list[str] | None = None) -> dict:
         results["tasks"]["war_and_peace"] = run_war_and_peace(
             pair, det2, det_all, Language.FRENCH, 200_000 if args.quick else None, kw)
     if "six_languages" in tasks:
+        lo, hi = (int(v) for v in args.para_chars.split(","))
         results["tasks"]["six_languages"] = run_six(
-            pair, det_all, 2 if args.quick else 5, 3 if args.quick else 5, args.seed, kw)
+            pair, det_all, 2 if args.quick else 5, 3 if args.quick else 5, args.seed, kw, (lo, hi))
     with atomic_write(args.out) as f:
         json.dump(results, f, indent=2)
     print(table(results))

@@ -37,6 +37,15 @@ def test_long_spans_weigh_more_than_short_ones():
     assert len(set(ward_clusters(mu, np.array([40.0, 40.0]), "auto", penalty=2.0))) == 2
 
 
+def test_spans_like_the_book_merge_into_the_anchor():
+    x = _blobs([0.0, 8.0], per=5)
+    pen = 1.5 * x.shape[1] * np.log(len(x))
+    lab = ward_clusters(x, np.ones(len(x)), "auto", penalty=pen,
+                        anchor=(np.zeros(4), 50.0))
+    assert (lab[:5] == -1).all()  # like the book: region 0
+    assert len(set(lab[5:])) == 1 and lab[5] >= 0
+
+
 def test_fixed_k_and_bad_values():
     x = _blobs([0.0, 8.0], per=4)
     assert len(set(ward_clusters(x, np.ones(8), 2, penalty=0.0))) == 2

@@ -278,3 +278,24 @@ def test_cli_errors_are_one_line(pair, tmp_path):
     res = CliRunner().invoke(cli, ["segment", "-", "-m", str(model), "--clusters", "zero"],
                              input="abc")
     assert res.exit_code != 0 and "clusters" in res.output.lower()
+
+
+def test_cli_html_report_and_empty_input(pair, tmp_path):
+    from click.testing import CliRunner
+
+    from textkl.cli import cli
+
+    model = pair.save(tmp_path / "pair.pt")
+    page = tmp_path / "r.html"
+    text = _FRENCH + _ENGLISH_NEW + " " + _FRENCH_2
+    res = CliRunner().invoke(cli, ["segment", "-", "-m", str(model), "--html", str(page),
+                                   "--device", "cpu"], input=text)
+    assert res.exit_code == 0, res.output
+    html = page.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") or html.lstrip().lower().startswith("<!doctype")
+    assert "<mark" in html
+    out = tmp_path / "e.json"
+    res = CliRunner().invoke(cli, ["segment", "-", "-m", str(model), "--json", str(out)],
+                             input="")
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text()) == {"text_length": 0, "segments": []}

@@ -21,10 +21,16 @@ Then two steps:
    ``n_a n_b / (n_a + n_b) * |mu_a - mu_b|^2``. With ``clusters=K`` merging stops at K
    clusters; with ``clusters="auto"`` it stops when the cheapest merge costs more than the
    same penalty as a split (``merge_penalty * dims * log(blocks)``): K is the number of
-   clusters a BIC-like criterion keeps, so one foreign language gives K = 1.
+   clusters a BIC-like criterion keeps (at most ``max_clusters``: on long texts with
+   many short foreign spans the criterion alone over-splits), so one foreign language
+   gives K = 1. With
+   ``auto``, the book-like text takes part in the merging as one fixed cluster (the
+   "anchor"): foreign-flagged spans that merge into it (say English dialogue that a
+   Moby-Dick pair finds unusual) join region 0 but keep ``in_distribution=False``.
 
 Book-like spans form region 0; foreign regions are numbered 1..K in order of first
-appearance, and neighbouring spans of the same region are merged.
+appearance, and neighbouring spans of the same region (and the same ``in_distribution``)
+are merged.
 """
 
 from __future__ import annotations
@@ -52,7 +58,9 @@ class ClusterConfig:
     split_paragraphs: bool = True  # cut foreign spans at every paragraph start (blank line)
     min_chars: int = 40  # ... unless that leaves a piece shorter than this
     snap_radius: int = 64  # characters searched for a paragraph/sentence start at a split
-    merge_penalty: float = 1.5  # "auto" stops merging above this times dims * log(blocks)
+    merge_penalty: float = 0.7  # "auto" stops merging above this times dims * log(blocks)
+    max_clusters: int = 8  # "auto" never keeps more foreign regions than this
+    book_anchor: bool = True  # "auto": foreign spans merging into the book-like text get region 0
 
 
 def _reduce(features: np.ndarray, fit_rows: np.ndarray, dims: int) -> np.ndarray:
@@ -206,14 +214,22 @@ def span_means(spans: list[Span], blocks: np.ndarray, offsets: np.ndarray
 
 
 def ward_clusters(mu: np.ndarray, counts: np.ndarray, clusters: int | str, penalty: float,
-                  seed: int = 0, max_direct: int = 300) -> np.ndarray:
+                  seed: int = 0, max_direct: int = 300,
+                  anchor: tuple[np.ndarray, float] | None = None,
+                  max_clusters: int = 8) -> np.ndarray:
     """Labels 0..K-1 by weighted Ward merging of span means (see the module docstring).
 
     Args:
         mu: float (S, D) span mean vectors; ``counts`` float (S,) their weights (blocks).
-        clusters: K, or ``auto``: stop when the cheapest merge costs more than ``penalty``.
+        clusters: K, or ``auto``: stop when the cheapest merge costs more than ``penalty``
+            and at most ``max_clusters`` clusters are left.
         penalty: merge cost threshold for ``auto``.
         seed: seed of the k-means pre-grouping used when S > ``max_direct``.
+        anchor: (mean, weight) of the book-like text. It takes part in the merging like
+            a cluster that never disappears; spans merged into it get label -1.
+
+    Returns:
+        int (S,) labels 0..K-1, or -1 for spans merged into the anchor.
     """
     if clusters != "auto" and (isinstance(clusters, bool) or not isinstance(clusters, int)
                                or clusters < 1):
@@ -232,9 +248,12 @@ def ward_clusters(mu: np.ndarray, counts: np.ndarray, clusters: int | str, penal
                        else np.zeros(mu.shape[1]) for c in range(max_direct)])
         counts = np.maximum(w, 1e-9)
     m, w = mu.astype(np.float64).copy(), counts.astype(np.float64).copy()
+    if anchor is not None:  # the last row; merges into it keep its index
+        m = np.vstack([m, anchor[0][None, :]])
+        w = np.append(w, max(float(anchor[1]), 1e-9))
     alive = w > 1e-9
     owner = np.arange(len(m))
-    target = 1 if clusters == "auto" else int(clusters)
+    target = (1 if clusters == "auto" else int(clusters)) + (anchor is not None)
 
     def costs(a: int) -> np.ndarray:
         c = w[a] * w / (w[a] + w) * ((m - m[a]) ** 2).sum(1)
@@ -247,8 +266,12 @@ def ward_clusters(mu: np.ndarray, counts: np.ndarray, clusters: int | str, penal
         cost[a] = costs(a)
     while alive.sum() > target:
         a, b = np.unravel_index(np.argmin(cost), cost.shape)
-        if clusters == "auto" and cost[a, b] > penalty:
+        n_regions = alive.sum() - (anchor is not None)
+        if not np.isfinite(cost[a, b]) or (clusters == "auto" and cost[a, b] > penalty
+                                           and n_regions <= max_clusters):
             break
+        if anchor is not None and b == len(m) - 1:
+            a, b = b, a  # the anchor absorbs
         m[a] = (w[a] * m[a] + w[b] * m[b]) / (w[a] + w[b])
         w[a] += w[b]
         alive[b] = False
@@ -256,7 +279,13 @@ def ward_clusters(mu: np.ndarray, counts: np.ndarray, clusters: int | str, penal
         cost[b], cost[:, b] = np.inf, np.inf
         cost[a] = costs(a)
         cost[:, a] = cost[a]
-    _, labels = np.unique(owner[pre], return_inverse=True)
+    own = owner[pre]
+    if anchor is None:
+        return np.unique(own, return_inverse=True)[1]
+    labels = np.full(len(own), -1)
+    rest = own != len(m) - 1
+    if rest.any():
+        labels[rest] = np.unique(own[rest], return_inverse=True)[1]
     return labels
 
 
@@ -300,10 +329,15 @@ def _assign_regions(text: str, spans: list[Span], scores: Scores, clusters: int 
     labels = [0] * len(spans)
     if idx:
         mu, counts = span_means([spans[i] for i in idx], blocks, offsets)
-        raw = ward_clusters(mu, counts, clusters, cfg.merge_penalty * pen_scale, seed)
+        anchor = None
+        book = ~in_foreign
+        if cfg.book_anchor and clusters == "auto" and book.sum() >= cfg.min_blocks:
+            anchor = (blocks[book].mean(0), float(book.sum()))
+        raw = ward_clusters(mu, counts, clusters, cfg.merge_penalty * pen_scale, seed,
+                            anchor=anchor, max_clusters=cfg.max_clusters)
         order: dict[int, int] = {}
         for i, r in zip(idx, raw):
-            labels[i] = order.setdefault(int(r), len(order) + 1)
+            labels[i] = 0 if r < 0 else order.setdefault(int(r), len(order) + 1)
     return _merge(to_segments(spans, labels, scores.kl))
 
 

@@ -54,6 +54,11 @@ def setup_torch(threads: int = 1) -> None:
     torch.set_num_threads(threads)
 
 
+def out_name(args, base: str) -> str:
+    """The run folder: ``--name`` if given, else ``base`` (``base_quick`` for ``--quick``)."""
+    return args.name or (f"{base}_quick" if args.quick else base)
+
+
 def load_pair(path: str | Path | None):
     """The pair at ``path``; else the Moby-Dick pair of ``runs/moby-lstm``, else the default."""
     import textkl
@@ -188,8 +193,9 @@ def char_stats(forward: Forward, ids: np.ndarray, span: int = 192, warmup: int =
         logp = torch.log_softmax(forward(torch.from_numpy(x)).float(), -1)  # (M, B, T, V)
         p = logp.exp()
         negent = (p * logp).sum(-1)  # (M, B, T)
-        cross = torch.einsum("ibtv,jbtv->ijbt", p, logp)  # (M, M, B, T)
-        klmat = (negent.unsqueeze(1) - cross).clamp_min(0.0)  # (M, M, B, T)
+        # KL(p_i || p_j) summed elementwise: exactly 0 when two models are identical
+        klmat = torch.stack([(p[i] * (logp[i] - logp)).sum(-1)
+                             for i in range(len(p))]).clamp_min(0.0)  # (M, M, B, T)
         nll = -logp.gather(-1, torch.from_numpy(y)[None, ..., None].expand(
             logp.shape[0], -1, -1, 1)).squeeze(-1)  # (M, B, T)
         msp = p.amax(-1)  # (M, B, T)
@@ -232,7 +238,8 @@ def write_figure(fig, name: str, stem: str, png: bool = False) -> list[str]:
 
             inline = out / f".{stem}_inline.html"
             fig.write_html(inline, include_plotlyjs=True, config={"displayModeBar": False})
-            screenshot(inline, out / f"{stem}.png", width=1100, height=650)
+            screenshot(inline, out / f"{stem}.png", width=int(fig.layout.width or 1100),
+                       height=int(fig.layout.height or 650))
             inline.unlink()
             paths.append(str((out / f"{stem}.png").relative_to(ROOT)))
         except (SystemExit, Exception) as e:  # a missing browser must not lose the results

@@ -10,7 +10,10 @@ With the Moby-Dick LSTM pair:
    positions, under the constraint that every chosen character is improbable under the
    models (mixture probability below ``p_max``), so the text cannot be book-like English.
    Without the constraint the search is also run (it finds book-like or repetitive text).
-3. **Control**: characters drawn at random among the same improbable candidates, without
+3. **Pseudo-English**: samples from the mixture in which no word may end while it is a
+   word of four other English novels (so the text holds no English words, only what the
+   models find plausible).
+4. **Control**: characters drawn at random among the same improbable candidates, without
    the KL objective.
 
 Each text follows a 64-character Moby-Dick prefix (not measured) and is scored again by
@@ -55,6 +58,8 @@ class Stepper:
         self.pair, self.model = pair, pair.model
         bad = {0, pair.vocab.newline_id}  # no <unk>, no newline (folding would merge it)
         self.allowed = torch.tensor([i not in bad for i in range(len(pair.vocab))])
+        self.letters = torch.tensor([c.isalpha() or c == " " for c in pair.vocab.chars])
+        self.alpha = torch.tensor([c.isalpha() for c in pair.vocab.chars])
 
     @torch.inference_mode()
     def prime(self, prefix: str, batch: int):
@@ -80,27 +85,36 @@ def _take(state, idx: torch.Tensor):
     return [(h[:, idx], c[:, idx]) for h, c in state]
 
 
-def sample(st: Stepper, prefix: str, length: int, source: str, temp: float, seed: int) -> str:
-    """Sample ``length`` chars from model A, B or the ``mix`` at temperature ``temp``."""
+def sample(st: Stepper, prefix: str, length: int, source: str, temp: float, seed: int,
+           avoid: set[str] | None = None) -> str:
+    """Sample ``length`` chars from model A, B or the ``mix`` at temperature ``temp``.
+
+    With ``avoid`` (a set of lower-case words) a word may not end while it is one of them:
+    only letters can follow, so the text holds pseudo-words the models find plausible.
+    """
     gen = torch.Generator().manual_seed(seed)
     state, logp = st.prime(prefix, 1)
-    out = []
+    out, word = [], ""
     for _ in range(length):
         lp = {"A": logp[0, 0], "B": logp[1, 0],
               "mix": torch.logsumexp(logp[:, 0], 0) - np.log(2)}[source]
         probs = torch.softmax(lp / temp, -1) * st.allowed
+        if avoid is not None and word.lower() in avoid:
+            probs = probs * st.alpha
         c = torch.multinomial(probs / probs.sum(), 1, generator=gen)
         out.append(int(c))
+        ch = st.pair.vocab.chars[int(c)]
+        word = word + ch if ch.isalpha() else ""
         state, logp = st.step(state, c)
     return st.pair.vocab.decode(np.array(out))
 
 
 def beam_search(st: Stepper, prefix: str, length: int, p_max: float | None, beam: int = 8,
-                random_seed: int | None = None) -> str:
+                random_seed: int | None = None, letters: bool = False) -> str:
     """Minimise the summed next-position KL; every char must have mixture prob < ``p_max``.
 
     With ``random_seed`` the KL objective is replaced by a random choice among the allowed
-    characters (the control).
+    characters (the control); ``letters`` allows only letters and the space.
     """
     gen = torch.Generator().manual_seed(random_seed or 0)
     v = len(st.pair.vocab)
@@ -110,7 +124,7 @@ def beam_search(st: Stepper, prefix: str, length: int, p_max: float | None, beam
     for _ in range(length):
         b = len(seqs)
         mix = torch.logsumexp(logp, 0).exp() / 2  # (B, V)
-        ok = st.allowed.unsqueeze(0).expand(b, v).clone()
+        ok = (st.allowed & st.letters if letters else st.allowed).unsqueeze(0).expand(b, v).clone()
         if p_max is not None:
             ok &= mix < p_max
         cand_b, cand_c = ok.nonzero(as_tuple=True)
@@ -164,7 +178,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--model", default=None)
     ap.add_argument("--length", type=int, default=None)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--name", default=None,
+                    help="output folder under runs/ (default: the experiment, +_quick)")
     args = ap.parse_args(argv)
+    args.name = _lib.out_name(args, NAME)
     _lib.setup_torch()
     length = args.length or (60 if args.quick else 300)
     t0 = time.perf_counter()
@@ -178,12 +195,18 @@ def main(argv: list[str] | None = None) -> dict:
     for temp in ((1.0,) if args.quick else (1.0, 0.5)):
         for src in ("A", "B", "mix"):
             runs.append((f"sample {src}, T={temp}", sample(st, prefix, length, src, temp, 1)))
+        runs.append((f"sample mix, T={temp}, no English words",
+                     sample(st, prefix, length, "mix", temp, 2, avoid=words)))
     beam = 4 if args.quick else 8
     runs.append(("search min KL, unconstrained", beam_search(st, prefix, length, None, beam)))
     for p_max in (0.05, 0.01):
         runs.append((f"search min KL, p<{p_max}", beam_search(st, prefix, length, p_max, beam)))
         runs.append((f"random chars, p<{p_max} (control)",
                      beam_search(st, prefix, length, p_max, 1, random_seed=3)))
+        runs.append((f"search min KL, p<{p_max}, letters and space only",
+                     beam_search(st, prefix, length, p_max, beam, letters=True)))
+    runs.append(("random letters and space (control)",
+                 beam_search(st, prefix, length, None, 1, random_seed=4, letters=True)))
     rows = []
     for label, text in runs:
         rows.append({"text": label, **measure(pair, prefix, text, words, conf),
@@ -195,7 +218,7 @@ def main(argv: list[str] | None = None) -> dict:
            "book_mean_kl": cal.mean_kl, "book_q99_30": cal.threshold(0.99, WINDOW),
            "rows": rows, "full_texts": dict(runs),
            "seconds": round(time.perf_counter() - t0, 1), "machine": machine()}
-    write_results(NAME, res)
+    write_results(args.name, res)
     print(table(rows, ["text", "mean_kl", "pct_30", "flagged_30", "mean_nll", "english_words",
                        "lingua_en"]))
     print()

@@ -82,7 +82,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--chars", type=int, default=None)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--name", default=None,
+                    help="output folder under runs/ (default: the experiment, +_quick)")
     args = ap.parse_args(argv)
+    args.name = _lib.out_name(args, NAME)
     _lib.setup_torch()
     steps = args.steps or (30 if args.quick else 500)
     n = args.chars or (2_000 if args.quick else 15_000)
@@ -122,14 +125,14 @@ def main(argv: list[str] | None = None) -> dict:
                      "mean AUROC": float(np.mean([r[f"{kind} AUROC"] for r in ood])),
                      "min AUROC": float(np.min([r[f"{kind} AUROC"] for r in ood])),
                      "mean ratio": float(np.mean([r[f"{kind} ratio"] for r in ood]))})
-    figs = _figure(rows)
+    figs = _figure(rows, args.name)
     res = {"config": {"steps": steps, "chars": n, "d_model": d_model, "quick": args.quick,
                       "window": WINDOW},
            "val_loss": {a: p.meta["val_loss"] for a, p in pairs.items()},
            "train_seconds": {a: p.meta["wall_s"] for a, p in pairs.items()},
            "pair_stats_gap": gap, "rows": rows, "summary": summ, "figures": figs,
            "seconds": round(time.perf_counter() - t0, 1), "machine": machine()}
-    write_results(NAME, res)
+    write_results(args.name, res)
     print(table(rows, ["text", *[f"{k} KL" for k in KINDS], *[f"{k} AUROC" for k in KINDS]]))
     print()
     print(table(summ, ["pair", "held-out KL", "mean AUROC", "min AUROC", "mean ratio"]))
@@ -137,7 +140,7 @@ def main(argv: list[str] | None = None) -> dict:
     return res
 
 
-def _figure(rows: list[dict]) -> list[str]:
+def _figure(rows: list[dict], name: str = NAME) -> list[str]:
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -146,7 +149,7 @@ def _figure(rows: list[dict]) -> list[str]:
     fig.update_layout(title="Mean self-KL by pair kind", yaxis_type="log", barmode="group",
                       yaxis_title="mean KL (nats/char)", height=600, margin={"b": 200})
     fig.update_xaxes(tickangle=-45)
-    return _lib.write_figure(fig, NAME, "kl")
+    return _lib.write_figure(fig, name, "kl")
 
 
 if __name__ == "__main__":

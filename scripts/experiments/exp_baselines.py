@@ -93,7 +93,7 @@ def summary(rows: list[dict]) -> list[dict]:
     return out
 
 
-def figure(rows: list[dict], png: bool) -> list[str]:
+def figure(rows: list[dict], png: bool, name: str = NAME) -> list[str]:
     from plotly.subplots import make_subplots
 
     ws = sorted({r["window"] for r in rows})
@@ -109,7 +109,7 @@ def figure(rows: list[dict], png: bool) -> list[str]:
     fig.update_layout(title="AUROC against held-out Moby-Dick: self-KL and single-model baselines",
                       barmode="group", height=1100, width=1300, margin={"b": 220})
     fig.update_xaxes(tickangle=-45)
-    return _lib.write_figure(fig, NAME, "auroc", png=png)
+    return _lib.write_figure(fig, name, "auroc", png=png)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -117,8 +117,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--model", default=None)
     ap.add_argument("--chars", type=int, default=None, help="characters per OOD text")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--name", default=None,
+                    help="output folder under runs/ (default: the experiment, +_quick)")
     ap.add_argument("--png", action="store_true")
     args = ap.parse_args(argv)
+    args.name = _lib.out_name(args, NAME)
     _lib.setup_torch()
     n = args.chars or (3_000 if args.quick else 30_000)
     t0 = time.perf_counter()
@@ -132,13 +135,13 @@ def main(argv: list[str] | None = None) -> dict:
     ood = [t for t in build_texts(pair, n, corpora) if "held-out" not in t[0]]
     rows = run(_lib.stacked_forward(pair.model), pair.vocab, id_calib, id_test, ood)
     summ = summary(rows)
-    figs = figure(rows, args.png)
+    figs = figure(rows, args.png, args.name)
     res = {"config": {"model": str(args.model or _lib.DEFAULT_MODEL), "chars": n,
                       "quick": args.quick, "id_calib_chars": len(id_calib),
                       "id_test_chars": len(id_test)},
            "pair": pair.describe(), "rows": rows, "summary": summ, "figures": figs,
            "seconds": round(time.perf_counter() - t0, 1), "machine": machine()}
-    write_results(NAME, res)
+    write_results(args.name, res)
     for w in WINDOWS:
         print(f"\n### {w}-character windows\n")
         print(table([r for r in rows if r["window"] == w], ["text", *SCORES, "best"]))

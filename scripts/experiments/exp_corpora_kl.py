@@ -72,7 +72,7 @@ def measure(pair, texts: list[tuple[str, str, str]]) -> tuple[list[dict], dict[s
     return rows, means
 
 
-def figure(rows: list[dict], means: dict[str, list], png: bool) -> list[str]:
+def figure(rows: list[dict], means: dict[str, list], png: bool, name: str = NAME) -> list[str]:
     import plotly.graph_objects as go
 
     colors = {"training book": "#1f77b4", "other English": "#2ca02c", "English styles": "#ff7f0e",
@@ -85,7 +85,7 @@ def figure(rows: list[dict], means: dict[str, list], png: bool) -> list[str]:
                       yaxis_title="mean KL over 30 chars (nats, log scale)", yaxis_type="log",
                       height=650, width=1100, margin={"b": 220})
     fig.update_xaxes(tickangle=-45)
-    return _lib.write_figure(fig, NAME, "kl_by_corpus", png=png)
+    return _lib.write_figure(fig, name, "kl_by_corpus", png=png)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -93,8 +93,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--model", default=None, help="pair file (default runs/moby-lstm/pair.pt)")
     ap.add_argument("--chars", type=int, default=None, help="characters per text")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--name", default=None,
+                    help="output folder under runs/ (default: the experiment, +_quick)")
     ap.add_argument("--png", action="store_true", help="also render a PNG with chromium")
     args = ap.parse_args(argv)
+    args.name = _lib.out_name(args, NAME)
     _lib.setup_torch()
     n = args.chars or (3_000 if args.quick else 30_000)
     t0 = time.perf_counter()
@@ -102,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
     corpora = _lib.CORPORA[::4] if args.quick else _lib.CORPORA
     texts = build_texts(pair, n, corpora)
     rows, means = measure(pair, texts)
-    figs = figure(rows, means, args.png)
+    figs = figure(rows, means, args.png, args.name)
     cal = pair.calibration
     res = {"config": {"model": str(args.model or _lib.DEFAULT_MODEL), "chars": n,
                       "quick": args.quick, "window": WINDOW},
@@ -110,7 +113,7 @@ def main(argv: list[str] | None = None) -> dict:
            "book_q99_30": cal.threshold(0.99, WINDOW) if cal else None,
            "rows": rows, "figures": figs, "seconds": round(time.perf_counter() - t0, 1),
            "machine": machine()}
-    write_results(NAME, res)
+    write_results(args.name, res)
     print(table(rows, ["text", "group", "mean_kl", "q10_30", "q50_30", "q90_30", "flagged_30",
                        "mean_nll", "unk_share"]))
     return res

@@ -73,8 +73,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--chars", type=int, default=None, help="characters per evaluation text")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--name", default=None,
+                    help="output folder under runs/ (default: the experiment, +_quick)")
     ap.add_argument("--png", action="store_true")
     args = ap.parse_args(argv)
+    args.name = _lib.out_name(args, NAME)
     _lib.setup_torch()
     steps = args.steps or (30 if args.quick else 400)
     n = args.chars or (2_000 if args.quick else 15_000)
@@ -106,18 +109,18 @@ def main(argv: list[str] | None = None) -> dict:
                          "val_loss": pair.meta["val_loss"], "train_s": round(train_s)})
         print(f"{init}: {[round(r['mean_auroc'], 3) for r in res_rows]} "
               f"({train_s:.0f}s training)", file=sys.stderr)
-    figs = _figure(curves, args.png)
+    figs = _figure(curves, args.png, args.name)
     res = {"config": {"steps": steps, "chars": n, "d_model": d_model, "n_models": n_models,
                       "window": WINDOW, "quick": args.quick, "ood": [o[1] for o in ood]},
            "reference_images": {"2": 0.968, "4": 0.974, "8": 0.980},
            "rows": rows, "curves": curves, "figures": figs,
            "seconds": round(time.perf_counter() - t0, 1), "machine": machine()}
-    write_results(NAME, res)
+    write_results(args.name, res)
     print(table(rows, ["init", "M", "subsets", "mean_auroc", "min_auroc", "val_loss"]))
     return res
 
 
-def _figure(curves: dict, png: bool) -> list[str]:
+def _figure(curves: dict, png: bool, name: str = NAME) -> list[str]:
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -129,7 +132,7 @@ def _figure(curves: dict, png: bool) -> list[str]:
     fig.update_layout(title="Mean AUROC (30-char windows, OOD corpora vs held-out Moby-Dick) "
                       "against ensemble size", xaxis_title="M (models)", yaxis_title="AUROC",
                       xaxis_type="log", xaxis_tickvals=[2, 4, 8])
-    return _lib.write_figure(fig, NAME, "auroc_vs_m", png=png)
+    return _lib.write_figure(fig, name, "auroc_vs_m", png=png)
 
 
 if __name__ == "__main__":

@@ -155,20 +155,23 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--docs", type=int, default=None, help="documents per passage length")
     ap.add_argument("--chars", type=int, default=None, help="War and Peace characters")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--name", default=None,
+                    help="output folder under runs/ (default: the experiment, +_quick)")
     args = ap.parse_args(argv)
+    args.name = _lib.out_name(args, NAME)
     _lib.setup_torch()
     n_docs = args.docs or (4 if args.quick else 40)
-    n_chars = args.chars or (40_000 if args.quick else 400_000)
+    n_chars = args.chars or (40_000 if args.quick else 2_000_000)  # default: the whole file
     t0 = time.perf_counter()
     pair = _lib.load_pair(args.model)
     rows = english_in_french(pair, n_docs)
     wp_rows, wp = war_and_peace(pair, n_chars)
-    figs = _figure(rows)
+    figs = _figure(rows, args.name)
     res = {"config": {"model": str(args.model or _lib.DEFAULT_MODEL), "docs": n_docs,
                       "war_and_peace_chars": n_chars, "quick": args.quick},
            "english_in_french": rows, "war_and_peace": wp_rows, "war_and_peace_summary": wp,
            "figures": figs, "seconds": round(time.perf_counter() - t0, 1), "machine": machine()}
-    write_results(NAME, res)
+    write_results(args.name, res)
     print(table(rows, ["passage", "mean_chars", "found", "french_marked_english",
                        "signal_auroc"]))
     print()
@@ -178,7 +181,7 @@ def main(argv: list[str] | None = None) -> dict:
     return res
 
 
-def _figure(rows: list[dict]) -> list[str]:
+def _figure(rows: list[dict], name: str = NAME) -> list[str]:
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -190,7 +193,7 @@ def _figure(rows: list[dict]) -> list[str]:
     fig.update_layout(title="English passages inside French paragraphs (Moby-Dick pair)",
                       xaxis_title="passage length (characters)", xaxis_type="log",
                       yaxis_title="rate / AUROC", yaxis_range=[0, 1.02])
-    return _lib.write_figure(fig, NAME, "found_vs_length")
+    return _lib.write_figure(fig, name, "found_vs_length")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ with the number of regions chosen automatically and with the true number given.
 
 Usage::
 
-    python scripts/experiments/exp_regions.py [--model PATH] [--docs 4] [--quick]
+    python scripts/experiments/exp_regions.py [--model PATH] [--docs 6] [--quick]
 
 Writes ``runs/exp_regions/results.json`` and ``ari.html``.
 """
@@ -145,24 +145,27 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--model", default=None)
     ap.add_argument("--docs", type=int, default=None)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--name", default=None,
+                    help="output folder under runs/ (default: the experiment, +_quick)")
     args = ap.parse_args(argv)
+    args.name = _lib.out_name(args, NAME)
     _lib.setup_torch()
-    n_docs = args.docs or (1 if args.quick else 4)
+    n_docs = args.docs or (1 if args.quick else 6)
     per_source = 1 if args.quick else 2
     t0 = time.perf_counter()
     pair = _lib.load_pair(args.model)
     rows = run(pair, n_docs, per_source)
-    figs = _figure(rows)
+    figs = _figure(rows, args.name)
     res = {"config": {"model": str(args.model or _lib.DEFAULT_MODEL), "docs": n_docs,
                       "per_source": per_source, "sources": list(SOURCES), "quick": args.quick},
            "rows": rows, "figures": figs, "seconds": round(time.perf_counter() - t0, 1),
            "machine": machine()}
-    write_results(NAME, res)
+    write_results(args.name, res)
     print(table(rows, ["features", "clusters", "ari", "ari_foreign", "regions_found"]))
     return res
 
 
-def _figure(rows: list[dict]) -> list[str]:
+def _figure(rows: list[dict], name: str = NAME) -> list[str]:
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -172,7 +175,7 @@ def _figure(rows: list[dict]) -> list[str]:
                     name=f"K = {k}")
     fig.update_layout(title="Regions vs true sources (ARI, non-space characters)",
                       yaxis_title="adjusted Rand index", barmode="group")
-    return _lib.write_figure(fig, NAME, "ari")
+    return _lib.write_figure(fig, name, "ari")
 
 
 if __name__ == "__main__":

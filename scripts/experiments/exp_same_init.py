@@ -84,9 +84,12 @@ def _max_logit_gap(pair, ids: np.ndarray) -> float:
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="tiny budget (CI smoke test)")
+    ap.add_argument("--name", default=None,
+                    help="output folder under runs/ (default: the experiment, +_quick)")
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--train-chars", type=int, default=None)
     args = ap.parse_args(argv)
+    args.name = _lib.out_name(args, NAME)
     _lib.setup_torch()
     steps = args.steps or (60 if args.quick else 600)
     n_train = args.train_chars or (60_000 if args.quick else 400_000)
@@ -119,17 +122,17 @@ def main(argv: list[str] | None = None) -> dict:
         "seconds": round(time.perf_counter() - t0, 1),
         "machine": machine(),
     }
-    _figure(rows)
-    write_results(NAME, res)
-    cols = ["text", "same_mean_kl", "same_max_kl", "same_max_logit_gap", "diff_mean_kl",
-            "diff_max_kl"]
+    _figure(rows, args.name)
+    write_results(args.name, res)
+    cols = ["text", "same_mean_kl", "same_max_kl", "same_max_kl_by_hand", "same_max_logit_gap",
+            "diff_mean_kl", "diff_max_kl"]
     print(table(rows, cols))
     print(f"\nmax |w0 - w1|: same init {res['weight_gap_same']:.3g}, "
           f"different init {res['weight_gap_diff']:.3g}")
     return res
 
 
-def _figure(rows: list[dict]) -> None:
+def _figure(rows: list[dict], name: str = NAME) -> None:
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -138,7 +141,7 @@ def _figure(rows: list[dict]) -> None:
     fig.add_bar(x=names, y=[r["diff_mean_kl"] for r in rows], name="different init")
     fig.update_layout(title="Mean self-KL: identical vs different initialisation",
                       yaxis_title="mean KL (nats/char)", barmode="group")
-    _lib.write_figure(fig, NAME, "kl")
+    _lib.write_figure(fig, name, "kl")
 
 
 if __name__ == "__main__":
