@@ -12,21 +12,22 @@ about 1 in every component and a change of region stands out:
 Then two steps:
 
 1. **Split.** A foreign span may hold several foreign languages back to back (a French
-   paragraph then a German one): the KL is high on both, so the hysteresis sees one span.
-   Each foreign span is cut at change points of its block features (ruptures'
-   ``KernelCPD``, linear kernel, i.e. a change of mean, with the BIC-like penalty
-   ``split_penalty * dims * log(blocks)``), snapped to a paragraph, sentence or word start.
+   paragraph then a German one): the KL is high on both, so the span finder sees one
+   span. Each foreign span is cut at every paragraph start (blank line) and at change
+   points of its block features (ruptures' ``KernelCPD``, linear kernel, i.e. a change
+   of mean, with the BIC-like penalty ``split_penalty * dims * log(blocks)``), snapped to
+   a paragraph, sentence or word start.
 2. **Cluster.** Foreign spans are merged bottom-up by Ward's criterion on their mean block
    vectors weighted by their block counts: merging clusters a and b costs
    ``n_a n_b / (n_a + n_b) * |mu_a - mu_b|^2``. With ``clusters=K`` merging stops at K
-   clusters; with ``clusters="auto"`` it stops when the cheapest merge costs more than the
-   same penalty as a split (``merge_penalty * dims * log(blocks)``): K is the number of
-   clusters a BIC-like criterion keeps (at most ``max_clusters``: on long texts with
-   many short foreign spans the criterion alone over-splits), so one foreign language
-   gives K = 1. With
-   ``auto``, the book-like text takes part in the merging as one fixed cluster (the
-   "anchor"): foreign-flagged spans that merge into it (say English dialogue that a
-   Moby-Dick pair finds unusual) join region 0 but keep ``in_distribution=False``.
+   clusters. With ``clusters="auto"`` it stops when the cheapest merge costs more than
+   ``merge_penalty * dims * log(foreign blocks)`` (a BIC-like criterion: K is the number
+   of clusters it keeps, so one foreign language gives K = 1), but never keeps more than
+   ``max_clusters`` (on long texts with many short foreign spans the criterion alone
+   over-splits). Also with ``auto``, the book-like text takes part in the merging as one
+   fixed cluster (the "anchor"): foreign-flagged spans that merge into it (say English
+   dialogue that a Moby-Dick pair finds unusual) join region 0 but keep
+   ``in_distribution=False``.
 
 Book-like spans form region 0; foreign regions are numbered 1..K in order of first
 appearance, and neighbouring spans of the same region (and the same ``in_distribution``)

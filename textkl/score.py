@@ -25,7 +25,7 @@ class ScoreConfig:
     stride: int = 1024  # characters scored per window (a multiple of feature_block)
     warmup: int = 64  # context characters before each window that are not scored
     batch_size: int = 128  # windows per forward pass
-    time_block: int = 128  # LSTM steps per block (bounds (M, B, T, V) memory)
+    time_block: int = 256  # LSTM steps per block (bounds (M, B, T, V) memory)
     feature_block: int = 32  # view characters pooled into one feature vector
 
     def __post_init__(self) -> None:

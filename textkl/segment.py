@@ -395,20 +395,27 @@ def segment_text(pair: Pair, text: str, method: str = "decode", clusters: int | 
     Args:
         pair: a calibrated ``Pair`` (thresholds come from its calibration).
         text: any string; ``""`` gives ``[]``.
-        method: ``hysteresis`` (default) or ``changepoint``.
+        method: ``decode`` (default), ``hysteresis`` or ``changepoint`` (module docstring).
         clusters: number K of foreign regions, or ``auto`` (see ``textkl.cluster``).
         scores: scores of ``text`` computed with ``features=True`` (scored here if None).
         config: span settings; ``cluster_config``: region settings (``textkl.cluster``);
             ``overrides`` replace single fields of either (``level=0.65``, ``pca_dims=8``).
-        seed: seed of the clustering.
+        seed: seed of the k-means pre-grouping used when there are very many spans.
 
     Returns:
         Segments sorted and tiling ``[0, len(text))``; region 0 holds the book-like spans.
+
+    Raises:
+        ValueError: unknown method, bad ``clusters``, a pair without calibration, or
+            scores of another length.
     """
     from .cluster import ClusterConfig, assign_regions
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if clusters != "auto" and (isinstance(clusters, bool) or not isinstance(clusters, int)
+                               or clusters < 1):
+        raise ValueError(f"clusters must be a positive int or 'auto', got {clusters!r}")
     ckeys = {f.name for f in fields(ClusterConfig)}
     ccfg = replace(cluster_config or ClusterConfig(),
                    **{k: v for k, v in overrides.items() if k in ckeys})
