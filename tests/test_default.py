@@ -1,0 +1,65 @@
+"""The embedded default pair and `textkl demo`: offline, calibrated, finds the demo's English."""
+
+from __future__ import annotations
+
+import csv
+import json
+from importlib import resources
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import textkl
+from tests import texts
+from textkl.cli import cli
+
+
+@pytest.fixture(scope="module")
+def default_pair():
+    return textkl.load()
+
+
+def _demo_spans() -> list[dict]:
+    path = resources.files("textkl") / "data" / "demo_spans.tsv"
+    with path.open(encoding="utf-8") as f:
+        return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def test_default_pair_loads_offline_with_calibration(default_pair, monkeypatch):
+    monkeypatch.setenv("TEXTKL_CORPORA", "/nonexistent")  # nothing outside the package
+    assert default_pair.meta["books"] == ["en_novel_moby_dick.txt"]
+    cal = default_pair.calibration
+    assert cal is not None and cal.n_chars > 10_000
+    assert 0 < cal.threshold(0.5) < cal.threshold(0.99)
+    record = json.loads((resources.files("textkl") / "data" / "default.json").read_text())
+    assert record["val_loss_nats_per_char"] == pytest.approx(default_pair.meta["val_loss"])
+    assert record["val_loss_nats_per_char"] <= 1.6
+
+
+def test_default_pair_separates_english_from_french(default_pair):
+    en = default_pair.score(texts.english(3000, seed=21))
+    fr = default_pair.score(texts.french(3000, seed=21))
+    assert np.nanmean(fr.kl) > 2 * np.nanmean(en.kl)
+
+
+def test_demo_report_marks_the_english_passages(tmp_path):
+    out = tmp_path / "demo.html"
+    r = CliRunner().invoke(cli, ["demo", "-o", str(out), "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    assert "report:" in r.output and out.stat().st_size > 100_000
+    page = out.read_text(encoding="utf-8")
+    assert "<mark" in page and "en_novel_moby_dick.txt" in page
+    text = (resources.files("textkl") / "data" / "demo.txt").read_text(encoding="utf-8")
+    segs = textkl.load().segment(text)
+    book_like = np.zeros(len(text), dtype=bool)
+    for s in segs:
+        book_like[s.start : s.end] = s.in_distribution
+    spans = _demo_spans()
+    english = [s for s in spans if s["kind"] == "en"]
+    assert len(english) >= 2
+    for s in english:  # most of every English passage is found as book-like
+        assert book_like[int(s["start"]) : int(s["end"])].mean() > 0.8, s
+    for s in spans:  # and the German lines and the code are not
+        if s["kind"] in ("de", "code"):
+            assert book_like[int(s["start"]) : int(s["end"])].mean() < 0.3, s
