@@ -43,7 +43,8 @@ def test_pair_stats_matches_direct_formula():
     want = sum((p[i] * (logp[i] - logp[j])).sum(-1) for i, j in pairs) / len(pairs)
     torch.testing.assert_close(kl, want)
     torch.testing.assert_close(ent, -(p * logp).sum(-1).mean(0))
-    torch.testing.assert_close(nll, -logp.gather(-1, y.expand(3, -1, -1)[..., None])[..., 0].mean(0))
+    picked = logp.gather(-1, y.expand(3, -1, -1)[..., None])[..., 0]  # (M, B, T)
+    torch.testing.assert_close(nll, -picked.mean(0))
 
 
 @given(st.text(max_size=300))
