@@ -6,7 +6,6 @@ temporary file, so memory stays bounded and nothing is left half-written on fail
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import tempfile
@@ -18,6 +17,7 @@ from .io import atomic_write, iter_text
 from .score import Scores
 
 FIELDS = ("kl", "nll", "entropy")
+_CHUNK = 1 << 24  # bytes per copy when assembling outputs (a multiple of 4)
 _TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -129,15 +129,22 @@ def _write_tsv(fh, offset: int, text: str, s: Scores) -> None:
 
 
 def _write_npz(pair, npz_out, tmpdir: Path, n: int) -> None:
-    arrays = {f: np.memmap(tmpdir / f"{f}.f32", dtype=np.float32, mode="r", shape=(n,))
-              if n else np.zeros(0, np.float32) for f in FIELDS}
-    if pair.calibration is not None and n:
-        pct = np.memmap(tmpdir / "percentile.f32", dtype=np.float32, mode="w+", shape=(n,))
-        for i in range(0, n, 1 << 22):  # chunked: bounded memory on huge inputs
-            pct[i : i + (1 << 22)] = pair.percentile(arrays["kl"][i : i + (1 << 22)])
-        arrays["percentile"] = pct
-    with atomic_write(npz_out, "wb") as out:
-        np.savez(out, **arrays)
-    for a in arrays.values():
-        with contextlib.suppress(AttributeError):
-            a._mmap.close()  # type: ignore[attr-defined]
+    """Assemble the .npz from the raw float32 files in chunks: bounded memory at any size."""
+    import zipfile
+
+    from numpy.lib import format as npf
+
+    names = list(FIELDS)
+    if pair.calibration is not None:
+        with open(tmpdir / "kl.f32", "rb") as src, open(tmpdir / "percentile.f32", "wb") as dst:
+            while chunk := src.read(_CHUNK):
+                pct = pair.percentile(np.frombuffer(chunk, dtype=np.float32))
+                dst.write(pct.astype(np.float32).tobytes())
+        names.append("percentile")
+    with atomic_write(npz_out, "wb") as out, zipfile.ZipFile(out, "w", allowZip64=True) as zf:
+        for name in names:
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as entry, \
+                    open(tmpdir / f"{name}.f32", "rb") as src:
+                header = {"descr": "<f4", "fortran_order": False, "shape": (n,)}
+                npf.write_array_header_1_0(entry, header)
+                shutil.copyfileobj(src, entry, _CHUNK)
