@@ -21,7 +21,6 @@ from textkl.corpora import Book, CorpusError, catalogue, fetch, find
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "textkl" / "data"
-SHARED = ROOT.parent / "shared" / "corpora"
 
 BODY = (
     "The harbour master kept two clocks, one for the tide and one for the town, and he\n"
@@ -143,26 +142,6 @@ def test_find_accepts_names_ids_and_unique_parts(key: str) -> None:
 def test_find_rejects_unknown_and_ambiguous(key: str, message: str) -> None:
     with pytest.raises(CorpusError, match=message):
         find(key)
-
-
-def test_catalogue_matches_shared_manifest() -> None:
-    manifest = SHARED / "MANIFEST.tsv"
-    if not manifest.is_file():
-        pytest.skip("no shared corpora directory next to the repository")
-    with manifest.open(encoding="utf-8") as f:
-        rows = {r["file"][:-4]: r for r in csv.DictReader(f, delimiter="\t",
-                                                          quoting=csv.QUOTE_NONE)}
-    for b in catalogue():
-        assert b.name in rows, b.name
-        assert b.mirror_sha256 == rows[b.name]["sha256"], b.name
-
-
-def test_shared_mirror_files_verify() -> None:
-    if not SHARED.is_dir():
-        pytest.skip("no shared corpora directory next to the repository")
-    for b in catalogue():
-        path = fetch(b.name, mirror=SHARED)
-        assert path == SHARED / f"{b.name}.txt"  # already clean: served in place
 
 
 # ---------------------------------------------------------------------------- download
