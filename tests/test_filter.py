@@ -50,19 +50,13 @@ def _book(n: int = 240, seed: int = 0) -> str:
 
 
 @pytest.fixture(scope="module")
-def pair(request):
-    try:
-        return request.getfixturevalue("tiny_pair")
-    except pytest.FixtureLookupError:
-        from textkl.train import TrainConfig, train_on_text
-
-        cfg = TrainConfig(steps=60, batch_size=16, seq_len=64, warmup_steps=10, eval_every=30)
-        return train_on_text(_book(), config=cfg, device="cpu", progress=False, d_model=32)
+def pair(tiny_pair):
+    return tiny_pair
 
 
 @pytest.fixture(scope="module")
-def model_file(pair, tmp_path_factory):
-    return str(pair.save(tmp_path_factory.mktemp("model") / "pair.pt"))
+def model_file(tiny_pair_path):
+    return str(tiny_pair_path)
 
 
 def _docs() -> list[str]:

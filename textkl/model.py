@@ -93,7 +93,8 @@ class _Stacked(nn.Module):
     def _init_one(self, name: str, p: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         if "norm" in name:
             return torch.ones_like(p)
-        if name.split(".")[-2 if name[-1].isdigit() else -1].endswith("_b"):
+        leaf = [part for part in name.split(".") if not part.isdigit()][-1]  # "gate_b.0" -> gate_b
+        if leaf.endswith("_b"):
             b = torch.zeros_like(p)
             if name.startswith("gate_b"):  # LSTM forget gate starts open
                 h = p.shape[-1] // 4
