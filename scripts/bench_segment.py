@@ -321,7 +321,8 @@ def main(argv: list[str] | None = None) -> dict:
     kw = {"method": args.method, "seed": args.seed,
           **{k: int(v) if v.isdigit() else float(v)
              for k, v in (o.split("=", 1) for o in args.overrides)}}
-    results: dict = {"model": args.model or "embedded default", "pair": pair.describe(), "quick": args.quick,
+    results: dict = {"model": args.model or "embedded default", "pair": pair.describe(),
+                     "quick": args.quick,
                      "seed": args.seed, "method": args.method, "overrides": args.overrides,
                      "para_chars": args.para_chars, "tasks": {}}
     if {"sentence", "phrase"} & set(tasks):
