@@ -9,6 +9,7 @@ pairwise KL matrix and each model's surprisal, entropy and maximum softmax proba
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -57,6 +58,23 @@ def setup_torch(threads: int = 1) -> None:
 def out_name(args, base: str) -> str:
     """The run folder: ``--name`` if given, else ``base`` (``base_quick`` for ``--quick``)."""
     return args.name or (f"{base}_quick" if args.quick else base)
+
+
+def parser(doc: str) -> argparse.ArgumentParser:
+    """The options every experiment shares: ``--quick`` and ``--name``."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="tiny budget (CI smoke test)")
+    ap.add_argument("--name", default=None,
+                    help="output folder under runs/ (default: the experiment, +_quick)")
+    return ap
+
+
+def parse(ap: argparse.ArgumentParser, argv: list[str] | None, base: str) -> argparse.Namespace:
+    """Parse, resolve the run folder name and set up torch (one thread)."""
+    args = ap.parse_args(argv)
+    args.name = out_name(args, base)
+    setup_torch()
+    return args
 
 
 def load_pair(path: str | Path | None):

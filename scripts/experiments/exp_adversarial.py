@@ -31,7 +31,6 @@ Writes ``runs/exp_adversarial/results.json`` (with all samples).
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 import time
@@ -174,15 +173,10 @@ def measure(pair, prefix: str, text: str, words: set[str], english_conf) -> dict
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = _lib.parser(__doc__)
     ap.add_argument("--model", default=None)
     ap.add_argument("--length", type=int, default=None)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--name", default=None,
-                    help="output folder under runs/ (default: the experiment, +_quick)")
-    args = ap.parse_args(argv)
-    args.name = _lib.out_name(args, NAME)
-    _lib.setup_torch()
+    args = _lib.parse(ap, argv, NAME)
     length = args.length or (60 if args.quick else 300)
     t0 = time.perf_counter()
     pair = _lib.load_pair(args.model)

@@ -19,7 +19,6 @@ Writes ``runs/exp_arch_mix/results.json`` and ``kl.html``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -78,15 +77,10 @@ def check_pair_stats(fwd, ids: np.ndarray, st) -> float:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = _lib.parser(__doc__)
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--chars", type=int, default=None)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--name", default=None,
-                    help="output folder under runs/ (default: the experiment, +_quick)")
-    args = ap.parse_args(argv)
-    args.name = _lib.out_name(args, NAME)
-    _lib.setup_torch()
+    args = _lib.parse(ap, argv, NAME)
     steps = args.steps or (30 if args.quick else 500)
     n = args.chars or (2_000 if args.quick else 15_000)
     d_model = 32 if args.quick else 96

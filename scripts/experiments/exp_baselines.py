@@ -22,7 +22,6 @@ Writes ``runs/exp_baselines/results.json`` and ``auroc.html``; prints one table 
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -113,16 +112,11 @@ def figure(rows: list[dict], png: bool, name: str = NAME) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = _lib.parser(__doc__)
     ap.add_argument("--model", default=None)
     ap.add_argument("--chars", type=int, default=None, help="characters per OOD text")
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--name", default=None,
-                    help="output folder under runs/ (default: the experiment, +_quick)")
     ap.add_argument("--png", action="store_true")
-    args = ap.parse_args(argv)
-    args.name = _lib.out_name(args, NAME)
-    _lib.setup_torch()
+    args = _lib.parse(ap, argv, NAME)
     n = args.chars or (3_000 if args.quick else 30_000)
     t0 = time.perf_counter()
     pair = _lib.load_pair(args.model)

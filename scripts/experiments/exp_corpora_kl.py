@@ -17,7 +17,6 @@ Writes ``runs/exp_corpora_kl/results.json`` and ``kl_by_corpus.html`` (+ ``.png`
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -89,16 +88,11 @@ def figure(rows: list[dict], means: dict[str, list], png: bool, name: str = NAME
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = _lib.parser(__doc__)
     ap.add_argument("--model", default=None, help="pair file (default runs/moby-lstm/pair.pt)")
     ap.add_argument("--chars", type=int, default=None, help="characters per text")
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--name", default=None,
-                    help="output folder under runs/ (default: the experiment, +_quick)")
     ap.add_argument("--png", action="store_true", help="also render a PNG with chromium")
-    args = ap.parse_args(argv)
-    args.name = _lib.out_name(args, NAME)
-    _lib.setup_torch()
+    args = _lib.parse(ap, argv, NAME)
     n = args.chars or (3_000 if args.quick else 30_000)
     t0 = time.perf_counter()
     pair = _lib.load_pair(args.model)

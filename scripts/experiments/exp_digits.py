@@ -20,7 +20,6 @@ Writes ``runs/exp_digits/results.json``, ``examples.html`` and ``kl_hist.html``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -232,16 +231,11 @@ def figures(out: dict, name: str = NAME) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--name", default=None,
-                    help="output folder under runs/ (default: the experiment, +_quick)")
+    ap = _lib.parser(__doc__)
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--model-kind", default="cnn", choices=["cnn", "mlp"])
     ap.add_argument("--width", type=int, default=None, help="CNN channels / MLP units")
-    args = ap.parse_args(argv)
-    args.name = _lib.out_name(args, NAME)
-    _lib.setup_torch()
+    args = _lib.parse(ap, argv, NAME)
     t0 = time.perf_counter()
     epochs = args.epochs or (3 if args.quick else 30)
     out = run(epochs, n_opt=64 if args.quick else 400, opt_steps=50 if args.quick else 300,

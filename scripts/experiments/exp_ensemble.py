@@ -20,7 +20,6 @@ Writes ``runs/exp_ensemble/results.json`` and ``auroc_vs_m.html``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -69,16 +68,11 @@ def subset_aurocs(id_stats, ood_stats: dict, n_models: int, window: int = WINDOW
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = _lib.parser(__doc__)
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--chars", type=int, default=None, help="characters per evaluation text")
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--name", default=None,
-                    help="output folder under runs/ (default: the experiment, +_quick)")
     ap.add_argument("--png", action="store_true")
-    args = ap.parse_args(argv)
-    args.name = _lib.out_name(args, NAME)
-    _lib.setup_torch()
+    args = _lib.parse(ap, argv, NAME)
     steps = args.steps or (30 if args.quick else 400)
     n = args.chars or (2_000 if args.quick else 15_000)
     d_model = 32 if args.quick else 64

@@ -24,7 +24,6 @@ Writes ``runs/exp_fine_grained/results.json`` and ``found_vs_length.html``.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import random
 import re
@@ -150,16 +149,11 @@ def war_and_peace(pair, n_chars: int) -> tuple[list[dict], dict]:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = _lib.parser(__doc__)
     ap.add_argument("--model", default=None)
     ap.add_argument("--docs", type=int, default=None, help="documents per passage length")
     ap.add_argument("--chars", type=int, default=None, help="War and Peace characters")
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--name", default=None,
-                    help="output folder under runs/ (default: the experiment, +_quick)")
-    args = ap.parse_args(argv)
-    args.name = _lib.out_name(args, NAME)
-    _lib.setup_torch()
+    args = _lib.parse(ap, argv, NAME)
     n_docs = args.docs or (4 if args.quick else 40)
     n_chars = args.chars or (40_000 if args.quick else 2_000_000)  # default: the whole file
     t0 = time.perf_counter()

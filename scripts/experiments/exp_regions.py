@@ -22,7 +22,6 @@ Writes ``runs/exp_regions/results.json`` and ``ari.html``.
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 import time
@@ -141,15 +140,10 @@ def run(pair, n_docs: int, per_source: int, seed: int = 0) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = _lib.parser(__doc__)
     ap.add_argument("--model", default=None)
     ap.add_argument("--docs", type=int, default=None)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--name", default=None,
-                    help="output folder under runs/ (default: the experiment, +_quick)")
-    args = ap.parse_args(argv)
-    args.name = _lib.out_name(args, NAME)
-    _lib.setup_torch()
+    args = _lib.parse(ap, argv, NAME)
     n_docs = args.docs or (1 if args.quick else 6)
     per_source = 1 if args.quick else 2
     t0 = time.perf_counter()

@@ -18,7 +18,6 @@ Writes ``runs/exp_same_init/results.json`` and ``kl.html``; prints a Markdown ta
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -82,15 +81,10 @@ def _max_logit_gap(pair, ids: np.ndarray) -> float:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="tiny budget (CI smoke test)")
-    ap.add_argument("--name", default=None,
-                    help="output folder under runs/ (default: the experiment, +_quick)")
+    ap = _lib.parser(__doc__)
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--train-chars", type=int, default=None)
-    args = ap.parse_args(argv)
-    args.name = _lib.out_name(args, NAME)
-    _lib.setup_torch()
+    args = _lib.parse(ap, argv, NAME)
     steps = args.steps or (60 if args.quick else 600)
     n_train = args.train_chars or (60_000 if args.quick else 400_000)
     n_eval = 2_000 if args.quick else 20_000
