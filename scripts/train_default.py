@@ -31,13 +31,14 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=6000)
     ap.add_argument("--lr", type=float, default=6e-3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--d-model", type=int, default=RECIPE["d_model"], help="LSTM hidden size")
     ap.add_argument("--out", type=Path, default=ROOT / "textkl" / "data")
     args = ap.parse_args()
     book = corpora_dir() / "en_novel_moby_dick.txt"
     cfg = TrainConfig(steps=args.steps, lr=args.lr, seed=args.seed, eval_every=250,
                       patience=8)
     t = time.perf_counter()
-    pair = train_pair([book], config=cfg, device="cpu", **RECIPE)
+    pair = train_pair([book], config=cfg, device="cpu", **(RECIPE | {"d_model": args.d_model}))
     seconds = time.perf_counter() - t
     args.out.mkdir(parents=True, exist_ok=True)
     path = pair.save(args.out / "default.pt")

@@ -133,7 +133,7 @@ def score_many(pair, texts: Sequence[str], *, batch_size: int | None = None,
     """
     import torch
 
-    from .score import Scores, _ViewScorer
+    from .score import Scores, score_windows
 
     cfg = pair.score_config if batch_size is None else replace(pair.score_config,
                                                                batch_size=batch_size)
@@ -141,8 +141,6 @@ def score_many(pair, texts: Sequence[str], *, batch_size: int | None = None,
     views = [np.full((3, len(e.ids)), np.nan, dtype=np.float32) for e in encs]  # kl, nll, ent
     wins = sorted((w for d, e in enumerate(encs) for w in _grid(d, len(e.ids), cfg)),
                   reverse=True)
-    scorer = _ViewScorer(pair.model, cfg, pair.device, features=False,
-                         dtype=dtype or torch.float32)
     for b in range(0, len(wins), cfg.batch_size):
         batch = wins[b : b + cfg.batch_size]
         x = np.zeros((len(batch), batch[0].length), dtype=np.int64)  # (B, T) inputs
@@ -150,9 +148,9 @@ def score_many(pair, texts: Sequence[str], *, batch_size: int | None = None,
         for i, w in enumerate(batch):
             seg = encs[w.doc].ids[w.start : w.start + w.length + 1]
             x[i, : w.length], y[i, : w.length] = seg[:-1], seg[1:]
-        with torch.inference_mode():
-            stats = scorer._forward(torch.from_numpy(x).to(pair.device),
-                                    torch.from_numpy(y).to(pair.device))[:3]  # 3 x (B, T)
+        stats = score_windows(pair.model, torch.from_numpy(x).to(pair.device),
+                              torch.from_numpy(y).to(pair.device), cfg.time_block,
+                              dtype or torch.float32)[:3]  # 3 x (B, T)
         for i, w in enumerate(batch):
             # view position p is predicted at output index p - start - 1
             end = w.start + w.length + 1

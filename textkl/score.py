@@ -171,26 +171,43 @@ class _ViewScorer:
         return out
 
     def _forward(self, x: torch.Tensor, y: torch.Tensor):
-        model, tb = self.model, self.cfg.time_block
-        autocast = torch.autocast(self.device.type, dtype=self.dtype,
-                                  enabled=self.dtype != torch.float32)
-        outs, hids = [], []
-        with autocast:
-            if model.cfg.arch == "lstm":
-                state = None
-                for t0 in range(0, x.shape[1], tb):
-                    logits, h, state = model(x[:, t0 : t0 + tb], state)
-                    outs.append(pair_stats(logits, y[:, t0 : t0 + tb]))
-                    if self.features:
-                        hids.append(h.float())
-            else:
-                logits, h, _ = model(x)
-                outs.append(pair_stats(logits, y))
-                if self.features:
+        return score_windows(self.model, x, y, self.cfg.time_block, self.dtype, self.features)
+
+
+@torch.inference_mode()
+def score_windows(model, x: torch.Tensor, y: torch.Tensor, time_block: int = 256,
+                  dtype: torch.dtype = torch.float32, features: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Score a batch of windows that each start from an empty state.
+
+    Args:
+        model: a stacked model (``textkl.model``).
+        x: int64 (B, T) input ids; ``y``: int64 (B, T) the ids they predict.
+        time_block: LSTM steps per block (bounds the (M, B, T, V) memory).
+        dtype: autocast dtype of the matmuls (float32: no autocast).
+        features: also return the last hidden states.
+
+    Returns:
+        kl, nll, entropy: float32 (B, T); hidden: float32 (M, B, T, H) or None.
+    """
+    autocast = torch.autocast(x.device.type, dtype=dtype, enabled=dtype != torch.float32)
+    outs, hids = [], []
+    with autocast:
+        if model.cfg.arch == "lstm":
+            state = None
+            for t0 in range(0, x.shape[1], time_block):
+                logits, h, state = model(x[:, t0 : t0 + time_block], state)
+                outs.append(pair_stats(logits, y[:, t0 : t0 + time_block]))
+                if features:
                     hids.append(h.float())
-        kl, nll, ent = (torch.cat([o[j] for o in outs], dim=1).cpu().numpy() for j in range(3))
-        hid = torch.cat(hids, dim=2).cpu().numpy() if hids else None  # (M, B, T, H)
-        return kl, nll, ent, hid
+        else:
+            logits, h, _ = model(x)
+            outs.append(pair_stats(logits, y))
+            if features:
+                hids.append(h.float())
+    kl, nll, ent = (torch.cat([o[j] for o in outs], dim=1).cpu().numpy() for j in range(3))
+    hid = torch.cat(hids, dim=2).cpu().numpy() if hids else None  # (M, B, T, H)
+    return kl, nll, ent, hid
 
 
 def _split_point(text: str) -> int:
