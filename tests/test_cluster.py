@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from tests.test_segment import _FRENCH, _FRENCH_2, _GERMAN, trained_test_pair
-from textkl.cluster import ClusterConfig, assign_regions, split_foreign, ward_clusters
+from textkl.cluster import (
+    ClusterConfig,
+    assign_regions,
+    null_cost,
+    refine_labels,
+    span_profiles,
+    split_foreign,
+    ward_clusters,
+)
 from textkl.score import Scores
 
 
@@ -90,6 +98,28 @@ def test_assign_regions_labels_book_zero_and_merges_neighbours():
     assert [(g.start, g.end, g.label, g.in_distribution) for g in segs] == [
         (0, 320, 0, True), (320, 640, 1, False)]
     assert segs[1].mean_kl == pytest.approx(1.0)
+
+
+def test_null_cost_is_the_scale_of_merging_text_that_belongs_together():
+    text = _FRENCH + _FRENCH_2 + "\n\n" + _GERMAN
+    cut = text.index(_GERMAN)
+    fr, de = (0, cut - 2, True), (cut, len(text), True)
+    null = null_cost(text, [fr, de])
+    a, b = span_profiles(text, [fr, de])
+    n1, n2 = fr[1] - fr[0], de[1] - de[0]
+    across = n1 * n2 / (n1 + n2) * float(((a - b) ** 2).sum())
+    assert 0 < null < across / 2  # two languages cost far more than two halves of one
+    assert np.allclose((a**2).sum(), 1.0)  # square-root frequencies: unit vectors
+    assert null_cost("short", [(0, 5, True)]) == 1.0  # nothing to halve: a neutral scale
+
+
+def test_refine_moves_a_span_to_the_nearest_centroid_and_keeps_k():
+    prof = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [0.95, 0.05]])
+    sizes = np.full(5, 100.0)
+    lab = refine_labels(prof, sizes, np.array([0, 0, 1, 1, 1]), iters=10)
+    assert lab.tolist() == [0, 0, 1, 1, 0]
+    assert refine_labels(prof, sizes, np.array([0, 0, -1, 1, 1]), 10)[2] == -1  # anchor stays
+    assert refine_labels(prof, sizes, np.zeros(5, int), 10).tolist() == [0] * 5  # K = 1
 
 
 # ---------------------------------------------------------------------------- with a pair
