@@ -78,8 +78,9 @@ class _Stacked(nn.Module):
 
     def _head(self, h: torch.Tensor) -> torch.Tensor:
         b, t = h.shape[1], h.shape[2]
-        logits = _mm(h, self.head_w) + self.head_b.unsqueeze(1)  # (M, B, T, V)
-        return logits.view(self.cfg.n_models, b, t, -1)
+        m = self.cfg.n_models
+        logits = torch.baddbmm(self.head_b, h.reshape(m, b * t, -1), self.head_w)  # (M, B*T, V)
+        return logits.view(m, b, t, -1)
 
     @torch.no_grad()
     def _init_weights(self) -> None:

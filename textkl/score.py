@@ -78,8 +78,11 @@ def pair_stats(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tenso
     logp = torch.log_softmax(logits.float(), dim=-1)  # (M, B, T, V)
     p = logp.exp()
     neg_ent = (p * logp).sum(-1)  # (M, B, T)
-    cross = (p.sum(0) * logp.sum(0)).sum(-1)  # (B, T)
-    kl = (m * neg_ent.sum(0) - cross) / (m * (m - 1))
+    if m == 2:  # the same quantity in fewer passes: <p_0 - p_1, log p_0 - log p_1> / 2
+        kl = ((p[0] - p[1]) * (logp[0] - logp[1])).sum(-1) * 0.5
+    else:
+        cross = (p.sum(0) * logp.sum(0)).sum(-1)  # (B, T)
+        kl = (m * neg_ent.sum(0) - cross) / (m * (m - 1))
     nll = -logp.gather(-1, targets.unsqueeze(0).expand(m, -1, -1).unsqueeze(-1)).squeeze(-1)
     return kl.clamp_min_(0.0), nll.mean(0), -neg_ent.mean(0)
 
