@@ -138,6 +138,33 @@ def test_stacked_models_match_separate_runs():
         torch.testing.assert_close(single(ids)[0][0], logits[k])
 
 
+@pytest.mark.parametrize("n_layers", [1, 2])
+def test_lstm_matches_the_textbook_cell_and_carries_state(n_layers):
+    cfg = ModelConfig(arch="lstm", vocab_size=11, d_model=5, d_embed=3, n_layers=n_layers)
+    m = build_model(cfg).eval()
+    with torch.no_grad():
+        for p in m.gate_b:
+            p.normal_()  # the init leaves most biases at 0; make every gate's bias count
+    ids = torch.randint(0, 11, (2, 7))
+    logits, hid, _ = m(ids)
+    for k in range(cfg.n_models):  # gates in the columns' order i, f, g, o
+        x = m.embed[k][ids]  # (B, T, E)
+        for layer in range(n_layers):
+            h, c, outs = torch.zeros(2, 5), torch.zeros(2, 5), []
+            for t in range(ids.shape[1]):
+                g = x[:, t] @ m.w_ih[layer][k] + h @ m.w_hh[layer][k] + m.gate_b[layer][k, 0]
+                i, f, gg, o = g.chunk(4, dim=-1)
+                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(gg)
+                h = torch.sigmoid(o) * torch.tanh(c)
+                outs.append(h)
+            x = torch.stack(outs, dim=1)
+        torch.testing.assert_close(hid[k], x)
+        torch.testing.assert_close(logits[k], x @ m.head_w[k] + m.head_b[k])
+    first, _, state = m(ids[:, :3])  # two calls with the state carried = one call
+    rest, _, _ = m(ids[:, 3:], state)
+    torch.testing.assert_close(torch.cat([first, rest], dim=2), logits)
+
+
 def test_train_cli_tiny_run(tmp_path):
     book = tmp_path / "book.txt"
     book.write_text(texts.english(8000, seed=3))

@@ -1,7 +1,8 @@
 """Character language models with a leading model dimension M.
 
 Every parameter has shape ``(M, ...)``: the M models of a pair have the same architecture
-and their own weights, and run as one batched computation (``bmm`` over M). Inputs are
+and their own weights, and run as one batched computation (``bmm`` over M), except the
+LSTM recurrence, which calls torch's native LSTM kernel once per model. Inputs are
 shared: ``ids`` is ``(B, T)``, logits are ``(M, B, T, V)``.
 """
 
