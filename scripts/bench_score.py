@@ -97,9 +97,12 @@ def stream_run(model: str | None, mb: int) -> dict:
         with open(src, "w") as f:
             for _ in range(mb):
                 f.write(block)
-        code = ("import resource,sys,time\nfrom textkl.cli import cli\nt=time.time()\n"
+        # VmHWM, not ru_maxrss: on Linux a child's ru_maxrss starts from the parent's RSS
+        # at fork, so it would report this (large) benchmark process, not the scorer
+        code = ("import re,sys,time\nfrom textkl.cli import cli\nt=time.time()\n"
                 "try: cli(sys.argv[1:])\nexcept SystemExit as e: assert not e.code\n"
-                "print(time.time()-t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+                "hwm=re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())\n"
+                "print(time.time()-t, hwm.group(1))")
         args = ["score", str(src), "-q", "--npz", str(Path(d) / "o.npz")]
         if model:
             args += ["-m", model]
