@@ -55,8 +55,8 @@ Span = tuple[int, int, bool]  # (start, end, foreign)
 
 @dataclass(frozen=True)
 class ClusterConfig:
-    pca_dims: int = 6  # PCA components of the pooled hidden states
-    ngram_dims: int = 16  # PCA components of the character n-gram profiles
+    pca_dims: int = 6  # split step: PCA components of the pooled hidden states
+    ngram_dims: int = 16  # split step: PCA components of the block n-gram profiles
     min_blocks: int = 4  # fewest feature blocks (of 32 chars) between two split points
     split_penalty: float = 1.5  # change-point penalty factor (times dims * log(blocks))
     split_paragraphs: bool = True  # cut foreign spans at every paragraph start (blank line)
