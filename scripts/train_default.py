@@ -28,7 +28,7 @@ RECIPE = {"arch": "lstm", "d_model": 128, "d_embed": 32, "n_layers": 1, "n_model
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--steps", type=int, default=5000)
     ap.add_argument("--lr", type=float, default=6e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--d-model", type=int, default=RECIPE["d_model"], help="LSTM hidden size")
