@@ -8,7 +8,8 @@ that offset; and the text with one ``<mark>`` per segment. A toggle swaps the re
 for a heatmap of the smoothed KL, drawn as runs of a few colour bins inside the marks.
 
 Everything here is numpy, plotly (for its bundled JavaScript and JSON encoder) and ``html``:
-no torch, and no I/O beyond plotly reading its own bundled plotly.min.js.
+no torch, and no I/O beyond plotly reading its own bundled plotly.min.js and this module
+reading its page template and script (``textkl/data/report.html``, ``report.js``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
@@ -395,12 +397,12 @@ def render_report(text: str, scores: Scores | None, segments: Sequence[Any], pai
     fig_json = json.dumps({"data": traces, "layout": layout}, cls=PlotlyJSONEncoder,
                           separators=(",", ":")).replace("</", "<\\/")
     model, book, calib = _describe(pair)
-    return _PAGE.format(
+    return _asset("report.html").format(
         title=html.escape(title), model=html.escape(model), book=html.escape(book),
         calib=html.escape(calib), n=len(text), n_seg=len(segments), window=window,
         css=_css(regions), legend=_legend(regions), heat_legend=_heat_legend(edges, cal, window),
         text=_text_html(text, segments, starts, vals), plotly=plotly.offline.get_plotlyjs(),
-        fig=fig_json, js=_JS)
+        fig=fig_json, js=_asset("report.js"))
 
 
 def _css(regions: list[RegionSummary]) -> str:
@@ -426,90 +428,6 @@ def _heat_legend(edges: np.ndarray, cal: Any, window: int) -> str:
                    for c, name in zip(HEAT_COLOURS, names, strict=True))
 
 
-_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-body{{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;
-color:#1b1b1b;background:#fff;margin:0 auto;max-width:1100px;padding:12px 20px}}
-h1{{font-size:1.4em;margin:.2em 0}} dl{{display:grid;grid-template-columns:max-content 1fr;
-gap:2px 12px;margin:.4em 0;font-size:.92em}} dt{{font-weight:600}} dd{{margin:0}}
-table{{border-collapse:collapse;font-size:.92em}} th,td{{padding:2px 10px;text-align:right}}
-th:first-child,td:first-child{{text-align:left}} thead th{{border-bottom:1px solid #999}}
-.sw{{display:inline-block;width:.9em;height:.9em;border:1px solid #777;margin-right:5px;
-vertical-align:-1px}} .controls{{margin:8px 0;font-size:.92em}}
-#chart{{width:100%;height:300px}}
-#text{{white-space:pre-wrap;overflow-wrap:anywhere;font-family:Georgia,"DejaVu Serif",serif;
-font-size:16px;line-height:1.6;max-height:62vh;overflow:auto;border:1px solid #ccc;
-padding:10px 14px;color:#1b1b1b}}
-mark{{color:#1b1b1b;padding:0;border-radius:2px}} #text.heat mark{{background:transparent}}
-#heat-legend{{display:none}} .heat-on #heat-legend{{display:block}}
-::selection{{background:#1f2a5a;color:#fff}}
-{css}
-</style></head>
-<body>
-<h1>{title}</h1>
-<dl><dt>Model</dt><dd id="model">{model}</dd><dt>Book</dt><dd id="book">{book}</dd>
-<dt>Calibration</dt><dd id="calibration">{calib}</dd>
-<dt>Text</dt><dd>{n} characters, {n_seg} segments; chart and heatmap: {window}-character
-mean of the self-KL</dd></dl>
-<table id="legend"><thead><tr><th>region</th><th>share</th><th>chars</th><th>segments</th>
-<th>mean KL (nats)</th><th>mean KL (bits)</th></tr></thead><tbody>{legend}</tbody></table>
-<div id="chart"></div>
-<div class="controls"><label><input type="checkbox" id="heat-toggle"> show KL heatmap
-instead of regions</label> <span class="hint">(click the chart to jump to that point of the
-text, the text to mark it on the chart)</span>
-<div id="heat-legend">{heat_legend}nats</div></div>
-<div id="text">{text}</div>
-<script>{plotly}</script>
-<script>var TEXTKL_FIG={fig};</script>
-<script>{js}</script>
-</body></html>
-"""
-
-_JS = """(function(){
-var box=document.getElementById('text'),marks=box.getElementsByTagName('mark');
-var toggle=document.getElementById('heat-toggle');
-function setHeat(on){box.classList.toggle('heat',on);document.body.classList.toggle('heat-on',on);}
-toggle.addEventListener('change',function(){setHeat(toggle.checked);});
-if(location.hash==='#heat'){toggle.checked=true;setHeat(true);}
-function findMark(off){var lo=0,hi=marks.length-1;
-  while(lo<hi){var mid=(lo+hi+1)>>1;if(+marks[mid].dataset.s<=off)lo=mid;else hi=mid-1;}
-  return marks[lo];}
-function locate(mark,k){var w=document.createTreeWalker(mark,NodeFilter.SHOW_TEXT),node,last=null;
-  while((node=w.nextNode())){last=node;var d=node.data,i=0;
-    while(i<d.length&&k>0){var c=d.charCodeAt(i);i+=(c>=0xD800&&c<0xDC00)?2:1;k--;}
-    if(i<d.length)return [node,i];}
-  return last?[last,last.data.length]:null;}
-function jump(off){if(!marks.length)return;var m=findMark(off);
-  var p=locate(m,off-(+m.dataset.s));if(!p)return;
-  var r=document.createRange();r.setStart(p[0],p[1]);
-  r.setEnd(p[0],Math.min(p[0].data.length,p[1]+40));
-  var sel=window.getSelection();sel.removeAllRanges();sel.addRange(r);
-  var rect=r.getBoundingClientRect(),b=box.getBoundingClientRect();
-  box.scrollTop+=rect.top-b.top-box.clientHeight/3;
-  box.dataset.jumped=String(off);}
-window.textklJump=jump;
-function cp(d,n){var k=0;for(var i=0;i<n;i++){var c=d.charCodeAt(i);if(c<0xDC00||c>0xDFFF)k++;}
-  return k;}
-function offsetAt(x,y){var r=document.caretRangeFromPoint&&document.caretRangeFromPoint(x,y);
-  if(!r||r.startContainer.nodeType!==3)return null;
-  var node=r.startContainer,m=node.parentElement.closest('mark');if(!m)return null;
-  var w=document.createTreeWalker(m,NodeFilter.SHOW_TEXT),t,k=+m.dataset.s;
-  while((t=w.nextNode())&&t!==node)k+=cp(t.data,t.data.length);
-  return k+cp(node.data,r.startOffset);}
-var chart=document.getElementById('chart'),baseShapes=null;
-box.addEventListener('click',function(ev){if(!baseShapes||!window.getSelection().isCollapsed)return;
-  var off=offsetAt(ev.clientX,ev.clientY);if(off===null)return;box.dataset.cursor=String(off);
-  Plotly.relayout(chart,{shapes:baseShapes.concat([{type:'line',xref:'x',yref:'paper',x0:off,
-    x1:off,y0:0,y1:1,line:{color:'#1b1b1b',width:1.5}}])});});
-if(!TEXTKL_FIG.data.length){chart.style.display='none';window.textklReady=true;return;}
-Plotly.newPlot(chart,TEXTKL_FIG.data,TEXTKL_FIG.layout,
-  {displaylogo:false,responsive:true,modeBarButtonsToRemove:['select2d','lasso2d']})
-.then(function(){
-  chart.on('plotly_click',function(ev){if(ev&&ev.points&&ev.points.length)
-    jump(Math.round(ev.points[0].x));});
-  baseShapes=(TEXTKL_FIG.layout.shapes||[]).slice();window.textklReady=true;});
-})();
-"""
+def _asset(name: str) -> str:
+    """A template shipped in ``textkl/data`` (the page is a ``str.format`` template)."""
+    return resources.files("textkl").joinpath("data", name).read_text(encoding="utf-8")
