@@ -317,13 +317,12 @@ def null_cost(text: str, spans: list[Span]) -> float:
 
 def refine_labels(profiles: np.ndarray, weights: np.ndarray, labels: np.ndarray,
                   iters: int) -> np.ndarray:
-    """Move spans between the clusters Ward found, by their whole-span n-gram profiles.
+    """Move spans between the clusters Ward found: k-means started from Ward, K fixed.
 
-    Ward merges span means of noisy 32-character blocks; a span's own profile over all its
-    characters is far less noisy. Starting from ``labels``, each pass computes the
-    weighted centroid of every cluster and moves each span to the nearest one (Euclidean
-    on square-root frequencies, i.e. Hellinger distance): k-means started from Ward, with
-    K fixed. Spans with label -1 (merged into the book-like text) stay where they are.
+    Ward's greedy merges never undo an early mistake; here each pass computes the weighted
+    centroid of every cluster and moves each span to the nearest one (Euclidean on
+    square-root frequencies, i.e. Hellinger distance). Spans with label -1 (merged into
+    the book-like text) stay where they are.
 
     Args:
         profiles: float (S, F) square-root n-gram frequencies of each span.
@@ -393,11 +392,10 @@ def _assign_regions(text: str, spans: list[Span], scores: Scores, clusters: int 
         prof = span_profiles(text, fspans)
         sizes = np.array([e - s for s, e, _ in fspans], dtype=np.float64)
         anchor = None
-        book = [(s, e) for s, e, f in spans if not f]
-        n_book = sum(e - s for s, e in book)
+        book = [sp for sp in spans if not sp[2]]
+        n_book = sum(e - s for s, e, _ in book)
         if cfg.book_anchor and clusters == "auto" and n_book >= cfg.min_chars:
-            anchor = (span_profiles(text, [(s, e, False) for s, e in book], pooled=True)[0],
-                      float(n_book))
+            anchor = (span_profiles(text, book, pooled=True)[0], float(n_book))
         # the largest of S - 1 merges of pieces that belong together grows like log S
         penalty = cfg.merge_penalty * (2.0 + np.log(len(fspans))) * null_cost(text, fspans)
         raw = ward_clusters(prof, sizes, clusters, penalty, seed, anchor=anchor,

@@ -78,11 +78,8 @@ def pair_stats(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tenso
     logp = torch.log_softmax(logits.float(), dim=-1)  # (M, B, T, V)
     p = logp.exp()
     neg_ent = (p * logp).sum(-1)  # (M, B, T)
-    if m == 2:  # the same quantity in fewer passes: <p_0 - p_1, log p_0 - log p_1> / 2
-        kl = ((p[0] - p[1]) * (logp[0] - logp[1])).sum(-1) * 0.5
-    else:
-        cross = (p.sum(0) * logp.sum(0)).sum(-1)  # (B, T)
-        kl = (m * neg_ent.sum(0) - cross) / (m * (m - 1))
+    cross = (p.sum(0) * logp.sum(0)).sum(-1)  # (B, T)
+    kl = (m * neg_ent.sum(0) - cross) / (m * (m - 1))
     nll = -logp.gather(-1, targets.unsqueeze(0).expand(m, -1, -1).unsqueeze(-1)).squeeze(-1)
     return kl.clamp_min_(0.0), nll.mean(0), -neg_ent.mean(0)
 
@@ -146,7 +143,8 @@ class _ViewScorer:
             y[i, : len(seg) - 1] = seg[1:]
         xt = torch.from_numpy(x).to(self.device)
         yt = torch.from_numpy(y).to(self.device)
-        kl, nll, ent, hid = self._forward(xt, yt)
+        kl, nll, ent, hid = score_windows(self.model, xt, yt, self.cfg.time_block, self.dtype,
+                                          self.features)
         parts_kl, parts_nll, parts_ent, feats = [], [], [], []
         for i, w in enumerate(wins):
             lo, hi = w.lo, w.hi
@@ -172,9 +170,6 @@ class _ViewScorer:
             chunk = h[b * fb : (b + 1) * fb]
             out[b] = chunk.mean(0) if len(chunk) else out[b - 1]
         return out
-
-    def _forward(self, x: torch.Tensor, y: torch.Tensor):
-        return score_windows(self.model, x, y, self.cfg.time_block, self.dtype, self.features)
 
 
 @torch.inference_mode()
