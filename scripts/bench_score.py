@@ -5,6 +5,7 @@ Prints a Markdown table and writes runs/bench_score/results.json.
     python scripts/bench_score.py                       # embedded default pair
     python scripts/bench_score.py --model a.pt --model b.pt --lingua-all-chars 100000
     python scripts/bench_score.py --stream-mb 100       # + bounded-memory streaming run
+    python scripts/bench_score.py --repeat 5            # 5 interleaved rounds, medians
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +123,8 @@ def main() -> None:
                     help="text for lingua with all languages (it is slow)")
     ap.add_argument("--batch-size", type=int, action="append", default=None)
     ap.add_argument("--stream-mb", type=int, default=0)
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="interleaved rounds of every measurement; rows give the median")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     if args.quick:
@@ -133,37 +137,54 @@ def main() -> None:
     if "cuda" in devices:
         peaks["cuda_fp32"] = matmul_peak(torch.float32, "cuda", 8192)
         peaks["cuda_bf16"] = matmul_peak(torch.bfloat16, "cuda", 8192)
-    rows = []
+    # every measurement is a closure; with --repeat N they run in N interleaved rounds, so
+    # a machine whose speed drifts affects every row alike; rows report the median
+    jobs: list[tuple[dict, object]] = []
     for path in args.model or [None]:
         pair = textkl.load(path)
         cfg = pair.config
         name = Path(path).parent.name if path else "default"
         fpc = flops_per_char(cfg, pair.score_config.stride + pair.score_config.warmup)
-        ref_kl = None
         for device in devices:
             for dtype in (torch.float32, torch.bfloat16):
                 for bs in args.batch_size or [None]:
-                    r = time_score(pair, text, dtype, bs, device)
-                    if ref_kl is None:
-                        ref_kl = r["kl"]
-                    dkl = float(np.nanmean(np.abs(r["kl"] - ref_kl)) / np.nanmean(ref_kl))
                     peak = peaks[f"{device}_{'bf16' if dtype == torch.bfloat16 else 'fp32'}"]
-                    rows.append({
-                        "tool": f"textkl {name} {cfg.arch} d={cfg.d_model}",
-                        "params/model": count_params(pair.model), "device": device,
-                        "dtype": str(dtype).split(".")[-1],
-                        "batch": bs or pair.score_config.batch_size,
-                        "chars/s": r["chars_per_s"], "MFLOP/char": fpc / 1e6,
-                        "matmul peak %": 100 * fpc * r["chars_per_s"] / peak,
-                        "KL rel. diff vs fp32": dkl, "chars": len(text)})
+                    row = {"tool": f"textkl {name} {cfg.arch} d={cfg.d_model}",
+                           "params/model": count_params(pair.model), "device": device,
+                           "dtype": str(dtype).split(".")[-1],
+                           "batch": bs or pair.score_config.batch_size,
+                           "MFLOP/char": fpc / 1e6, "chars": len(text), "_fpc": fpc,
+                           "_peak": peak, "_ref": name}  # KL compared with CPU float32
+                    jobs.append((row, partial(time_score, pair, text, dtype, bs, device)))
     for restricted, n in ((True, len(text)), (False, args.lingua_all_chars)):
-        r = lingua_rate(text[:n], restricted)
-        rows.append({"tool": f"lingua {'EN+FR' if restricted else 'all languages'}",
-                     "device": "cpu", "chars/s": r["chars_per_s"], "chars": r["chars"]})
+        row = {"tool": f"lingua {'EN+FR' if restricted else 'all languages'}",
+               "device": "cpu", "chars": n}
+        jobs.append((row, partial(lingua_rate, text[:n], restricted)))
+    samples: dict[int, list[float]] = {i: [] for i in range(len(jobs))}
+    ref_kl: dict = {}
+    for rnd in range(args.repeat):
+        for i, (row, job) in enumerate(jobs):
+            r = job()
+            samples[i].append(r["chars_per_s"])
+            if "kl" in r and rnd == 0:
+                ref = ref_kl.setdefault(row["_ref"], r["kl"])
+                row["KL rel. diff vs fp32"] = float(np.nanmean(np.abs(r["kl"] - ref))
+                                                    / np.nanmean(ref))
+        print(f"round {rnd + 1}/{args.repeat} done", file=sys.stderr)
+    rows = []
+    for i, (row, _) in enumerate(jobs):
+        v = samples[i]
+        row["chars/s"] = float(np.median(v))
+        row["chars/s samples"] = [round(x) for x in v]
+        if len(v) > 1:
+            row["chars/s range"] = f"{min(v):,.0f}-{max(v):,.0f}"
+        if "_fpc" in row:
+            row["matmul peak %"] = 100 * row["_fpc"] * row["chars/s"] / row["_peak"]
+        rows.append({k: x for k, x in row.items() if not k.startswith("_")})
     stream = stream_run(args.model[0] if args.model else None, args.stream_mb) \
         if args.stream_mb else None
-    cols = ["tool", "params/model", "device", "dtype", "batch", "chars/s", "MFLOP/char",
-            "matmul peak %", "KL rel. diff vs fp32", "chars"]
+    cols = ["tool", "params/model", "device", "dtype", "batch", "chars/s", "chars/s range",
+            "MFLOP/char", "matmul peak %", "KL rel. diff vs fp32", "chars"]
     print(table(rows, cols))
     print("matmul peaks (GFLOP/s): " + ", ".join(f"{k} {v / 1e9:,.0f}" for k, v in peaks.items()))
     if stream:

@@ -19,7 +19,7 @@ from tests import texts
 from textkl.cli import cli
 from textkl.model import ModelConfig, build_model
 from textkl.pair import Pair
-from textkl.score import ScoreConfig, pair_stats
+from textkl.score import ScoreConfig, pair_stats, score_windows
 
 MIXED = texts.english(1500, seed=5) + "\n\n" + texts.french(1500, seed=5) + " 😀 ∑ ok"
 
@@ -132,6 +132,25 @@ def test_three_models_and_identical_models():
     assert len(s) == 160 and (s.kl[1:] > 0).all()
     same = Pair(build_model(replace(cfg, same_init=True)), vocab)
     assert np.nanmax(np.abs(same.score("abc def fed cab " * 10).kl)) < 1e-6
+
+
+@pytest.mark.parametrize("n_layers", [1, 2])
+def test_models_run_in_threads_as_they_run_stacked(n_layers):
+    cfg = ModelConfig(vocab_size=11, d_model=16, d_embed=4, n_models=3, n_layers=n_layers)
+    model = build_model(cfg).eval()
+    x = torch.randint(0, 11, (4, 40))
+    y = torch.roll(x, -1, 1)
+    with torch.inference_mode():
+        want = pair_stats(model(x)[0], y)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(3)  # one thread per model: the threaded path
+    try:
+        got = score_windows(model, x, y, time_block=16)
+        assert torch.get_num_threads() == 3  # the workers' thread counts do not leak
+    finally:
+        torch.set_num_threads(threads)
+    for g, w in zip(got[:3], want):
+        np.testing.assert_allclose(g, w.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_features_are_pooled_blocks(tiny_pair):

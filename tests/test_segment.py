@@ -6,6 +6,8 @@ import functools
 import json
 import random
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -115,6 +117,25 @@ def test_decode_labels_whole_words_and_prefers_sentence_starts():
     assert spans == [(0, a, False), (a, b, True), (b, len(text), False)]
     pct[a:b] = 0.62  # weak evidence for a short stretch: not worth two switches
     assert decode_spans(text, pct, SegmentConfig(switch_sentence=20)) == [(0, len(text), False)]
+
+
+def test_decode_hears_word_ends_and_discounts_names():
+    text = "the cat sat on the mat and then we saw Fitzwilliam by the door of the house"
+    pct = np.full(len(text), 0.3)  # letters: book-like everywhere
+    sur = np.zeros(len(text))
+    a, b = text.index("on"), text.index(" and")
+    sur[[i for i in range(a, b) if text[i] == " "] + [b]] = 2.5  # words ending oddly
+    cfg = SegmentConfig(level=0.6, switch_word=1.0)
+    foreign = [(s, e) for s, e, f in decode_spans(text, pct, cfg, sur) if f]
+    assert foreign == [(a, text.index("and"))]  # only whitespace carried that evidence
+    assert not any(f for *_, f in decode_spans(text, pct, replace(cfg, space_weight=0.0), sur))
+    n = text.index("Fitzwilliam")
+    pct[n : n + 11] = 1.0  # a name the book never saw, mid-sentence
+    sur[:] = 0.0
+    assert not any(f for *_, f in decode_spans(text, pct, cfg, sur))
+    foreign = [(s, e) for s, e, f in decode_spans(text, pct, replace(cfg, name_weight=1.0), sur)
+               if f]
+    assert foreign == [(n, n + 12)]
 
 
 def test_config_rejects_bad_values():

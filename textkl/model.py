@@ -152,15 +152,38 @@ class StackedLSTM(_Stacked):
         for layer, (h, c) in enumerate(state):
             outs, hs, cs = [], [], []
             for k in range(self.cfg.n_models):
-                bias = self.gate_b[layer][k, 0]  # (4H,), gates ordered i, f, g, o as in torch
-                weights = [self.w_ih[layer][k].t(), self.w_hh[layer][k].t(), bias,
-                           torch.zeros_like(bias)]
-                out, h_k, c_k = torch.lstm(x[k], (h[k : k + 1], c[k : k + 1]), weights,
-                                           True, 1, 0.0, self.training, False, True)
+                out, h_k, c_k = self._lstm(layer, k, x[k], h[k : k + 1], c[k : k + 1])
                 outs.append(out), hs.append(h_k), cs.append(c_k)
             x = _shared_dropout(torch.stack(outs), self.cfg.dropout, self.training)
             new_state.append((torch.cat(hs), torch.cat(cs)))
         return self._head(x), x, new_state
+
+    def forward_one(self, k: int, ids: torch.Tensor, state: list | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor, list]:
+        """Model k alone, without dropout: ids (B, T) -> logits (B, T, V), last hidden
+        (B, T, H), its new state (per layer ``(h, c)``, each (1, B, H)).
+
+        The scorer runs the M models this way, each in its own thread on a CPU.
+        """
+        b, t = ids.shape
+        if state is None:
+            z = torch.zeros(1, b, self.cfg.d_model, device=ids.device)
+            state = [(z, z)] * self.cfg.n_layers
+        x = F.embedding(ids, self.embed[k])  # (B, T, E)
+        new_state = []
+        for layer, (h, c) in enumerate(state):
+            x, h, c = self._lstm(layer, k, x, h, c)
+            new_state.append((h, c))
+        logits = torch.addmm(self.head_b[k], x.reshape(b * t, -1), self.head_w[k])
+        return logits.view(b, t, -1), x, new_state
+
+    def _lstm(self, layer: int, k: int, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One layer of model k: x (B, T, D_in), h and c (1, B, H) -> out (B, T, H), h, c."""
+        bias = self.gate_b[layer][k, 0]  # (4H,), gates ordered i, f, g, o as in torch
+        weights = [self.w_ih[layer][k].t(), self.w_hh[layer][k].t(), bias,
+                   torch.zeros_like(bias)]
+        return torch.lstm(x, (h, c), weights, True, 1, 0.0, self.training, False, True)
 
 
 class StackedTransformer(_Stacked):

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import unicodedata
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,7 +28,7 @@ class ScoreConfig:
     stride: int = 1024  # characters scored per window (a multiple of feature_block)
     warmup: int = 64  # context characters before each window that are not scored
     batch_size: int = 128  # windows per forward pass
-    time_block: int = 256  # LSTM steps per block (bounds (M, B, T, V) memory)
+    time_block: int = 128  # LSTM steps per block (bounds (M, B, T, V) memory)
     feature_block: int = 32  # view characters pooled into one feature vector
 
     def __post_init__(self) -> None:
@@ -61,6 +64,25 @@ class Scores:
         return len(self.kl)
 
 
+def model_stats(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """One model's share of ``pair_stats``: logits (..., V), targets (...) int64 ->
+    log-probabilities and probabilities (float32 (..., V)), ``sum p log p`` and the NLL
+    (float32 (...))."""
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    p = logp.exp()
+    nll = -logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    return logp, p, (p * logp).sum(-1), nll
+
+
+def combine_stats(per_model: list[tuple[torch.Tensor, ...]]) -> tuple[torch.Tensor, ...]:
+    """KL, NLL and entropy from each model's ``model_stats`` (see ``pair_stats``)."""
+    m = len(per_model)
+    logp, p, neg_ent, nll = (list(part) for part in zip(*per_model))
+    cross = (sum(p) * sum(logp)).sum(-1)
+    kl = (m * sum(neg_ent) - cross) / (m * (m - 1))
+    return kl.clamp_min_(0.0), sum(nll) / m, -sum(neg_ent) / m
+
+
 def pair_stats(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """KL, NLL and entropy from one pass over the models' log-probabilities.
 
@@ -74,14 +96,39 @@ def pair_stats(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tenso
         ``(M * sum_i <p_i, log p_i> - <sum_i p_i, sum_j log p_j>) / (M (M - 1))``;
         for M = 2 it is the symmetric KL, and exactly 0 for identical models.
     """
-    m = logits.shape[0]
-    logp = torch.log_softmax(logits.float(), dim=-1)  # (M, B, T, V)
-    p = logp.exp()
-    neg_ent = (p * logp).sum(-1)  # (M, B, T)
-    cross = (p.sum(0) * logp.sum(0)).sum(-1)  # (B, T)
-    kl = (m * neg_ent.sum(0) - cross) / (m * (m - 1))
-    nll = -logp.gather(-1, targets.unsqueeze(0).expand(m, -1, -1).unsqueeze(-1)).squeeze(-1)
-    return kl.clamp_min_(0.0), nll.mean(0), -neg_ent.mean(0)
+    return combine_stats([model_stats(lg, targets) for lg in logits])
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def run_models(tasks: list[Callable[[], Any]], device: torch.device) -> list[Any]:
+    """Run one inference task per model, at once on a CPU with at least one thread each.
+
+    torch's threads are split between the tasks (``set_num_threads`` is per thread): a
+    recurrent kernel on one core syncs less per time step than one spread over all
+    cores. Elsewhere, or with fewer threads than tasks, they run one after the other.
+    Grad mode and autocast are thread-local, so each task re-enters the caller's.
+    """
+    global _POOL
+    total = torch.get_num_threads()
+    if device.type != "cpu" or len(tasks) < 2 or total < len(tasks):
+        return [task() for task in tasks]
+    share = total // len(tasks)
+    inference = torch.is_inference_mode_enabled()
+    cast, cast_dtype = torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")
+
+    def run(task: Callable[[], Any]) -> Any:
+        torch.set_num_threads(share)
+        with torch.inference_mode(inference), torch.autocast("cpu", cast_dtype, enabled=cast):
+            return task()
+
+    if _POOL is None or _POOL._max_workers < len(tasks):
+        _POOL = ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="textkl")
+    try:
+        return list(_POOL.map(run, tasks))
+    finally:
+        torch.set_num_threads(total)  # MKL's thread count is process-wide: restore it
 
 
 @dataclass(frozen=True)
@@ -173,7 +220,7 @@ class _ViewScorer:
 
 
 @torch.inference_mode()
-def score_windows(model, x: torch.Tensor, y: torch.Tensor, time_block: int = 256,
+def score_windows(model, x: torch.Tensor, y: torch.Tensor, time_block: int = 128,
                   dtype: torch.dtype = torch.float32, features: bool = False
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Score a batch of windows that each start from an empty state.
@@ -192,12 +239,19 @@ def score_windows(model, x: torch.Tensor, y: torch.Tensor, time_block: int = 256
     outs, hids = [], []
     with autocast:
         if model.cfg.arch == "lstm":
-            state = None
+            m = model.cfg.n_models
+            states: list = [None] * m
             for t0 in range(0, x.shape[1], time_block):
-                logits, h, state = model(x[:, t0 : t0 + time_block], state)
-                outs.append(pair_stats(logits, y[:, t0 : t0 + time_block]))
+                xb, yb = x[:, t0 : t0 + time_block], y[:, t0 : t0 + time_block]
+
+                def one(k: int, xb=xb, yb=yb, states=states):
+                    logits, h, states[k] = model.forward_one(k, xb, states[k])
+                    return model_stats(logits, yb), h
+
+                runs = run_models([partial(one, k) for k in range(m)], x.device)
+                outs.append(combine_stats([r[0] for r in runs]))
                 if features:
-                    hids.append(h.float())
+                    hids.append(torch.stack([r[1].float() for r in runs]))
         else:
             logits, h, _ = model(x)
             outs.append(pair_stats(logits, y))
