@@ -153,6 +153,25 @@ def test_models_run_in_threads_as_they_run_stacked(n_layers):
         np.testing.assert_allclose(g, w.numpy(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_scores_with_its_own_threads(tiny_pair):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        want = tiny_pair.score(MIXED).kl  # the parent's worker threads now exist
+        ctx = __import__("multiprocessing").get_context("fork")
+        with ctx.Pool(1) as pool:
+            got = pool.apply_async(_score_kl, (tiny_pair, MIXED)).get(timeout=60)
+    finally:
+        torch.set_num_threads(threads)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def _score_kl(pair, text):
+    torch.set_num_threads(2)
+    return pair.score(text).kl
+
+
 def test_features_are_pooled_blocks(tiny_pair):
     s = tiny_pair.score(MIXED, features=True)
     assert s.features.shape[1] == 2 * tiny_pair.config.d_model

@@ -9,6 +9,7 @@ or on how a stream was split into pieces.
 
 from __future__ import annotations
 
+import os
 import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -100,6 +101,15 @@ def pair_stats(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tenso
 
 
 _POOL: ThreadPoolExecutor | None = None
+
+
+def _forget_pool() -> None:
+    """A forked child has none of its parent's threads: it must start its own pool."""
+    global _POOL
+    _POOL = None
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 def run_models(tasks: list[Callable[[], Any]], device: torch.device) -> list[Any]:
