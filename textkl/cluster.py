@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -109,17 +110,36 @@ def char_profiles(text: str, offsets: np.ndarray, buckets: int = 512) -> np.ndar
         return out
     cp = codepoints(text.lower()).astype(np.int64) if len(text.lower()) == len(text) \
         else np.array([ord(c.lower()[0]) for c in text], dtype=np.int64)
-    letter = np.array([c.isalpha() for c in text], dtype=bool)
-    cp = np.where(letter, cp, 32)
+    cp = np.where(_letters(text), cp, 32)
     block = np.searchsorted(offsets, np.arange(len(text)), side="right") - 1
     uni = cp % (buckets // 2)
     bi = (cp[:-1] * 1_000_003 + cp[1:] * 7919) % (buckets // 2) + buckets // 2
     keep = block >= 0
-    np.add.at(out, (block[keep], uni[keep]), 1.0)
+    out += np.bincount(block[keep] * buckets + uni[keep], minlength=k * buckets
+                       ).reshape(k, buckets)
     kb = keep[1:] & (block[1:] == block[:-1])
-    np.add.at(out, (block[1:][kb], bi[kb]), 1.0)
+    out += np.bincount(block[1:][kb] * buckets + bi[kb], minlength=k * buckets
+                       ).reshape(k, buckets)
     tot = out.sum(1, keepdims=True)
     return np.sqrt(out / np.maximum(tot, 1.0))
+
+
+@lru_cache(maxsize=1)
+def _bmp_letters() -> np.ndarray:
+    """``chr(i).isalpha()`` for every code point of the Basic Multilingual Plane."""
+    return np.array([chr(i).isalpha() for i in range(0x10000)], dtype=bool)
+
+
+def _letters(text: str) -> np.ndarray:
+    """Bool (N,): ``text[i].isalpha()``, by table lookup (Python's test beyond the BMP)."""
+    from .vocab import codepoints
+
+    cp = codepoints(text)
+    bmp = cp < 0x10000
+    out = _bmp_letters()[np.where(bmp, cp, 0)] & bmp
+    for i in np.flatnonzero(~bmp):
+        out[i] = text[i].isalpha()
+    return out
 
 
 def _block_index(offsets: np.ndarray, pos: int) -> int:
