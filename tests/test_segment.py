@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import random
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -23,6 +24,7 @@ from textkl.segment import (
     runs,
     smooth,
     snap_candidates,
+    space_mask,
 )
 
 # ---------------------------------------------------------------------------- numpy pieces
@@ -116,6 +118,16 @@ def test_decode_labels_whole_words_and_prefers_sentence_starts():
     assert spans == [(0, a, False), (a, b, True), (b, len(text), False)]
     pct[a:b] = 0.62  # weak evidence for a short stretch: not worth two switches
     assert decode_spans(text, pct, SegmentConfig(switch_sentence=20)) == [(0, len(text), False)]
+
+
+@given(st.text(alphabet=st.one_of(st.characters(), st.sampled_from(" \t\n\x85\xa0\u2028\u3000")),
+               max_size=80))
+def test_space_mask_and_word_starts_match_python(text):
+    mask = space_mask(text)
+    assert mask.tolist() == [c.isspace() for c in text]
+    words, _ = snap_candidates(text)
+    want = {m.start() for m in re.finditer(r"(?<=\s)\S", text)} | {0, len(text)}
+    assert words.tolist() == sorted(want)
 
 
 def test_decode_hears_word_ends_and_discounts_names():

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -164,11 +165,25 @@ def snap_candidates(text: str) -> tuple[np.ndarray, np.ndarray]:
         words, sentences: sorted int64 arrays, both including 0 and ``len(text)``.
     """
     ends = [0, len(text)]
-    words = [m.start() for m in re.finditer(r"(?<=\s)\S", text)]
+    sp = space_mask(text)
+    words = (np.flatnonzero(sp[:-1] & ~sp[1:]) + 1).tolist()  # a non-space after a space
     sents = [m.end() for m in re.finditer(r"(?:[.!?…][\"'”’»)\]]*\s+|\n\s*)(?=\S)", text)
              if not _ABBREV.search(text, max(0, m.start() - 5), m.start() + 1)]
     return (np.unique(np.array(words + ends, dtype=np.int64)),
             np.unique(np.array(sents + ends, dtype=np.int64)))
+
+
+@lru_cache(maxsize=1)
+def _space_table() -> np.ndarray:
+    return np.array([chr(i).isspace() for i in range(0x3001)], dtype=bool)  # last: U+3000
+
+
+def space_mask(text: str) -> np.ndarray:
+    """Bool (N,): ``text[i].isspace()``, by a code point table (no per-character Python)."""
+    from .vocab import codepoints
+
+    cp = codepoints(text)
+    return (cp <= 0x3000) & _space_table()[np.minimum(cp, 0x3000)]
 
 
 def _nearest(cands: np.ndarray, x: int, lo: int, hi: int) -> int | None:
@@ -351,7 +366,7 @@ def decode_spans(text: str, pct: np.ndarray, cfg: SegmentConfig = SegmentConfig(
     if not text:
         return []
     words, sents = snap_candidates(text)
-    space = np.array([c.isspace() for c in text], dtype=bool)
+    space = space_mask(text)
     ev = np.where(np.isnan(pct), 0.0, np.asarray(pct, dtype=np.float64) - cfg.level)
     ev[space] = 0.0
     if surprise is not None:
