@@ -154,6 +154,10 @@ def test_config_rejects_bad_values():
         SegmentConfig(level=1.5)
     with pytest.raises(ValueError, match="q_low"):
         SegmentConfig(q_low=0.9, q_high=0.5)
+    with pytest.raises(ValueError, match="space_weight"):
+        SegmentConfig(space_weight=-1.0)
+    with pytest.raises(ValueError, match="switch costs"):
+        SegmentConfig(switch_word=-1.0)
 
 
 def test_runs_roundtrip():

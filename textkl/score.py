@@ -100,7 +100,7 @@ def pair_stats(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tenso
     return combine_stats([model_stats(lg, targets) for lg in logits])
 
 
-_POOL: ThreadPoolExecutor | None = None
+_POOL: tuple[ThreadPoolExecutor, int] | None = None  # (pool, workers)
 
 
 def _forget_pool() -> None:
@@ -133,10 +133,11 @@ def run_models(tasks: list[Callable[[], Any]], device: torch.device) -> list[Any
         with torch.inference_mode(inference), torch.autocast("cpu", cast_dtype, enabled=cast):
             return task()
 
-    if _POOL is None or _POOL._max_workers < len(tasks):
-        _POOL = ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="textkl")
+    if _POOL is None or _POOL[1] < len(tasks):
+        _POOL = (ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="textkl"),
+                 len(tasks))
     try:
-        return list(_POOL.map(run, tasks))
+        return list(_POOL[0].map(run, tasks))
     finally:
         torch.set_num_threads(total)  # MKL's thread count is process-wide: restore it
 

@@ -4,12 +4,13 @@ Three span finders, all on the per-character self-KL and all calibrated on the b
 held-out text (``pair.calibration``):
 
 - ``decode`` (default): each character's KL is turned into its book percentile; with the
-  excess surprisal (NLL minus entropy, relative to the book) it gives per-character
-  evidence for "foreign"; a two-state dynamic program labels whole words book-like or
-  foreign, maximising the evidence of the foreign words minus a cost per switch (lower
-  at sentence starts). Works on sentence-sized and phrase-sized spans. The defaults were
-  tuned on a Moby-Dick LSTM pair with validation loss 1.54 nats/char; a weaker pair
-  (whose KL rises less on foreign text) needs a lower ``level``.
+  excess surprisal (NLL minus entropy, relative to the book; at whitespace, how unlikely
+  a word is to end there) it gives per-character evidence for "foreign", discounted in
+  names; a two-state dynamic program labels whole words book-like or foreign, maximising
+  the evidence of the foreign words minus a cost per switch (lower at sentence starts).
+  Works on sentence-sized and phrase-sized spans. The defaults were tuned on a
+  Moby-Dick LSTM pair with validation loss 1.53 nats/char; a weaker pair (whose KL rises
+  less on foreign text) needs a lower ``level``.
 - ``hysteresis``: a NaN-aware window mean of the KL; a span is foreign where the mean
   rises above the book's ``q_high`` quantile of ``window``-character means and lasts while
   it stays above the ``q_low`` quantile; short runs are dropped, short gaps merged, and
@@ -86,12 +87,12 @@ class SegmentConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.level <= 1.0:
             raise ValueError(f"level must be in [0, 1], got {self.level}")
-        if min(self.switch_word, self.switch_sentence, self.surprise_weight,
-               self.space_weight, self.name_weight) < 0:
-            raise ValueError("decode weights must be >= 0")
         if min(self.switch_word, self.switch_sentence) < 0:
             raise ValueError(f"switch costs must be >= 0, got {self.switch_word}, "
                              f"{self.switch_sentence}")
+        for name in ("surprise_weight", "space_weight", "name_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.q_low <= self.q_high <= 1.0:
             raise ValueError(f"need 0 <= q_low <= q_high <= 1, got {self.q_low}, {self.q_high}")
 
