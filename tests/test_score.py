@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -141,15 +142,16 @@ def test_models_run_in_threads_as_they_run_stacked(n_layers):
     x = torch.randint(0, 11, (4, 40))
     y = torch.roll(x, -1, 1)
     with torch.inference_mode():
-        want = pair_stats(model(x)[0], y)
+        logits, hidden, _ = model(x)
+        want = [*pair_stats(logits, y), hidden]
     threads = torch.get_num_threads()
     torch.set_num_threads(3)  # one thread per model: the threaded path
     try:
-        got = score_windows(model, x, y, time_block=16)
+        got = score_windows(model, x, y, time_block=16, features=True)
         assert torch.get_num_threads() == 3  # the workers' thread counts do not leak
     finally:
         torch.set_num_threads(threads)
-    for g, w in zip(got[:3], want):
+    for g, w in zip(got, want):
         np.testing.assert_allclose(g, w.numpy(), rtol=1e-5, atol=1e-6)
 
 
@@ -159,7 +161,7 @@ def test_a_forked_child_scores_with_its_own_threads(tiny_pair):
     torch.set_num_threads(2)
     try:
         want = tiny_pair.score(MIXED).kl  # the parent's worker threads now exist
-        ctx = __import__("multiprocessing").get_context("fork")
+        ctx = multiprocessing.get_context("fork")
         with ctx.Pool(1) as pool:
             got = pool.apply_async(_score_kl, (tiny_pair, MIXED)).get(timeout=60)
     finally:
