@@ -252,14 +252,14 @@ def score_windows(model, x: torch.Tensor, y: torch.Tensor, time_block: int = 128
         if model.cfg.arch == "lstm":
             m = model.cfg.n_models
             states: list = [None] * m
+
+            def one(k: int, xb: torch.Tensor, yb: torch.Tensor):
+                logits, h, states[k] = model.forward_one(k, xb, states[k])
+                return model_stats(logits, yb), h
+
             for t0 in range(0, x.shape[1], time_block):
                 xb, yb = x[:, t0 : t0 + time_block], y[:, t0 : t0 + time_block]
-
-                def one(k: int, xb=xb, yb=yb, states=states):
-                    logits, h, states[k] = model.forward_one(k, xb, states[k])
-                    return model_stats(logits, yb), h
-
-                runs = run_models([partial(one, k) for k in range(m)], x.device)
+                runs = run_models([partial(one, k, xb, yb) for k in range(m)], x.device)
                 outs.append(combine_stats([r[0] for r in runs]))
                 if features:
                     hids.append(torch.stack([r[1].float() for r in runs]))

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields, replace
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -174,17 +173,11 @@ def snap_candidates(text: str) -> tuple[np.ndarray, np.ndarray]:
             np.unique(np.array(sents + ends, dtype=np.int64)))
 
 
-@lru_cache(maxsize=1)
-def _space_table() -> np.ndarray:
-    return np.array([chr(i).isspace() for i in range(0x3001)], dtype=bool)  # last: U+3000
-
-
 def space_mask(text: str) -> np.ndarray:
-    """Bool (N,): ``text[i].isspace()``, by a code point table (no per-character Python)."""
-    from .vocab import codepoints
+    """Bool (N,): ``text[i].isspace()``, without a Python loop over characters."""
+    from .vocab import codepoints, is_whitespace
 
-    cp = codepoints(text)
-    return (cp <= 0x3000) & _space_table()[np.minimum(cp, 0x3000)]
+    return is_whitespace(codepoints(text))
 
 
 def _nearest(cands: np.ndarray, x: int, lo: int, hi: int) -> int | None:

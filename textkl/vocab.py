@@ -30,6 +30,11 @@ def codepoints(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
+def is_whitespace(cps: np.ndarray) -> np.ndarray:
+    """Bool mask of the code points for which ``str.isspace`` is true."""
+    return np.isin(cps, _WHITESPACE)
+
+
 @lru_cache(maxsize=1)
 def _char_tokenizer():
     """A tokenizers pipeline that NFC-normalises and yields one token per output character."""
@@ -65,7 +70,7 @@ def fold_whitespace(cps: np.ndarray) -> np.ndarray:
     Returns:
         keep: int64 indices into ``cps`` of the characters of the folded view.
     """
-    is_ws = np.isin(cps, _WHITESPACE)
+    is_ws = is_whitespace(cps)
     if not is_ws.any():
         return np.arange(len(cps), dtype=np.int64)
     run_start = is_ws & ~np.concatenate(([False], is_ws[:-1]))
@@ -157,7 +162,7 @@ class CharVocab:
 
     def _fold_ids(self, cps: np.ndarray, keep: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Whitespace runs become one space, or one newline if they hold two or more newlines."""
-        is_ws = np.isin(cps, _WHITESPACE)
+        is_ws = is_whitespace(cps)
         kept_ws = is_ws[keep]
         if not kept_ws.any():
             return ids
