@@ -158,32 +158,38 @@ class StackedLSTM(_Stacked):
             new_state.append((torch.cat(hs), torch.cat(cs)))
         return self._head(x), x, new_state
 
-    def forward_one(self, k: int, ids: torch.Tensor, state: list | None = None
-                    ) -> tuple[torch.Tensor, torch.Tensor, list]:
-        """Model k alone, without dropout: ids (B, T) -> logits (B, T, V), last hidden
-        (B, T, H), its new state (per layer ``(h, c)``, each (1, B, H)).
+    def recur_one(self, k: int, ids: torch.Tensor, state: list | None = None
+                  ) -> tuple[torch.Tensor, list]:
+        """Model k's recurrence alone, time-major and without dropout: ids (T, B) -> the
+        last layer's hidden states (T, B, H) and its new state (per layer ``(h, c)``, each
+        (1, B, H)). ``head_one`` turns rows of hidden states into logits.
 
-        The scorer runs the M models this way, each in its own thread on a CPU.
+        The scorer runs the M models this way, each in its own thread on a CPU. Time-major
+        is the LSTM kernel's own layout: batch-first costs a transposed copy of its input
+        and output (15 % of a scoring step on a CPU).
         """
-        b, t = ids.shape
         if state is None:
-            z = torch.zeros(1, b, self.cfg.d_model, device=ids.device)
+            z = torch.zeros(1, ids.shape[1], self.cfg.d_model, device=ids.device)
             state = [(z, z)] * self.cfg.n_layers
-        x = F.embedding(ids, self.embed[k])  # (B, T, E)
+        x = F.embedding(ids, self.embed[k])  # (T, B, E)
         new_state = []
         for layer, (h, c) in enumerate(state):
-            x, h, c = self._lstm(layer, k, x, h, c)
+            x, h, c = self._lstm(layer, k, x, h, c, batch_first=False)
             new_state.append((h, c))
-        logits = torch.addmm(self.head_b[k], x.reshape(b * t, -1), self.head_w[k])
-        return logits.view(b, t, -1), x, new_state
+        return x, new_state
 
-    def _lstm(self, layer: int, k: int, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor
-              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One layer of model k: x (B, T, D_in), h and c (1, B, H) -> out (B, T, H), h, c."""
+    def head_one(self, k: int, h: torch.Tensor) -> torch.Tensor:
+        """Model k's output layer: hidden states (N, H) -> logits (N, V)."""
+        return torch.addmm(self.head_b[k], h, self.head_w[k])
+
+    def _lstm(self, layer: int, k: int, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor,
+              batch_first: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One layer of model k: x (B, T, D_in) (or (T, B, D_in) unless ``batch_first``),
+        h and c (1, B, H) -> out in the layout of x, h, c."""
         bias = self.gate_b[layer][k, 0]  # (4H,), gates ordered i, f, g, o as in torch
         weights = [self.w_ih[layer][k].t(), self.w_hh[layer][k].t(), bias,
                    torch.zeros_like(bias)]
-        return torch.lstm(x, (h, c), weights, True, 1, 0.0, self.training, False, True)
+        return torch.lstm(x, (h, c), weights, True, 1, 0.0, self.training, False, batch_first)
 
 
 class StackedTransformer(_Stacked):

@@ -29,7 +29,7 @@ class ScoreConfig:
     stride: int = 1024  # characters scored per window (a multiple of feature_block)
     warmup: int = 64  # context characters before each window that are not scored
     batch_size: int = 128  # windows per forward pass
-    time_block: int = 128  # LSTM steps per block (bounds (M, B, T, V) memory)
+    time_block: int = 64  # LSTM steps per block: small enough that temporaries are reused
     feature_block: int = 32  # view characters pooled into one feature vector
 
     def __post_init__(self) -> None:
@@ -78,10 +78,17 @@ def model_stats(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tens
 def combine_stats(per_model: list[tuple[torch.Tensor, ...]]) -> tuple[torch.Tensor, ...]:
     """KL, NLL and entropy from each model's ``model_stats`` (see ``pair_stats``)."""
     m = len(per_model)
-    logp, p, neg_ent, nll = (list(part) for part in zip(*per_model))
-    cross = (sum(p) * sum(logp)).sum(-1)
-    kl = (m * sum(neg_ent) - cross) / (m * (m - 1))
-    return kl.clamp_min_(0.0), sum(nll) / m, -sum(neg_ent) / m
+    logp, p, neg_ent, nll = (_total(part) for part in zip(*per_model))
+    kl = (m * neg_ent - (p * logp).sum(-1)) / (m * (m - 1))
+    return kl.clamp_min_(0.0), nll / m, neg_ent / -m
+
+
+def _total(parts: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """Sum of tensors of one shape, into a new tensor (``sum`` would start from 0)."""
+    out = parts[0] + parts[1]
+    for part in parts[2:]:
+        out += part
+    return out
 
 
 def pair_stats(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -230,8 +237,11 @@ class _ViewScorer:
         return out
 
 
+STATS_ROWS = 1024  # rows of the head and statistics per step on a CPU: each step stays in cache
+
+
 @torch.inference_mode()
-def score_windows(model, x: torch.Tensor, y: torch.Tensor, time_block: int = 128,
+def score_windows(model, x: torch.Tensor, y: torch.Tensor, time_block: int = 64,
                   dtype: torch.dtype = torch.float32, features: bool = False
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Score a batch of windows that each start from an empty state.
@@ -239,7 +249,7 @@ def score_windows(model, x: torch.Tensor, y: torch.Tensor, time_block: int = 128
     Args:
         model: a stacked model (``textkl.model``).
         x: int64 (B, T) input ids; ``y``: int64 (B, T) the ids they predict.
-        time_block: LSTM steps per block (bounds the (M, B, T, V) memory).
+        time_block: LSTM steps per block (bounds the memory of the hidden states).
         dtype: autocast dtype of the matmuls (float32: no autocast).
         features: also return the last hidden states.
 
@@ -247,29 +257,57 @@ def score_windows(model, x: torch.Tensor, y: torch.Tensor, time_block: int = 128
         kl, nll, entropy: float32 (B, T); hidden: float32 (M, B, T, H) or None.
     """
     autocast = torch.autocast(x.device.type, dtype=dtype, enabled=dtype != torch.float32)
-    outs, hids = [], []
     with autocast:
         if model.cfg.arch == "lstm":
-            m = model.cfg.n_models
-            states: list = [None] * m
+            return _score_lstm(model, x, y, time_block, features)
+        logits, h, _ = model(x)
+        kl, nll, ent = (t.cpu().numpy() for t in pair_stats(logits, y))
+        return kl, nll, ent, h.float().cpu().numpy() if features else None
 
-            def one(k: int, xb: torch.Tensor, yb: torch.Tensor):
-                logits, h, states[k] = model.forward_one(k, xb, states[k])
-                return model_stats(logits, yb), h
 
-            for t0 in range(0, x.shape[1], time_block):
-                xb, yb = x[:, t0 : t0 + time_block], y[:, t0 : t0 + time_block]
-                runs = run_models([partial(one, k, xb, yb) for k in range(m)], x.device)
-                outs.append(combine_stats([r[0] for r in runs]))
-                if features:
-                    hids.append(torch.stack([r[1].float() for r in runs]))
-        else:
-            logits, h, _ = model(x)
-            outs.append(pair_stats(logits, y))
-            if features:
-                hids.append(h.float())
-    kl, nll, ent = (torch.cat([o[j] for o in outs], dim=1).cpu().numpy() for j in range(3))
-    hid = torch.cat(hids, dim=2).cpu().numpy() if hids else None  # (M, B, T, H)
+def _score_lstm(model, x: torch.Tensor, y: torch.Tensor, time_block: int, features: bool
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """``score_windows`` for the LSTM, block by block of time steps, in two phases.
+
+    First each model runs its recurrence over the block (time-major, the kernel's own
+    layout), one model per thread on a CPU. Then the block's rows are split between the
+    threads, and each runs every model's output layer and ``model_stats`` plus
+    ``combine_stats`` over ``STATS_ROWS`` rows at a time, so that the (rows, V)
+    intermediates stay in cache (2.5x faster than one pass over the block on a CPU).
+    """
+    m, dev = model.cfg.n_models, x.device
+    xt, yt = x.t().contiguous(), y.t().contiguous()  # (T, B)
+    out = torch.empty(3, *xt.shape, device=dev)  # kl, nll, entropy (T, B)
+    chunk = STATS_ROWS if dev.type == "cpu" else xt.numel()
+    states: list = [None] * m
+    hids = []
+
+    def recur(k: int, ids: torch.Tensor) -> torch.Tensor:
+        h, states[k] = model.recur_one(k, ids, states[k])
+        return h
+
+    def stats(hs: list[torch.Tensor], targets: torch.Tensor, dest: torch.Tensor,
+              lo: int, hi: int) -> None:
+        for a in range(lo, hi, chunk):
+            b = min(hi, a + chunk)
+            per_model = [model_stats(model.head_one(k, h[a:b]), targets[a:b])
+                         for k, h in enumerate(hs)]
+            for j, v in enumerate(combine_stats(per_model)):
+                dest[j, a:b] = v
+
+    for t0 in range(0, xt.shape[0], time_block):
+        ids = xt[t0 : t0 + time_block]
+        n = ids.numel()
+        hs = run_models([partial(recur, k, ids) for k in range(m)], dev)
+        flat = [h.reshape(n, -1) for h in hs]
+        dest = out[:, t0 : t0 + time_block].view(3, n)
+        cuts = [n * i // m for i in range(m + 1)]
+        run_models([partial(stats, flat, yt[t0 : t0 + time_block].reshape(n), dest, lo, hi)
+                    for lo, hi in zip(cuts, cuts[1:])], dev)
+        if features:
+            hids.append(torch.stack(hs).float())  # (M, T_block, B, H)
+    kl, nll, ent = out.transpose(1, 2).cpu().numpy()
+    hid = torch.cat(hids, dim=1).transpose(1, 2).cpu().numpy() if features else None
     return kl, nll, ent, hid
 
 
