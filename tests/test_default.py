@@ -37,6 +37,12 @@ def test_default_pair_loads_offline_with_calibration(default_pair, monkeypatch):
     assert record["val_loss_nats_per_char"] <= 1.6
 
 
+def test_default_pair_ships_the_books_words(default_pair):
+    lex = default_pair.lexicon
+    assert lex is not None and 10_000 < len(lex) <= 100_000
+    assert lex.counts["whale"] > 500 and "dans" not in lex.counts
+
+
 def test_default_pair_separates_english_from_french(default_pair):
     en = default_pair.score(texts.english(3000, seed=21))
     fr = default_pair.score(texts.french(3000, seed=21))

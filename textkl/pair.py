@@ -20,6 +20,7 @@ import torch
 
 from .calibrate import Calibration
 from .errors import ModelFileError
+from .lexicon import Lexicon
 from .model import ModelConfig, build_model
 from .score import ScoreConfig, Scores, score_pieces, score_text
 from .vocab import CharVocab
@@ -57,12 +58,14 @@ class Pair:
 
     def __init__(self, model: torch.nn.Module, vocab: CharVocab,
                  calibration: Calibration | None = None, meta: dict[str, Any] | None = None,
-                 score_config: ScoreConfig | None = None) -> None:
+                 score_config: ScoreConfig | None = None, lexicon: Lexicon | None = None
+                 ) -> None:
         self.model = model.eval()
         self.vocab = vocab
         self.calibration = calibration
         self.meta = dict(meta or {})
         self.score_config = score_config or default_score_config(model.cfg)
+        self.lexicon = lexicon  # the book's word counts (``textkl.lexicon``), or None
 
     @property
     def config(self) -> ModelConfig:
@@ -131,6 +134,7 @@ class Pair:
             "vocab": self.vocab.to_json(),
             "calibration": json.dumps(self.calibration.to_dict() if self.calibration else None),
             "meta": json.dumps(self.meta),
+            "lexicon": self.lexicon.to_json() if self.lexicon else "null",
             "state_dict": {k: v.detach().cpu().contiguous()
                            for k, v in self.model.state_dict().items()},
         }
@@ -179,9 +183,12 @@ def load(path: str | Path | None = None, device: str | torch.device = "cpu") -> 
         cal = json.loads(blob["calibration"])
         score_cfg = ScoreConfig(**json.loads(blob["score_config"]))
         meta = json.loads(blob["meta"])
+        lex = blob.get("lexicon", "null")  # files written before the lexicon have none
+        lexicon = None if lex == "null" else Lexicon.from_json(lex)
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise ModelFileError(f"{name}: damaged textkl model file ({type(e).__name__})") from None
     if len(vocab) != cfg.vocab_size:
         raise ModelFileError(f"{name}: vocabulary size {len(vocab)} != model's {cfg.vocab_size}")
-    pair = Pair(model, vocab, Calibration.from_dict(cal) if cal else None, meta, score_cfg)
+    pair = Pair(model, vocab, Calibration.from_dict(cal) if cal else None, meta, score_cfg,
+                lexicon)
     return pair.to(device)

@@ -6,8 +6,9 @@ held-out text (``pair.calibration``):
 - ``decode`` (default): each character's KL is turned into its book percentile; with the
   excess surprisal (NLL minus entropy, relative to the book; at whitespace, how unlikely
   a word is to end there) it gives per-character evidence for "foreign", discounted in
-  names; a two-state dynamic program labels whole words book-like or foreign, maximising
-  the evidence of the foreign words minus a cost per switch (lower at sentence starts).
+  names; each word adds how rarely the book uses it (``textkl.lexicon``); a two-state
+  dynamic program labels whole words book-like or foreign, maximising the evidence of
+  the foreign words minus a cost per switch (lower at sentence starts).
   Works on sentence-sized and phrase-sized spans. The defaults were tuned on a
   Moby-Dick LSTM pair with validation loss 1.53 nats/char; a weaker pair (whose KL rises
   less on foreign text) needs a lower ``level``.
@@ -34,6 +35,7 @@ import numpy as np
 if TYPE_CHECKING:
     from .calibrate import Calibration
     from .cluster import ClusterConfig
+    from .lexicon import Lexicon
     from .pair import Pair
     from .score import Scores
 
@@ -79,6 +81,9 @@ class SegmentConfig:
     surprise_weight: float = 0.3  # decode: weight of the excess surprisal (nats, clipped at 3)
     space_weight: float = 1.0  # decode: weight of the (positive) excess surprisal at whitespace
     name_weight: float = 0.0  # decode: share kept of a capitalised mid-sentence word's evidence
+    lexicon_weight: float = 0.35  # decode: weight of a word's rarity in the book (0: off)
+    lexicon_level: float = 1.5  # decode: log(count + alpha) where a word's evidence is 0
+    lexicon_alpha: float = 0.05  # decode: added to a word's count in the book before the log
 
     def __post_init__(self) -> None:
         for name in ("window", "min_span", "min_gap", "cp_block"):
@@ -89,9 +94,11 @@ class SegmentConfig:
         if min(self.switch_word, self.switch_sentence) < 0:
             raise ValueError(f"switch costs must be >= 0, got {self.switch_word}, "
                              f"{self.switch_sentence}")
-        for name in ("surprise_weight", "space_weight", "name_weight"):
+        for name in ("surprise_weight", "space_weight", "name_weight", "lexicon_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.lexicon_alpha <= 0:
+            raise ValueError(f"lexicon_alpha must be > 0, got {self.lexicon_alpha}")
         if not 0.0 <= self.q_low <= self.q_high <= 1.0:
             raise ValueError(f"need 0 <= q_low <= q_high <= 1, got {self.q_low}, {self.q_high}")
 
@@ -320,7 +327,8 @@ def changepoint_spans(text: str, kl: np.ndarray, highs: dict[int, float],
 
 
 def decode_spans(text: str, pct: np.ndarray, cfg: SegmentConfig = SegmentConfig(),
-                 surprise: np.ndarray | None = None) -> list[tuple[int, int, bool]]:
+                 surprise: np.ndarray | None = None, lexicon: Lexicon | None = None
+                 ) -> list[tuple[int, int, bool]]:
     """Two-state (book-like / foreign) decoding of a text, word by word.
 
     Each character brings evidence for "foreign": ``pct[i] - cfg.level``, where ``pct`` is
@@ -341,6 +349,13 @@ def decode_spans(text: str, pct: np.ndarray, cfg: SegmentConfig = SegmentConfig(
     ``level`` raised from 0.86 to 0.93, took the phrase task's F1 from 0.81 to 0.90 and
     the sentence task's from 0.973 to 0.992.
 
+    With a ``lexicon`` (the book's word counts, stored with the pair), each word unit
+    that is not a name also brings ``lexicon_weight * (lexicon_level - log(count +
+    lexicon_alpha))``, averaged over its words: a word the book never uses brings +1.6
+    with the defaults, one it uses 100 times -1.1. The letters of *de*, *la*, *dans* look
+    English to a character model; the book's vocabulary knows they are not its words. On
+    the same development documents: phrase F1 0.903 -> 0.961, sentence 0.992 -> 0.990.
+
     A dynamic program (Viterbi) finds the labelling of whole words that maximises the
     evidence of the foreign words minus a cost per switch, ``switch_word`` at a word start
     and ``switch_sentence`` at a sentence or line start: exact penalised change-point
@@ -351,6 +366,7 @@ def decode_spans(text: str, pct: np.ndarray, cfg: SegmentConfig = SegmentConfig(
         pct: float (N,) book percentiles in [0, 1], NaN where unscored (no evidence).
         cfg: ``level``, the weights and the switch costs.
         surprise: float (N,) excess surprisal in nats, or None (KL evidence only).
+        lexicon: the book's word counts, or None (no word-level evidence).
 
     Returns:
         ``(start, end, foreign)`` tuples that tile the text; neighbours differ.
@@ -361,20 +377,20 @@ def decode_spans(text: str, pct: np.ndarray, cfg: SegmentConfig = SegmentConfig(
         return []
     words, sents = snap_candidates(text)
     space = space_mask(text)
+    starts = words[:-1]
+    name = np.array([text[i].isupper() for i in starts], dtype=bool) & ~np.isin(starts, sents)
     ev = np.where(np.isnan(pct), 0.0, np.asarray(pct, dtype=np.float64) - cfg.level)
     ev[space] = 0.0
     if surprise is not None:
         sur = np.nan_to_num(np.clip(surprise, -3.0, 3.0))
         ev += np.where(space, cfg.space_weight * np.maximum(sur, 0.0), cfg.surprise_weight * sur)
     if cfg.name_weight != 1.0:
-        starts = words[:-1]
-        capital = np.array([text[i].isupper() for i in starts], dtype=bool)
-        capital &= ~np.isin(starts, sents)
-        in_name = capital[np.searchsorted(starts, np.arange(len(text)), side="right") - 1]
-        in_name &= ~space
+        in_name = name[np.searchsorted(starts, np.arange(len(text)), side="right") - 1] & ~space
         ev = np.where(in_name & (ev > 0), cfg.name_weight * ev, ev)
     c = np.concatenate(([0.0], np.cumsum(ev)))
     unit = c[words[1:]] - c[words[:-1]]  # (W,) evidence of each word unit
+    if lexicon is not None and cfg.lexicon_weight > 0:
+        unit += cfg.lexicon_weight * np.where(name, 0.0, _rarity(text, starts, lexicon, cfg))
     cost = np.where(np.isin(words[:-1], sents), cfg.switch_sentence, cfg.switch_word)
     n = len(unit)
     back = np.zeros((n, 2), dtype=bool)  # back[j, s]: came from the other state
@@ -398,6 +414,22 @@ def decode_spans(text: str, pct: np.ndarray, cfg: SegmentConfig = SegmentConfig(
         else:
             spans.append((s, e, f))
     return spans
+
+
+def _rarity(text: str, starts: np.ndarray, lexicon: Lexicon, cfg: SegmentConfig
+            ) -> np.ndarray:
+    """Per word unit: ``lexicon_level`` minus the mean ``log(count + alpha)`` of its word
+    tokens in the book; 0 for units without letters."""
+    from .lexicon import TOKEN
+
+    found = [(m.start(), m.group()) for m in TOKEN.finditer(text)]
+    if not found:
+        return np.zeros(len(starts))
+    pos, toks = zip(*found)
+    unit = np.searchsorted(starts, np.array(pos), side="right") - 1
+    total = np.bincount(unit, lexicon.log_counts(toks, cfg.lexicon_alpha), len(starts))
+    n = np.bincount(unit, minlength=len(starts))
+    return np.where(n > 0, cfg.lexicon_level - total / np.maximum(n, 1), 0.0)
 
 
 def thresholds(calibration: Calibration | None, cfg: SegmentConfig) -> tuple[float, float]:
@@ -465,7 +497,8 @@ def segment_text(pair: Pair, text: str, method: str = "decode", clusters: int | 
     if method == "decode":
         cal = pair.calibration
         excess = scores.nll - scores.entropy - (cal.mean_nll - cal.mean_entropy)
-        spans = decode_spans(text, cal.percentile(scores.kl, 1) / 100.0, cfg, excess)
+        spans = decode_spans(text, cal.percentile(scores.kl, 1) / 100.0, cfg, excess,
+                             pair.lexicon)
     elif method == "hysteresis":
         spans = find_spans(text, scores.kl, high, low, cfg)
     else:

@@ -20,6 +20,7 @@ from .calibrate import calibrate
 from .corpora import strip_gutenberg
 from .errors import InputError
 from .io import read_text
+from .lexicon import Lexicon
 from .model import ModelConfig, build_model, count_params
 from .pair import Pair, default_score_config, resolve_device
 from .score import score_text
@@ -116,7 +117,8 @@ def train_on_text(
     torch.manual_seed(cfg_t.seed)  # dropout masks; batches use their own generator
     model = build_model(mcfg).to(dev)
     stats = _fit(model, train_ids, val_ids, cfg_t, dev, progress)
-    pair = Pair(model, vocab, score_config=default_score_config(mcfg))
+    pair = Pair(model, vocab, score_config=default_score_config(mcfg),
+                lexicon=Lexicon.build([text]))
     val_text = vocab.decode(val_ids[: cfg_t.calib_chars])
     s = score_text(pair.model, vocab, val_text, pair.score_config, dev)
     pair.calibration = calibrate(s.kl, s.nll, s.entropy)

@@ -1,0 +1,77 @@
+"""The book's word counts and their evidence in the ``decode`` span finder."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from textkl.errors import ModelFileError
+from textkl.lexicon import Lexicon
+from textkl.pair import load
+from textkl.segment import SegmentConfig, decode_spans
+
+
+def test_build_counts_case_folded_words_with_inner_apostrophes():
+    lex = Lexicon.build(["The cat, the CAT and the dog's bowl: don’t 42 x_y", "the end"])
+    assert lex.counts["the"] == 4 and lex.counts["cat"] == 2
+    assert lex.counts["dog's"] == 1 and lex.counts["don't"] == 1  # ’ read as '
+    assert "42" not in lex.counts and lex.counts["x"] == 1 and lex.counts["y"] == 1
+    assert list(Lexicon.build(["b a b c b a"], max_words=2).counts) == ["b", "a"]
+
+
+def test_log_count_is_the_mean_over_a_units_words():
+    lex = Lexicon({"sea": 9, "captain": 1})
+    assert lex.log_count("sea-captain,", 1.0) == pytest.approx((np.log(10) + np.log(2)) / 2)
+    assert lex.log_count("Sea ", 1.0) == pytest.approx(np.log(10))
+    assert lex.log_count("zorbu", 0.5) == pytest.approx(np.log(0.5))
+    assert lex.log_count("1984. ", 1.0) is None
+
+
+def test_json_round_trip_and_bad_json():
+    lex = Lexicon.build(["été, Straße and the sea"])
+    assert Lexicon.from_json(lex.to_json()).counts == lex.counts
+    for bad in ('["a"]', '{"a": 0}', '{"a": "1"}'):
+        with pytest.raises(ValueError, match="positive counts"):
+            Lexicon.from_json(bad)
+
+
+TEXT = ("the cat sat on the mat and zorbu flim drax quelp hoovin gree then the cat sat on "
+        "the mat and the cat sat")
+
+
+def _spans(text, lexicon, **kw):
+    pct = np.full(len(text), 0.6)  # the characters' own evidence is 0 at level 0.6
+    cfg = replace(SegmentConfig(level=0.6), **kw)
+    return [(s, e) for s, e, f in decode_spans(text, pct, cfg, None, lexicon) if f]
+
+
+def test_words_the_book_never_uses_are_evidence_for_foreign():
+    lex = Lexicon({w: 20 for w in ("the", "cat", "sat", "on", "mat", "and", "then")})
+    a, b = TEXT.index("zorbu"), TEXT.index("then")
+    assert _spans(TEXT, lex) == [(a, b)]
+    assert _spans(TEXT, lex, lexicon_weight=0.0) == []
+    assert _spans(TEXT, None) == []
+    # the same words as names (capitalised inside a sentence) bring no evidence
+    named = TEXT.replace("zorbu flim drax quelp hoovin gree", "Zorbu Flim Drax Quelp Hoovin Gree")
+    assert _spans(named, lex) == []
+
+
+def test_checkpoints_keep_the_lexicon_and_older_ones_load_without(tiny_pair, tmp_path):
+    assert tiny_pair.lexicon is not None and tiny_pair.lexicon.counts["the"] > 10
+    again = load(tiny_pair.save(tmp_path / "a.pt"))
+    assert again.lexicon.counts == tiny_pair.lexicon.counts
+    blob = torch.load(tmp_path / "a.pt", weights_only=True)
+    del blob["lexicon"]  # as written before the lexicon existed
+    torch.save(blob, tmp_path / "old.pt")
+    old = load(tmp_path / "old.pt")
+    assert old.lexicon is None
+    text = "le chat est sur la table, the cat is on the table"
+    assert old.segment(text, clusters=1)  # decodes on the characters' evidence alone
+    blob["lexicon"] = '{"the": -3}'
+    torch.save(blob, tmp_path / "bad.pt")
+    with pytest.raises(ModelFileError, match="damaged"):
+        load(tmp_path / "bad.pt")
+

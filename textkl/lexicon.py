@@ -1,0 +1,69 @@
+"""The book's words and how often it uses them: a third signal beside the pair's KL.
+
+The character models judge a word by its letters; a book's own vocabulary judges it as a
+whole. French *de*, *la*, *sur*, *dans* look English letter by letter, but the book
+never uses them as words; English words of any kind almost all occur in a long English
+novel. ``Lexicon.log_count`` gives, per word of a text, ``log(count + alpha)`` of its
+tokens in the book (case-folded), which the ``decode`` span finder turns into evidence.
+
+Stored in the checkpoint as JSON (word -> count); at most ``MAX_WORDS`` most frequent.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+# a word: letters, with apostrophes inside ("don't", "d'un"); digits and "_" are not letters
+TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+MAX_WORDS = 100_000
+
+
+def _norm(word: str) -> str:
+    return unicodedata.normalize("NFC", word).casefold().replace("’", "'")
+
+
+class Lexicon:
+    """Case-folded word counts of the book(s) a pair was trained on."""
+
+    def __init__(self, counts: dict[str, int]) -> None:
+        self.counts = counts
+        self.total = sum(counts.values())
+
+    @classmethod
+    def build(cls, texts: Iterable[str], max_words: int = MAX_WORDS) -> Lexicon:
+        """Count the words of ``texts``; keep the ``max_words`` most frequent."""
+        c: Counter[str] = Counter()
+        for text in texts:
+            c.update(_norm(t) for t in TOKEN.findall(text))
+        return cls(dict(c.most_common(max_words)))
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def log_count(self, unit: str, alpha: float) -> float | None:
+        """Mean ``log(count + alpha)`` over the word tokens of ``unit``; None if it has none."""
+        toks = TOKEN.findall(unit)
+        return float(self.log_counts(toks, alpha).mean()) if toks else None
+
+    def log_counts(self, tokens: Sequence[str], alpha: float) -> np.ndarray:
+        """float64 (len(tokens),): ``log(count + alpha)`` of each token (``TOKEN`` matches)."""
+        get = self.counts.get
+        return np.log(np.fromiter((get(_norm(t), 0) for t in tokens), float, len(tokens))
+                      + alpha)
+
+    def to_json(self) -> str:
+        return json.dumps(self.counts, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, s: str) -> Lexicon:
+        counts = json.loads(s)
+        if not isinstance(counts, dict) or not all(
+                isinstance(k, str) and isinstance(v, int) and v > 0 for k, v in counts.items()):
+            raise ValueError("lexicon must map words to positive counts")
+        return cls(counts)
