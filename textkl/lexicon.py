@@ -33,7 +33,6 @@ class Lexicon:
 
     def __init__(self, counts: dict[str, int]) -> None:
         self.counts = counts
-        self.total = sum(counts.values())
 
     @classmethod
     def build(cls, texts: Iterable[str], max_words: int = MAX_WORDS) -> Lexicon:

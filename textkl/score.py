@@ -271,14 +271,16 @@ def _score_lstm(model, x: torch.Tensor, y: torch.Tensor, time_block: int, featur
 
     First each model runs its recurrence over the block (time-major, the kernel's own
     layout), one model per thread on a CPU. Then the block's rows are split between the
-    threads, and each runs every model's output layer and ``model_stats`` plus
+    CPU threads, and each runs every model's output layer and ``model_stats`` plus
     ``combine_stats`` over ``STATS_ROWS`` rows at a time, so that the (rows, V)
     intermediates stay in cache (2.5x faster than one pass over the block on a CPU).
     """
     m, dev = model.cfg.n_models, x.device
     xt, yt = x.t().contiguous(), y.t().contiguous()  # (T, B)
     out = torch.empty(3, *xt.shape, device=dev)  # kl, nll, entropy (T, B)
-    chunk = STATS_ROWS if dev.type == "cpu" else xt.numel()
+    cpu = dev.type == "cpu"
+    chunk = STATS_ROWS if cpu else xt.numel()
+    parts = max(1, torch.get_num_threads()) if cpu else 1  # row ranges, one per thread
     states: list = [None] * m
     hids = []
 
@@ -301,7 +303,7 @@ def _score_lstm(model, x: torch.Tensor, y: torch.Tensor, time_block: int, featur
         hs = run_models([partial(recur, k, ids) for k in range(m)], dev)
         flat = [h.reshape(n, -1) for h in hs]
         dest = out[:, t0 : t0 + time_block].view(3, n)
-        cuts = [n * i // m for i in range(m + 1)]
+        cuts = [n * i // parts for i in range(parts + 1)]
         run_models([partial(stats, flat, yt[t0 : t0 + time_block].reshape(n), dest, lo, hi)
                     for lo, hi in zip(cuts, cuts[1:])], dev)
         if features:
