@@ -3,8 +3,9 @@
 The character models judge a word by its letters; a book's own vocabulary judges it as a
 whole. French *de*, *la*, *sur*, *dans* look English letter by letter, but the book
 never uses them as words; English words of any kind almost all occur in a long English
-novel. ``Lexicon.log_count`` gives, per word of a text, ``log(count + alpha)`` of its
-tokens in the book (case-folded), which the ``decode`` span finder turns into evidence.
+novel. ``Lexicon.unit_log_counts`` gives, per word unit of a text, the mean ``log(count +
+alpha)`` of its tokens in the book (case-folded), which the ``decode`` span finder turns
+into evidence.
 
 Stored in the checkpoint as JSON (word -> count); at most ``MAX_WORDS`` most frequent.
 """
@@ -15,7 +16,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -47,14 +48,23 @@ class Lexicon:
 
     def log_count(self, unit: str, alpha: float) -> float | None:
         """Mean ``log(count + alpha)`` over the word tokens of ``unit``; None if it has none."""
-        toks = TOKEN.findall(unit)
-        return float(self.log_counts(toks, alpha).mean()) if toks else None
+        mean = self.unit_log_counts(unit, np.zeros(1, dtype=np.int64), alpha)[0]
+        return None if np.isnan(mean) else float(mean)
 
-    def log_counts(self, tokens: Sequence[str], alpha: float) -> np.ndarray:
-        """float64 (len(tokens),): ``log(count + alpha)`` of each token (``TOKEN`` matches)."""
+    def unit_log_counts(self, text: str, starts: np.ndarray, alpha: float) -> np.ndarray:
+        """float64 (len(starts),): mean ``log(count + alpha)`` over the word tokens of each
+        unit ``text[starts[j]:starts[j + 1]]`` (the last runs to the end; ``starts[0] ==
+        0``); NaN for units without a word."""
+        found = [(m.start(), m.group()) for m in TOKEN.finditer(text)]
+        if not found:
+            return np.full(len(starts), np.nan)
+        pos, toks = zip(*found)
         get = self.counts.get
-        return np.log(np.fromiter((get(_norm(t), 0) for t in tokens), float, len(tokens))
-                      + alpha)
+        logs = np.log(np.fromiter((get(_norm(t), 0) for t in toks), float, len(toks)) + alpha)
+        unit = np.searchsorted(starts, np.array(pos), side="right") - 1
+        n = np.bincount(unit, minlength=len(starts))
+        total = np.bincount(unit, logs, len(starts))
+        return np.where(n > 0, total / np.maximum(n, 1), np.nan)
 
     def to_json(self) -> str:
         return json.dumps(self.counts, ensure_ascii=False)

@@ -161,18 +161,20 @@ def clean_mask(mask: np.ndarray, min_span: int, min_gap: int) -> np.ndarray:
     return m
 
 
-def snap_candidates(text: str) -> tuple[np.ndarray, np.ndarray]:
+def snap_candidates(text: str, space: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Offsets where a boundary may go: word starts, and the subset that start a sentence.
 
     A word start is a non-space character after whitespace; a sentence start is a word
     start after a newline or after ``.!?`` (possibly with closing quotes or brackets), but
-    not after a title such as ``Mrs.``.
+    not after a title such as ``Mrs.``. ``space`` is ``space_mask(text)`` if the caller
+    has it already.
 
     Returns:
         words, sentences: sorted int64 arrays, both including 0 and ``len(text)``.
     """
     ends = [0, len(text)]
-    sp = space_mask(text)
+    sp = space_mask(text) if space is None else space
     words = (np.flatnonzero(sp[:-1] & ~sp[1:]) + 1).tolist()  # a non-space after a space
     sents = [m.end() for m in re.finditer(r"(?:[.!?…][\"'”’»)\]]*\s+|\n\s*)(?=\S)", text)
              if not _ABBREV.search(text, max(0, m.start() - 5), m.start() + 1)]
@@ -375,8 +377,8 @@ def decode_spans(text: str, pct: np.ndarray, cfg: SegmentConfig = SegmentConfig(
         raise ValueError(f"pct has {len(pct)} values for {len(text)} characters")
     if not text:
         return []
-    words, sents = snap_candidates(text)
     space = space_mask(text)
+    words, sents = snap_candidates(text, space)
     starts = words[:-1]
     name = np.array([text[i].isupper() for i in starts], dtype=bool) & ~np.isin(starts, sents)
     ev = np.where(np.isnan(pct), 0.0, np.asarray(pct, dtype=np.float64) - cfg.level)
@@ -390,7 +392,9 @@ def decode_spans(text: str, pct: np.ndarray, cfg: SegmentConfig = SegmentConfig(
     c = np.concatenate(([0.0], np.cumsum(ev)))
     unit = c[words[1:]] - c[words[:-1]]  # (W,) evidence of each word unit
     if lexicon is not None and cfg.lexicon_weight > 0:
-        unit += cfg.lexicon_weight * np.where(name, 0.0, _rarity(text, starts, lexicon, cfg))
+        mean_log = lexicon.unit_log_counts(text, starts, cfg.lexicon_alpha)
+        rarity = np.where(name | np.isnan(mean_log), 0.0, cfg.lexicon_level - mean_log)
+        unit += cfg.lexicon_weight * rarity
     cost = np.where(np.isin(words[:-1], sents), cfg.switch_sentence, cfg.switch_word)
     n = len(unit)
     back = np.zeros((n, 2), dtype=bool)  # back[j, s]: came from the other state
@@ -414,22 +418,6 @@ def decode_spans(text: str, pct: np.ndarray, cfg: SegmentConfig = SegmentConfig(
         else:
             spans.append((s, e, f))
     return spans
-
-
-def _rarity(text: str, starts: np.ndarray, lexicon: Lexicon, cfg: SegmentConfig
-            ) -> np.ndarray:
-    """Per word unit: ``lexicon_level`` minus the mean ``log(count + alpha)`` of its word
-    tokens in the book; 0 for units without letters."""
-    from .lexicon import TOKEN
-
-    found = [(m.start(), m.group()) for m in TOKEN.finditer(text)]
-    if not found:
-        return np.zeros(len(starts))
-    pos, toks = zip(*found)
-    unit = np.searchsorted(starts, np.array(pos), side="right") - 1
-    total = np.bincount(unit, lexicon.log_counts(toks, cfg.lexicon_alpha), len(starts))
-    n = np.bincount(unit, minlength=len(starts))
-    return np.where(n > 0, cfg.lexicon_level - total / np.maximum(n, 1), 0.0)
 
 
 def thresholds(calibration: Calibration | None, cfg: SegmentConfig) -> tuple[float, float]:
