@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 PIP := $(BIN)/python -m pip -q --disable-pip-version-check
 
-.PHONY: demo test lint bench install install-dev clean
+.PHONY: demo test lint bench install install-dev browser clean
 
 $(VENV)/.core: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,7 +24,23 @@ install-dev: $(VENV)/.dev
 demo: $(VENV)/.core
 	$(BIN)/textkl demo -o demo.html
 
-test: $(VENV)/.dev
+# real headless Chromium and its driver for the report's browser tests: installed through the
+# system package manager when missing (as root), else one line saying what to do
+BROWSER_PKGS := chromium chromium-driver fonts-dejavu-core
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "make: installing headless Chromium for the browser tests (apt-get)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && \
+	  apt-get install -y -qq --no-install-recommends $(BROWSER_PKGS) >/dev/null; \
+	else \
+	  echo "make test: the browser tests need Chromium and ChromeDriver; install them" \
+	    "(Debian/Ubuntu: sudo apt-get install $(BROWSER_PKGS)) or put both on PATH" >&2; \
+	  exit 1; \
+	fi
+
+test: $(VENV)/.dev browser
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.dev

@@ -29,7 +29,7 @@ CONFIGS = {
 
 _CHILD = """
 import json, resource, sys, torch
-from textkl.train import TrainConfig, train_pair
+from textkl.training import TrainConfig, train_pair
 kw = json.loads(sys.argv[1])
 lr = kw.pop("lr")
 out = kw.pop("out")

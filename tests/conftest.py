@@ -18,7 +18,7 @@ def english_text() -> str:
 @pytest.fixture(scope="session")
 def tiny_pair(english_text):
     """A 2-model LSTM pair (d=48) trained for ~10 s on generated English."""
-    from textkl.train import TrainConfig, train_on_text
+    from textkl.training import TrainConfig, train_on_text
 
     cfg = TrainConfig(steps=300, batch_size=32, seq_len=64, lr=1e-2, eval_every=100,
                       warmup_steps=30, calib_chars=20_000, seed=0)

@@ -223,7 +223,7 @@ def trained_test_pair():
     """A small LSTM pair trained for ~20 s on the grammar's English (cached per session)."""
     import torch
 
-    from textkl.train import TrainConfig, train_on_text
+    from textkl.training import TrainConfig, train_on_text
 
     torch.set_num_threads(1)
     cfg = TrainConfig(steps=500, batch_size=32, seq_len=64, lr=1e-2, warmup_steps=30,

@@ -13,7 +13,7 @@ from textkl.corpora import strip_gutenberg
 from textkl.errors import ModelFileError
 from textkl.model import ModelConfig, build_model
 from textkl.pair import Pair, load
-from textkl.train import TrainConfig, train_on_text
+from textkl.training import TrainConfig, train_on_text
 
 QUICK = TrainConfig(steps=40, batch_size=8, seq_len=32, eval_every=20, warmup_steps=5,
                     calib_chars=3000)

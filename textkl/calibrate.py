@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import SettingError
+
 WINDOWS = (1, 10, 30, 100)
 _GRID = np.linspace(0.0, 1.0, 1001)  # quantile levels stored per window
 
@@ -27,7 +29,7 @@ def window_means(x: np.ndarray, window: int) -> np.ndarray:
         float64 (max(0, n - window + 1),) where n is the count of non-NaN values.
     """
     if window < 1:
-        raise ValueError(f"window must be >= 1, got {window}")
+        raise SettingError(f"window must be >= 1, got {window}")
     v = np.asarray(x, dtype=np.float64)
     v = v[~np.isnan(v)]
     if len(v) < window:
@@ -55,7 +57,7 @@ class Calibration:
     def threshold(self, q: float, window: int = 1) -> float:
         """The book's ``q`` quantile (0..1) of ``window``-character KL means, in nats."""
         if not 0.0 <= q <= 1.0:
-            raise ValueError(f"q must be in [0, 1], got {q}")
+            raise SettingError(f"q must be in [0, 1], got {q}")
         return float(np.interp(q, _GRID, self._table(window)))
 
     def percentile(self, values: np.ndarray | float, window: int = 1) -> np.ndarray:
@@ -68,7 +70,7 @@ class Calibration:
 
     def _table(self, window: int) -> np.ndarray:
         if window not in self.quantiles:
-            raise ValueError(f"no calibration for window {window}; have {sorted(self.quantiles)}")
+            raise SettingError(f"no calibration for window {window}; have {sorted(self.quantiles)}")
         return np.asarray(self.quantiles[window])
 
     def to_dict(self) -> dict:
@@ -98,7 +100,7 @@ def calibrate(kl: np.ndarray, nll: np.ndarray, entropy: np.ndarray,
     """Build the calibration from per-character scores of held-out book text."""
     ok = ~np.isnan(kl)
     if ok.sum() < max(windows):
-        raise ValueError(f"need at least {max(windows)} scored characters, got {int(ok.sum())}")
+        raise SettingError(f"need at least {max(windows)} scored characters, got {int(ok.sum())}")
     quantiles = {w: np.quantile(window_means(kl, w), _GRID).round(7).tolist() for w in windows}
     return Calibration(int(ok.sum()), float(np.nanmean(kl)), float(np.nanmean(nll)),
                        float(np.nanmean(entropy)), quantiles)

@@ -1,14 +1,20 @@
 """The ``textkl`` command line: a thin layer over the library.
 
 Each command parses options, makes one library call and writes the result. Heavy imports
-(torch, plotly) happen inside the commands so that ``--help`` is instant. Every
-``TextklError`` (and bad-value ``ValueError``) becomes one line on stderr and exit code 1.
+(torch, plotly) happen inside the commands so that ``--help`` is instant.
+
+Errors: a ``TextklError`` (bad input, a bad model file, a setting out of range) becomes one
+line on stderr and exit code 1; Ctrl-C exits 130 with one line; a closed output pipe
+(``textkl score big.txt --tsv - | head``) exits quietly. Any other exception is a bug in
+textkl: its traceback is shown, with a line saying so, and the exit code is 2.
 """
 
 from __future__ import annotations
 
-import functools
+import logging
+import os
 import sys
+import traceback
 
 import click
 
@@ -17,34 +23,94 @@ DEVICE = click.option("--device", default="auto", show_default=True,
                       help="auto (CUDA if available), cpu or cuda.")
 MODEL = click.option("-m", "--model", "model_path", default=None, metavar="PATH",
                      help="Model file or directory (default: the embedded Moby-Dick pair).")
+BUG = ("textkl: internal error: this is a bug in textkl, not a problem with your input; "
+       "please report it with the command line and the traceback above")
 
 
-def _fail(message: str) -> None:
+def progress_options(fn):
+    """``--progress/--no-progress`` (default: a bar only when stderr is a terminal) and
+    ``-q``, kept as a hidden alias of ``--no-progress``."""
+    fn = click.option("-q", "--quiet", is_flag=True, hidden=True,
+                      help="Same as --no-progress.")(fn)
+    return click.option("--progress/--no-progress", default=None,
+                        help="Show a progress bar on stderr [default: only when stderr is a "
+                             "terminal].")(fn)
+
+
+def precision_options(fn):
+    """``--precision fp32|bf16``, and ``--bf16`` as a hidden alias of ``--precision bf16``."""
+    fn = click.option("--bf16", is_flag=True, hidden=True, help="Same as --precision bf16.")(fn)
+    return click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32",
+                        show_default=True,
+                        help="Precision of the models' matmuls (statistics stay float32). "
+                             "bf16 falls back to fp32, with a notice, where the CPU's LSTM "
+                             "kernel has no bfloat16 path (no AVX-512-BF16 or AMX).")(fn)
+
+
+def _progress(progress: bool | None, quiet: bool) -> bool:
+    from .io import show_progress
+
+    return False if quiet else show_progress(progress)
+
+
+def _dtype(precision: str, bf16: bool):
+    import torch
+
+    return torch.bfloat16 if bf16 or precision == "bf16" else torch.float32
+
+
+def _fail(message: str, code: int = 1) -> None:
     click.echo(f"textkl: error: {message}", err=True)
-    sys.exit(1)
+    sys.exit(code)
 
 
-def friendly(fn):
-    """Turn domain errors into one line on stderr and a non-zero exit, never a traceback."""
+def _quiet_pipe() -> None:
+    """The reader of stdout went away: point stdout at /dev/null so that Python's own
+    flush at exit does not print a second error, then exit quietly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (e.g. under a test runner)
+        pass
+    sys.exit(0)
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+
+class _Cli(click.Group):
+    """The command group; runs every command under one error policy (see the module doc)."""
+
+    def invoke(self, ctx: click.Context):
         from .errors import TextklError
 
+        _log_notices()
         try:
-            return fn(*args, **kwargs)
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
         except TextklError as e:
-            _fail(str(e))
-        except ValueError as e:
-            _fail(str(e).splitlines()[0] if str(e) else "invalid value")
-        except MemoryError:
-            _fail("out of memory; try a smaller --batch-size")
+            _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
         except KeyboardInterrupt:
-            _fail("interrupted")
+            _fail("interrupted", 130)
         except BrokenPipeError:
-            sys.exit(0)
+            _quiet_pipe()
+        except MemoryError:
+            _fail("out of memory; try a smaller --batch-size or a smaller input")
+        except OSError as e:  # the file system said no: a full disk, an unwritable path
+            where = f"{e.filename}: " if e.filename else ""
+            _fail(f"{where}{e.strerror or e}")
+        except Exception:
+            traceback.print_exc()
+            click.echo(BUG, err=True)
+            sys.exit(2)
 
-    return wrapper
+
+def _log_notices() -> None:
+    """The library's notices (``logging`` name ``textkl``) go to stderr as one line each."""
+    log = logging.getLogger("textkl")
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("textkl: note: %(message)s"))
+        log.addHandler(handler)
+        log.propagate = False
 
 
 def load_pair(model_path: str | None, device: str):
@@ -53,7 +119,7 @@ def load_pair(model_path: str | None, device: str):
     return load(model_path, device=resolve_device(device))
 
 
-@click.group(context_settings=CONTEXT)
+@click.group(cls=_Cli, context_settings=CONTEXT)
 @click.version_option(package_name="textkl")
 def cli() -> None:
     """textkl: find where a text stops looking like one book.
@@ -64,7 +130,7 @@ def cli() -> None:
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("books", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("books", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("-o", "--out", required=True, type=click.Path(),
               help="Output model file (.pt) or directory (gets pair.pt).")
 @click.option("--arch", type=click.Choice(["lstm", "transformer"]), default="lstm",
@@ -84,10 +150,9 @@ def cli() -> None:
 @click.option("--same-init", is_flag=True, help="All models start identical (the control).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @DEVICE
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-@friendly
+@progress_options
 def train(books, out, arch, n_models, d_model, layers, steps, minutes, batch_size, lr,
-          same_init, seed, device, quiet):
+          same_init, seed, device, progress, quiet):
     """Train a pair of character LMs jointly on BOOKS and save it to OUT.
 
     Project Gutenberg headers and footers are stripped. The last 5% of the text is held
@@ -97,13 +162,12 @@ def train(books, out, arch, n_models, d_model, layers, steps, minutes, batch_siz
     Example:
       textkl train moby_dick.txt -o runs/moby --minutes 10
     """
-    from .train import TrainConfig, train_pair
+    import textkl
 
-    model_kw = {k: v for k, v in {"d_model": d_model, "n_layers": layers}.items() if v}
-    opt = {k: v for k, v in {"batch_size": batch_size, "lr": lr}.items() if v}
-    tcfg = TrainConfig(steps=steps, minutes=minutes, seed=seed, **opt)
-    pair = train_pair(list(books), arch=arch, n_models=n_models, same_init=same_init,
-                      config=tcfg, device=device, progress=not quiet, **model_kw)
+    pair = textkl.train(list(books), arch=arch, models=n_models, d_model=d_model,
+                        layers=layers, steps=steps, minutes=minutes, batch_size=batch_size,
+                        lr=lr, same_init=same_init, seed=seed, device=device,
+                        progress=_progress(progress, quiet))
     path = pair.save(out)
     click.echo(f"saved {path}: {pair.describe()}", err=True)
     if pair.calibration:
@@ -111,7 +175,7 @@ def train(books, out, arch, n_models, d_model, layers, steps, minutes, batch_siz
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("file", type=click.Path(allow_dash=True))
 @MODEL
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, allow_dash=True),
               help="Write {text_length, kl, nll, entropy} (null for NaN).")
@@ -121,11 +185,11 @@ def train(books, out, arch, n_models, d_model, layers, steps, minutes, batch_siz
               help="Write float32 arrays kl, nll, entropy (and percentile).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Windows per forward pass.")
-@click.option("--bf16", is_flag=True, help="Run the models in bfloat16 (stats stay float32).")
+@precision_options
 @DEVICE
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-@friendly
-def score(file, model_path, json_out, tsv_out, npz_out, batch_size, bf16, device, quiet):
+@progress_options
+def score(file, model_path, json_out, tsv_out, npz_out, batch_size, precision, bf16, device,
+          progress, quiet):
     """Score every character of FILE (or - for stdin) against the model's book.
 
     Prints a summary on stderr: mean KL in nats and bits and the share of characters
@@ -135,11 +199,14 @@ def score(file, model_path, json_out, tsv_out, npz_out, batch_size, bf16, device
     Example:
       textkl score chapter.txt --tsv scores.tsv
     """
+    from .io import check_readable
     from .outputs import score_file
 
+    check_readable(file)
     pair = load_pair(model_path, device)
     summary = score_file(pair, file, json_out=json_out, tsv_out=tsv_out, npz_out=npz_out,
-                         batch_size=batch_size, bf16=bf16, progress=not quiet)
+                         batch_size=batch_size, dtype=_dtype(precision, bf16),
+                         progress=_progress(progress, quiet))
     click.echo(summary, err=True)
 
 
@@ -152,7 +219,7 @@ def _clusters_option(value: str) -> int | str:
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("file", type=click.Path(allow_dash=True))
 @MODEL
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, allow_dash=True),
               help="Write {text_length, segments: [{start, end, label, in_distribution, "
@@ -168,9 +235,11 @@ def _clusters_option(value: str) -> int | str:
               help="Span finder: word-level two-state decoding, hysteresis on the smoothed "
                    "KL, or kernel change points (see textkl.segment).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Clustering seed.")
+@precision_options
 @DEVICE
-@friendly
-def segment(file, model_path, json_out, html_out, clusters, method, seed, device):
+@progress_options
+def segment(file, model_path, json_out, html_out, clusters, method, seed, precision, bf16,
+            device, progress, quiet):
     """Cut FILE (or - for stdin) into book-like and foreign spans grouped into regions.
 
     Region 0 is the book-like text; regions 1..K are foreign spans clustered without labels
@@ -188,8 +257,14 @@ def segment(file, model_path, json_out, html_out, clusters, method, seed, device
 
     text = read_text(file)
     pair = load_pair(model_path, device)
-    scores = pair.score(text, features=True) if text else None
+    scores = pair.score(text, features=True, dtype=_dtype(precision, bf16),
+                        progress=_progress(progress, quiet)) if text else None
     segs = segment_text(pair, text, method=method, clusters=clusters, scores=scores, seed=seed)
+    page = None
+    if html_out:
+        from .report import render_report  # imported only when asked: plotly is slow to load
+
+        page = render_report(text, scores, segs, pair)  # before any output is written
     if json_out:
         doc = {"text_length": len(text), "segments": [
             {"start": s.start, "end": s.end, "label": s.label,
@@ -198,10 +273,7 @@ def segment(file, model_path, json_out, html_out, clusters, method, seed, device
         with atomic_write(json_out) as f:
             json.dump(doc, f)
             f.write("\n")
-    if html_out:
-        from .report import render_report  # written separately; imported only when asked
-
-        page = render_report(text, scores, segs, pair)
+    if page is not None:
         with atomic_write(html_out) as f:
             f.write(page)
     click.echo(_segment_summary(text, segs), err=True)
@@ -226,7 +298,6 @@ def _segment_summary(text: str, segs) -> str:
               type=click.Path(dir_okay=False), help="Where to write the HTML report.")
 @MODEL
 @DEVICE
-@friendly
 def demo(out, model_path, device):
     """Segment the demo text shipped with textkl and write its HTML report.
 
@@ -276,7 +347,6 @@ def corpus() -> None:
 @corpus.command("list", context_settings=CONTEXT)
 @click.option("--mirror", type=click.Path(file_okay=False), default=None,
               help="Mirror directory to look in (default: $TEXTKL_CORPORA).")
-@friendly
 def corpus_list(mirror):
     """List the known books and where their texts are.
 
@@ -310,7 +380,6 @@ def corpus_list(mirror):
 @click.option("--sha256", default=None, help="Expected sha256 of the cleaned text.")
 @click.option("--no-verify", is_flag=True, help="Skip the checksum checks.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the path.")
-@friendly
 def corpus_fetch(name, mirror, cache_dir, url, sha256, no_verify, quiet):
     """Fetch the book NAME, clean it and print the path of its text.
 
@@ -335,7 +404,7 @@ def corpus_fetch(name, mirror, cache_dir, url, sha256, no_verify, quiet):
 
 
 @cli.command("filter", context_settings=CONTEXT)
-@click.argument("src", metavar="IN", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("src", metavar="IN", type=click.Path(allow_dash=True))
 @click.option("--keep", required=True, type=click.Path(dir_okay=False),
               help="JSONL of kept documents (.gz / .zst compress).")
 @click.option("--reject", required=True, type=click.Path(dir_okay=False),
@@ -354,12 +423,11 @@ def corpus_fetch(name, mirror, cache_dir, url, sha256, no_verify, quiet):
 @MODEL
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Windows per forward pass (shared between documents).")
-@click.option("--bf16", is_flag=True, help="Run the models in bfloat16 (for GPUs).")
+@precision_options
 @DEVICE
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-@friendly
+@progress_options
 def filter_cmd(src, keep, reject, field, max_mean_kl, max_ood_share, no_ood_rule, min_length,
-               extract, model_path, batch_size, bf16, device, quiet):
+               extract, model_path, batch_size, precision, bf16, device, progress, quiet):
     """Split the JSONL documents of IN (or - for stdin) into --keep and --reject.
 
     Every input line lands in exactly one output. Each document gains a "textkl" field:
@@ -376,16 +444,16 @@ def filter_cmd(src, keep, reject, field, max_mean_kl, max_ood_share, no_ood_rule
       textkl filter docs.jsonl.gz --keep clean.jsonl.gz --reject dropped.jsonl --max-ood-share 0.2
       textkl filter books.jsonl --keep english.jsonl --reject rest.jsonl --extract --min-length 200
     """
-    import torch
-
     from .filter import Rules, filter_jsonl
+    from .io import check_readable
 
+    check_readable(src)
     rules = Rules(max_mean_kl=max_mean_kl, max_ood_share=None if no_ood_rule else max_ood_share,
                   min_length=min_length)
     pair = load_pair(model_path, device)
     summary = filter_jsonl(pair, src, keep, reject, field=field, rules=rules, extract=extract,
-                           batch_size=batch_size, dtype=torch.bfloat16 if bf16 else None,
-                           progress=not quiet)
+                           batch_size=batch_size, dtype=_dtype(precision, bf16),
+                           progress=_progress(progress, quiet))
     click.echo(summary.line(), err=True)
 
 

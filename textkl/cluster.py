@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .errors import SettingError
 from .segment import Segment, snap_candidates, to_segments
 
 if TYPE_CHECKING:
@@ -245,7 +246,7 @@ def ward_clusters(mu: np.ndarray, counts: np.ndarray, clusters: int | str, penal
     """
     if clusters != "auto" and (isinstance(clusters, bool) or not isinstance(clusters, int)
                                or clusters < 1):
-        raise ValueError(f"clusters must be a positive int or 'auto', got {clusters!r}")
+        raise SettingError(f"clusters must be a positive int or 'auto', got {clusters!r}")
     n = len(mu)
     if n == 0:
         return np.zeros(0, dtype=int)
@@ -396,7 +397,7 @@ def _assign_regions(text: str, spans: list[Span], scores: Scores, clusters: int 
     foreign_any = any(f for _, _, f in spans)
     if scores.features is None or scores.feature_offsets is None or len(scores.features) == 0:
         if foreign_any and clusters not in ("auto", 1):
-            raise ValueError("clustering needs scores computed with features=True")
+            raise SettingError("clustering needs scores computed with features=True")
         return _merge(to_segments(spans, [int(f) for _, _, f in spans], scores.kl))
     offsets = np.asarray(scores.feature_offsets, dtype=np.int64)
     in_foreign = np.zeros(len(offsets), dtype=bool)

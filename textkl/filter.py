@@ -31,7 +31,7 @@ from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from .errors import InputError, ModelFileError
+from .errors import InputError, ModelFileError, SettingError
 
 if TYPE_CHECKING:
     from .score import ScoreConfig, Scores
@@ -58,11 +58,11 @@ class Rules:
 
     def __post_init__(self) -> None:
         if self.max_mean_kl is not None and not self.max_mean_kl >= 0:
-            raise ValueError(f"max_mean_kl must be >= 0 nats, got {self.max_mean_kl}")
+            raise SettingError(f"max_mean_kl must be >= 0 nats, got {self.max_mean_kl}")
         if self.max_ood_share is not None and not 0.0 <= self.max_ood_share <= 1.0:
-            raise ValueError(f"max_ood_share must be in [0, 1], got {self.max_ood_share}")
+            raise SettingError(f"max_ood_share must be in [0, 1], got {self.max_ood_share}")
         if self.min_length < 0:
-            raise ValueError(f"min_length must be >= 0, got {self.min_length}")
+            raise SettingError(f"min_length must be >= 0, got {self.min_length}")
 
 
 @dataclass(frozen=True)
@@ -489,6 +489,6 @@ def filter_jsonl(pair, src: str, keep: str, reject: str, **kwargs: Any) -> Summa
         InputError: missing or undecodable input, or .zst without zstandard.
     """
     if str(keep) == str(reject):
-        raise ValueError(f"--keep and --reject must differ, both are {keep}")
+        raise SettingError(f"--keep and --reject must differ, both are {keep}")
     with _Output(keep) as k, _Output(reject) as r:
         return filter_lines(pair, iter_lines(src), k, r, **kwargs)

@@ -29,6 +29,34 @@ def _check_bytes(data: bytes, path: str | Path, offset: int = 0) -> str:
         raise InputError(f"{_name(path)}: not valid UTF-8 ({bad})") from None
 
 
+def show_progress(progress: bool | None) -> bool:
+    """Whether to draw a progress bar: as asked, or (``None``) only when stderr is a terminal,
+    so that logs and pipelines get no carriage-return lines."""
+    if progress is not None:
+        return bool(progress)
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stderr
+        return False
+
+
+def check_readable(path: str | Path) -> None:
+    """Fail early, with one clear message, on a path that cannot be read as a file.
+
+    Raises:
+        InputError: missing file, a directory or no permission (``-``, stdin, always passes).
+    """
+    if str(path) == "-":
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{path}: is a directory, expected a file")
+    if not p.exists():
+        raise InputError(f"{path}: no such file")
+    if not os.access(p, os.R_OK):
+        raise InputError(f"{path}: permission denied")
+
+
 def read_text(path: str | Path) -> str:
     """The whole text of a UTF-8 file, or of stdin for ``-``; BOM and CRLF are kept as is.
 
@@ -52,12 +80,8 @@ def read_text(path: str | Path) -> str:
 
 def iter_text(path: str | Path, chunk_chars: int = 1 << 20) -> Iterator[str]:
     """Stream a UTF-8 file (or stdin) in pieces of about ``chunk_chars`` characters."""
-    try:
-        raw: IO[bytes] = sys.stdin.buffer if str(path) == "-" else open(path, "rb")  # noqa: SIM115
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, expected a text file") from None
+    check_readable(path)
+    raw: IO[bytes] = sys.stdin.buffer if str(path) == "-" else open(path, "rb")  # noqa: SIM115
     offset, tail, first = 0, b"", True
     with contextlib.closing(raw) if str(path) != "-" else contextlib.nullcontext(raw):
         while True:

@@ -20,6 +20,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from .errors import SettingError
+
 # a word: letters, with apostrophes inside ("don't", "d'un"); digits and "_" are not letters
 TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 MAX_WORDS = 100_000
@@ -74,5 +76,5 @@ class Lexicon:
         counts = json.loads(s)
         if not isinstance(counts, dict) or not all(
                 isinstance(k, str) and isinstance(v, int) and v > 0 for k, v in counts.items()):
-            raise ValueError("lexicon must map words to positive counts")
+            raise SettingError("lexicon must map words to positive counts")
         return cls(counts)

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import SettingError
+
 ARCHS = ("lstm", "transformer")
 INITS = ("uniform", "normal", "orthogonal")
 
@@ -36,13 +38,13 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
-            raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
+            raise SettingError(f"arch must be one of {ARCHS}, got {self.arch!r}")
         if self.init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
+            raise SettingError(f"init must be one of {INITS}, got {self.init!r}")
         if self.n_models < 2:
-            raise ValueError(f"n_models must be >= 2, got {self.n_models}")
+            raise SettingError(f"n_models must be >= 2, got {self.n_models}")
         if self.arch == "transformer" and self.d_model % self.n_heads:
-            raise ValueError(f"d_model {self.d_model} must divide by n_heads {self.n_heads}")
+            raise SettingError(f"d_model {self.d_model} must divide by n_heads {self.n_heads}")
 
 
 def _shared_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
@@ -230,7 +232,7 @@ class StackedTransformer(_Stacked):
         cfg = self.cfg
         b, t = ids.shape
         if t > cfg.context:
-            raise ValueError(f"window of {t} positions exceeds the model context {cfg.context}")
+            raise SettingError(f"window of {t} positions exceeds the model context {cfg.context}")
         m, nh, d = cfg.n_models, cfg.n_heads, cfg.d_model
         x = self._embed(ids) + self.pos[:, :t].unsqueeze(1)  # (M, B, T, D)
         x = _shared_dropout(x, cfg.dropout, self.training)

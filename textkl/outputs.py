@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import atomic_write, iter_text
+from .io import atomic_write, check_readable, iter_text
 from .score import Scores
 
 FIELDS = ("kl", "nll", "entropy")
@@ -55,14 +55,17 @@ class _Summary:
 
 
 def score_file(pair, path: str | Path, *, json_out=None, tsv_out=None, npz_out=None,
-               batch_size: int | None = None, bf16: bool = False, progress: bool = True,
+               batch_size: int | None = None, dtype=None, progress: bool = False,
                chunk_chars: int = 1 << 20) -> str:
-    """Score a file (or ``-``) in bounded memory, write the requested outputs, return a summary."""
-    import torch
+    """Score a file (or ``-``) in bounded memory, write the requested outputs, return a summary.
+
+    ``dtype``: autocast dtype of the models (None: float32). Nothing is written on failure.
+    """
     from tqdm.auto import tqdm
 
     cal = pair.calibration
     summary = _Summary(cal.threshold(0.99) if cal else None)
+    check_readable(path)
     total = None if str(path) == "-" else os.path.getsize(path)
     tmpdir = Path(tempfile.mkdtemp(prefix="textkl-score-"))
     try:
@@ -79,7 +82,6 @@ def score_file(pair, path: str | Path, *, json_out=None, tsv_out=None, npz_out=N
                     pieces[len(pieces)] = piece
                 yield piece
 
-        dtype = torch.bfloat16 if bf16 else torch.float32
         stream = pair.score_stream(remember(iter_text(path, chunk_chars)),
                                    batch_size=batch_size, dtype=dtype)
         text_buf = ""

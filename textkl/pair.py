@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .calibrate import Calibration
-from .errors import ModelFileError
+from .errors import ModelFileError, SettingError
 from .lexicon import Lexicon
 from .model import ModelConfig, build_model
 from .score import ScoreConfig, Scores, score_pieces, score_text
@@ -38,9 +38,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise ValueError(f"device must be auto, cpu or cuda, got {device!r}")
+        raise SettingError(f"device must be auto, cpu or cuda, got {device!r}")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("device cuda was asked for but torch sees no CUDA device")
+        raise SettingError("device cuda was asked for but torch sees no CUDA device")
     return torch.device(device)
 
 
@@ -85,23 +85,32 @@ class Pair:
         return replace(self.score_config, batch_size=batch_size)
 
     def score(self, text: str, *, batch_size: int | None = None, features: bool = False,
-              dtype: torch.dtype = torch.float32) -> Scores:
-        """Per-character self-KL, surprisal and entropy of ``text`` (see ``Scores``)."""
+              dtype: torch.dtype | None = None, progress: bool = False) -> Scores:
+        """Per-character self-KL, surprisal and entropy of ``text`` (see ``Scores``).
+
+        Args:
+            text: any ``str``; ``len(result) == len(text)``.
+            batch_size: windows per forward pass (default: the pair's score config).
+            features: also pool hidden states per block (what the regions cluster on).
+            dtype: autocast dtype of the models' matmuls (None: float32). bfloat16 falls
+                back to float32, with a notice, where the LSTM kernel cannot run it.
+            progress: a progress bar on stderr.
+        """
         if not isinstance(text, str):
             raise TypeError(f"text must be str, got {type(text).__name__}")
         return score_text(self.model, self.vocab, text, self._cfg(batch_size), self.device,
-                          features=features, dtype=dtype)
+                          features=features, dtype=dtype or torch.float32, progress=progress)
 
     def score_stream(self, pieces: Iterable[str], *, batch_size: int | None = None,
-                     dtype: torch.dtype = torch.float32) -> Iterator[tuple[int, Scores]]:
+                     dtype: torch.dtype | None = None) -> Iterator[tuple[int, Scores]]:
         """Score a long text given as pieces, in bounded memory; yields ``(offset, Scores)``."""
         return score_pieces(self.model, self.vocab, pieces, self._cfg(batch_size), self.device,
-                            dtype=dtype)
+                            dtype=dtype or torch.float32)
 
     def percentile(self, values: np.ndarray | float, window: int = 1) -> np.ndarray:
         """Percentile (0..100) of KL values (or ``window``-char means) among the book's own."""
         if self.calibration is None:
-            raise ValueError("this pair has no calibration")
+            raise ModelFileError("this pair has no calibration (an old or damaged model file)")
         return self.calibration.percentile(values, window)
 
     def segment(self, text: str, **kwargs: Any):
@@ -165,9 +174,9 @@ def load(path: str | Path | None = None, device: str | torch.device = "cpu") -> 
         raise ModelFileError(f"{name}: no such model file") from None
     except IsADirectoryError:
         raise ModelFileError(f"{name}: is a directory without {CHECKPOINT_NAME}") from None
-    except (zipfile.BadZipFile, RuntimeError, EOFError, ValueError, OSError) as e:
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ModelFileError(f"{name}: not a readable textkl model file ({first[:120]})") from None
+    except (zipfile.BadZipFile, RuntimeError, EOFError, ValueError, OSError):
+        raise ModelFileError(f"{name}: not a readable textkl model file "
+                             "(truncated, damaged or another format)") from None
     except Exception as e:  # pickle.UnpicklingError and friends from foreign files
         raise ModelFileError(f"{name}: not a textkl model file ({type(e).__name__})") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:

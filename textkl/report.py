@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .errors import SettingError
 from .segment import smooth
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ class RegionSummary:
 def relative_luminance(colour: str) -> float:
     """WCAG 2 relative luminance of a ``#rrggbb`` colour, in [0, 1]."""
     if not re.fullmatch(r"#[0-9a-fA-F]{6}", colour):
-        raise ValueError(f"colour must be #rrggbb, got {colour!r}")
+        raise SettingError(f"colour must be #rrggbb, got {colour!r}")
     rgb = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
     lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
     return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
@@ -133,14 +134,14 @@ def summarize_regions(kl: np.ndarray, segments: Sequence[Any]) -> list[RegionSum
 
 def _check_inputs(text: str, kl: np.ndarray, segments: Sequence[Any]) -> None:
     if len(kl) != len(text):
-        raise ValueError(f"scores cover {len(kl)} characters, the text has {len(text)}")
+        raise SettingError(f"scores cover {len(kl)} characters, the text has {len(text)}")
     pos = 0
     for s in segments:
         if s.start != pos or s.end <= s.start:
-            raise ValueError(f"segments must tile the text: got [{s.start}, {s.end}) at {pos}")
+            raise SettingError(f"segments must tile the text: got [{s.start}, {s.end}) at {pos}")
         pos = s.end
     if pos != len(text):
-        raise ValueError(f"segments end at {pos}, the text has {len(text)} characters")
+        raise SettingError(f"segments end at {pos}, the text has {len(text)} characters")
 
 
 def heat_edges(smoothed: np.ndarray, calibration: Any, window: int) -> np.ndarray:
@@ -383,7 +384,7 @@ def render_report(text: str, scores: Scores | None, segments: Sequence[Any], pai
 
     for name, value in (("window", window), ("max_points", max_points), ("min_run", min_run)):
         if value < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
+            raise SettingError(f"{name} must be >= 1, got {value}")
     kl = np.zeros(0) if scores is None and not text else np.asarray(scores.kl, np.float64)
     _check_inputs(text, kl, segments)
     text = _SURROGATES.sub("\ufffd", text)  # unencodable; same length keeps every offset

@@ -9,6 +9,8 @@ or on how a stream was split into pieces.
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import unicodedata
 from collections import deque
@@ -21,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .errors import SettingError
 from .vocab import CharVocab, Encoded
 
 
@@ -35,11 +38,11 @@ class ScoreConfig:
     def __post_init__(self) -> None:
         for name in ("stride", "batch_size", "time_block", "feature_block"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise SettingError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.warmup < 0:
-            raise ValueError(f"warmup must be >= 0, got {self.warmup}")
+            raise SettingError(f"warmup must be >= 0, got {self.warmup}")
         if self.stride % self.feature_block:
-            raise ValueError(f"stride {self.stride} must be a multiple of {self.feature_block}")
+            raise SettingError(f"stride {self.stride} must be a multiple of {self.feature_block}")
 
 
 @dataclass(frozen=True)
@@ -237,6 +240,41 @@ class _ViewScorer:
         return out
 
 
+_LOG = logging.getLogger("textkl")
+
+
+@functools.cache
+def _lstm_supports(device_type: str, dtype: torch.dtype) -> bool:
+    """Whether torch's LSTM kernel runs under autocast to ``dtype`` on this device.
+
+    On a CPU without AVX-512-BF16 or AMX, oneDNN has no bfloat16 LSTM primitive and the
+    kernel raises. A two-step LSTM tells, once per process.
+    """
+    lstm = torch.nn.LSTM(4, 4).to(device_type)
+    x = torch.zeros(2, 1, 4, device=device_type)
+    try:
+        with torch.inference_mode(), torch.autocast(device_type, dtype=dtype):
+            lstm(x)
+    except RuntimeError:
+        return False
+    return True
+
+
+def supported_dtype(model, dtype: torch.dtype, device: torch.device) -> torch.dtype:
+    """``dtype`` if ``model`` can run in it on ``device``, else float32 with a one-line notice.
+
+    Reduced precision changes the scores only within rounding (see ``tests/test_score.py``
+    for the tolerance); falling back gives exactly the float32 scores.
+    """
+    if dtype == torch.float32 or model.cfg.arch != "lstm" or _lstm_supports(device.type, dtype):
+        return dtype
+    if not getattr(supported_dtype, "warned", False):
+        supported_dtype.warned = True  # type: ignore[attr-defined]
+        _LOG.warning("%s is not supported by this %s's LSTM kernel; scoring in float32",
+                     str(dtype).removeprefix("torch."), device.type.upper())
+    return torch.float32
+
+
 STATS_ROWS = 1024  # rows of the head and statistics per step on a CPU: each step stays in cache
 
 
@@ -256,6 +294,7 @@ def score_windows(model, x: torch.Tensor, y: torch.Tensor, time_block: int = 64,
     Returns:
         kl, nll, entropy: float32 (B, T); hidden: float32 (M, B, T, H) or None.
     """
+    dtype = supported_dtype(model, dtype, x.device)
     autocast = torch.autocast(x.device.type, dtype=dtype, enabled=dtype != torch.float32)
     with autocast:
         if model.cfg.arch == "lstm":
@@ -393,15 +432,23 @@ def _distribute(pending: deque, kl: np.ndarray, nll: np.ndarray, ent: np.ndarray
 
 def score_text(
     model, vocab: CharVocab, text: str, cfg: ScoreConfig, device: torch.device,
-    features: bool = False, dtype: torch.dtype = torch.float32,
+    features: bool = False, dtype: torch.dtype = torch.float32, progress: bool = False,
 ) -> Scores:
-    """Score one in-memory text; optionally with hidden-state features pooled in blocks."""
+    """Score one in-memory text; optionally with hidden-state features pooled in blocks,
+    and a progress bar on stderr (in characters of the text's view)."""
+    from tqdm.auto import tqdm
+
     enc = vocab.encode(text)
     if len(enc.ids) == 0:
         z = np.full(len(text), np.nan, dtype=np.float32)
         return Scores(z, z.copy(), z.copy())
     scorer = _ViewScorer(model, cfg, device, features=features, dtype=dtype)
-    outs = list(scorer.feed(enc.ids, final=True))
+    outs = []
+    with tqdm(total=len(enc.ids), unit="char", unit_scale=True, desc="score",
+              disable=not progress) as bar:
+        for out in scorer.feed(enc.ids, final=True):
+            outs.append(out)
+            bar.update(len(out[0]))
     kl, nll, ent = (np.concatenate([o[j] for o in outs]) for j in range(3))
     feats = offs = None
     if features:

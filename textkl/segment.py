@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .errors import ModelFileError, SettingError
+
 if TYPE_CHECKING:
     from .calibrate import Calibration
     from .cluster import ClusterConfig
@@ -88,19 +90,19 @@ class SegmentConfig:
     def __post_init__(self) -> None:
         for name in ("window", "min_span", "min_gap", "cp_block"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise SettingError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.level <= 1.0:
-            raise ValueError(f"level must be in [0, 1], got {self.level}")
+            raise SettingError(f"level must be in [0, 1], got {self.level}")
         if min(self.switch_word, self.switch_sentence) < 0:
-            raise ValueError(f"switch costs must be >= 0, got {self.switch_word}, "
+            raise SettingError(f"switch costs must be >= 0, got {self.switch_word}, "
                              f"{self.switch_sentence}")
         for name in ("surprise_weight", "space_weight", "name_weight", "lexicon_weight"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+                raise SettingError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.lexicon_alpha <= 0:
-            raise ValueError(f"lexicon_alpha must be > 0, got {self.lexicon_alpha}")
+            raise SettingError(f"lexicon_alpha must be > 0, got {self.lexicon_alpha}")
         if not 0.0 <= self.q_low <= self.q_high <= 1.0:
-            raise ValueError(f"need 0 <= q_low <= q_high <= 1, got {self.q_low}, {self.q_high}")
+            raise SettingError(f"need 0 <= q_low <= q_high <= 1, got {self.q_low}, {self.q_high}")
 
 
 def smooth(x: np.ndarray, window: int) -> np.ndarray:
@@ -114,7 +116,7 @@ def smooth(x: np.ndarray, window: int) -> np.ndarray:
         float64 (N,); NaN only where the whole window is NaN.
     """
     if window < 1:
-        raise ValueError(f"window must be >= 1, got {window}")
+        raise SettingError(f"window must be >= 1, got {window}")
     v = np.asarray(x, dtype=np.float64)
     ok = ~np.isnan(v)
     c = np.concatenate(([0.0], np.cumsum(np.where(ok, v, 0.0))))
@@ -259,7 +261,7 @@ def find_spans(text: str, kl: np.ndarray, high: float, low: float,
         ``(start, end, foreign)`` tuples that tile ``[0, len(text))``; neighbours differ.
     """
     if len(kl) != len(text):
-        raise ValueError(f"kl has {len(kl)} values for {len(text)} characters")
+        raise SettingError(f"kl has {len(kl)} values for {len(text)} characters")
     if not text:
         return []
     mask = clean_mask(hysteresis(smooth(kl, cfg.window), high, low), cfg.min_span, cfg.min_gap)
@@ -294,7 +296,7 @@ def changepoint_spans(text: str, kl: np.ndarray, highs: dict[int, float],
     piece. Boundaries are then refined and snapped as for the hysteresis method.
     """
     if len(kl) != len(text):
-        raise ValueError(f"kl has {len(kl)} values for {len(text)} characters")
+        raise SettingError(f"kl has {len(kl)} values for {len(text)} characters")
     if not text:
         return []
     import ruptures as rpt
@@ -374,7 +376,7 @@ def decode_spans(text: str, pct: np.ndarray, cfg: SegmentConfig = SegmentConfig(
         ``(start, end, foreign)`` tuples that tile the text; neighbours differ.
     """
     if len(pct) != len(text):
-        raise ValueError(f"pct has {len(pct)} values for {len(text)} characters")
+        raise SettingError(f"pct has {len(pct)} values for {len(text)} characters")
     if not text:
         return []
     space = space_mask(text)
@@ -423,7 +425,7 @@ def decode_spans(text: str, pct: np.ndarray, cfg: SegmentConfig = SegmentConfig(
 def thresholds(calibration: Calibration | None, cfg: SegmentConfig) -> tuple[float, float]:
     """The (high, low) thresholds in nats of ``cfg.window``-character KL means."""
     if calibration is None:
-        raise ValueError("this pair has no calibration; segmenting needs its thresholds")
+        raise ModelFileError("this pair has no calibration; segmenting needs its thresholds")
     return (calibration.threshold(cfg.q_high, cfg.window),
             calibration.threshold(cfg.q_low, cfg.window))
 
@@ -466,10 +468,10 @@ def segment_text(pair: Pair, text: str, method: str = "decode", clusters: int | 
     from .cluster import ClusterConfig, assign_regions
 
     if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        raise SettingError(f"method must be one of {METHODS}, got {method!r}")
     if clusters != "auto" and (isinstance(clusters, bool) or not isinstance(clusters, int)
                                or clusters < 1):
-        raise ValueError(f"clusters must be a positive int or 'auto', got {clusters!r}")
+        raise SettingError(f"clusters must be a positive int or 'auto', got {clusters!r}")
     ckeys = {f.name for f in fields(ClusterConfig)}
     ccfg = replace(cluster_config or ClusterConfig(),
                    **{k: v for k, v in overrides.items() if k in ckeys})
@@ -480,7 +482,7 @@ def segment_text(pair: Pair, text: str, method: str = "decode", clusters: int | 
     if scores is None or scores.features is None:
         scores = pair.score(text, features=True)
     if len(scores) != len(text):
-        raise ValueError(f"scores have {len(scores)} values for {len(text)} characters")
+        raise SettingError(f"scores have {len(scores)} values for {len(text)} characters")
     high, low = thresholds(pair.calibration, cfg)
     if method == "decode":
         cal = pair.calibration

@@ -17,6 +17,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from .errors import SettingError
+
 UNK = "<unk>"
 _TABLE_SIZE = 0x10000  # dense lookup for the BMP; astral characters go through a dict
 _WHITESPACE = np.array([ord(c) for c in " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680"
@@ -111,7 +113,7 @@ class CharVocab:
 
     def __init__(self, chars: list[str], fold: str = "fold_whitespace") -> None:
         if fold not in FOLD_RULES:
-            raise ValueError(f"fold must be one of {FOLD_RULES}, got {fold!r}")
+            raise SettingError(f"fold must be one of {FOLD_RULES}, got {fold!r}")
         self.chars = [UNK, *[c for c in chars if c != UNK]]
         self.fold = fold
         self._index = {c: i for i, c in enumerate(self.chars)}
@@ -133,7 +135,7 @@ class CharVocab:
     def build(cls, text: str, min_count: int = 5, fold: str = "fold_whitespace") -> CharVocab:
         """Build from training text: characters seen at least ``min_count`` times."""
         if min_count < 1:
-            raise ValueError(f"min_count must be >= 1, got {min_count}")
+            raise SettingError(f"min_count must be >= 1, got {min_count}")
         view, _ = nfc_view(text)
         counts = Counter(view)
         chars = sorted(c for c, n in counts.items() if n >= min_count and not c.isspace())

@@ -91,7 +91,7 @@ def book_split(pair) -> tuple[str, str]:
 
     The split reproduces ``train_on_text``: the last ``val_chars`` view characters are held out.
     """
-    from textkl.train import load_books
+    from textkl.training import load_books
 
     book = Path(pair.meta["books"][0]).name
     text = load_books([corpora_dir() / book])

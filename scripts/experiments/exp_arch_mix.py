@@ -40,7 +40,7 @@ KINDS = {"lstm/lstm": [(0, 1)], "transformer/transformer": [(2, 3)],
 
 def train_two(text: str, steps: int, d_model: int, seed: int = 0) -> dict:
     """An LSTM pair and a transformer pair trained on the same batches."""
-    from textkl.train import TrainConfig, train_on_text
+    from textkl.training import TrainConfig, train_on_text
 
     cfg = TrainConfig(steps=steps, batch_size=32, seq_len=128, lr=3e-3,
                       warmup_steps=min(50, steps), eval_every=steps, val_chars=20_000,
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> dict:
     steps = args.steps or (30 if args.quick else 500)
     n = args.chars or (2_000 if args.quick else 15_000)
     d_model = 32 if args.quick else 96
-    from textkl.train import load_books
+    from textkl.training import load_books
 
     book = load_books([_lib.corpora_dir() / "en_novel_moby_dick.txt"])
     if args.quick:

@@ -40,7 +40,7 @@ WINDOW = 30
 
 def train_stack(text: str, init: str, n_models: int, steps: int, d_model: int, seed: int = 0):
     """One jointly trained stack of ``n_models`` LSTMs with the ``init`` scheme."""
-    from textkl.train import TrainConfig, train_on_text
+    from textkl.training import TrainConfig, train_on_text
 
     cfg = TrainConfig(steps=steps, batch_size=32, seq_len=96, lr=6e-3,
                       warmup_steps=min(50, steps), eval_every=steps, val_chars=20_000,
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> dict:
     schemes = SCHEMES[:1] if args.quick else SCHEMES
     n_models = 4 if args.quick else 8
     ood = OOD[::5] if args.quick else OOD
-    from textkl.train import load_books
+    from textkl.training import load_books
 
     book = load_books([_lib.corpora_dir() / "en_novel_moby_dick.txt"])
     if args.quick:

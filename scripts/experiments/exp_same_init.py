@@ -35,7 +35,7 @@ NAME = "exp_same_init"
 
 def train_both(text: str, steps: int, d_model: int, seed: int = 0) -> dict:
     """Train a same-init pair and a different-init pair with identical settings on ``text``."""
-    from textkl.train import TrainConfig, train_on_text
+    from textkl.training import TrainConfig, train_on_text
 
     cfg = TrainConfig(steps=steps, batch_size=32, seq_len=96, lr=6e-3, warmup_steps=min(50, steps),
                       eval_every=max(steps // 2, 1), calib_chars=20_000, seed=seed)
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> dict:
     n_eval = 2_000 if args.quick else 20_000
     d_model = 32 if args.quick else 96
 
-    from textkl.train import load_books
+    from textkl.training import load_books
 
     book = load_books([_lib.corpora_dir() / "en_novel_moby_dick.txt"])
     train_text, held = book[: n_train], book[-200_000:]

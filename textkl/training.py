@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from .calibrate import calibrate
 from .corpora import strip_gutenberg
-from .errors import InputError
+from .errors import InputError, SettingError
 from .io import read_text
 from .lexicon import Lexicon
 from .model import ModelConfig, build_model, count_params
@@ -46,9 +46,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.val_fraction < 0.5:
-            raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
+            raise SettingError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
         if self.steps is not None and self.steps < 1:
-            raise ValueError(f"steps must be >= 1, got {self.steps}")
+            raise SettingError(f"steps must be >= 1, got {self.steps}")
 
     @property
     def max_steps(self) -> int:
@@ -113,7 +113,8 @@ def train_on_text(
     mcfg = ModelConfig(arch=arch, vocab_size=len(vocab), n_models=n_models,
                        same_init=same_init, seed=cfg_t.seed, **model_kw)
     if arch == "transformer" and cfg_t.seq_len > mcfg.context:
-        raise ValueError(f"seq_len {cfg_t.seq_len} exceeds the transformer context {mcfg.context}")
+        raise SettingError(f"seq_len {cfg_t.seq_len} exceeds the transformer context "
+                           f"{mcfg.context}")
     torch.manual_seed(cfg_t.seed)  # dropout masks; batches use their own generator
     model = build_model(mcfg).to(dev)
     stats = _fit(model, train_ids, val_ids, cfg_t, dev, progress)
