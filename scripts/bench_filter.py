@@ -12,7 +12,7 @@ Measured:
 1. ``single``: ``textkl.filter.filter_jsonl`` in one process with ``--threads`` torch
    threads (JSON parsing, batched scoring, decisions and writing included).
 2. ``per_doc``: ``pair.score`` called once per document on the first ``--per-doc`` documents,
-   against ``score_many`` on the same documents (what batching across documents buys).
+   against ``Pair.score_many`` on the same documents (what batching across documents buys).
 3. ``datatrove``: ``JsonlReader -> TextklFilter -> JsonlWriter`` with ``LocalPipelineExecutor``,
    2 tasks on 2 workers of 1 thread each (process start-up and model loading included).
 4. Accuracy of the keep/reject decision against the true language for the default rule
@@ -113,7 +113,6 @@ def run_single(pair, src: Path, work: Path) -> dict:
 
 
 def run_per_doc(pair, docs: list[dict]) -> dict:
-    from textkl.filter import score_many
 
     texts = [d["text"] for d in docs]
     chars = sum(map(len, texts))
@@ -122,7 +121,7 @@ def run_per_doc(pair, docs: list[dict]) -> dict:
         pair.score(t)
     one = time.perf_counter() - t0
     t0 = time.perf_counter()
-    score_many(pair, texts)
+    pair.score_many(texts)
     many = time.perf_counter() - t0
     return {"docs": len(texts), "chars": chars, "per_doc_chars_per_s": chars / one,
             "batched_chars_per_s": chars / many, "speedup": one / many}
@@ -302,12 +301,11 @@ def main(argv: list[str] | None = None) -> int:
     gpu_rate = args.gpu_rate
     if gpu_rate is None and torch.cuda.is_available():
         texts = [d["text"] for d in docs]
-        from textkl.filter import score_many
 
         gpu = load(args.model, device="cuda")
-        score_many(gpu, texts[:50])  # warm-up
+        gpu.score_many(texts[:50])  # warm-up
         t0 = time.perf_counter()
-        score_many(gpu, texts, batch_size=1024)
+        gpu.score_many(texts, batch_size=1024)
         torch.cuda.synchronize()
         gpu_rate = chars / (time.perf_counter() - t0)
     res["gpu_rate"] = gpu_rate

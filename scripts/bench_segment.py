@@ -175,6 +175,20 @@ def scores_from(counts: list[tuple[int, int, int]]) -> dict:
             "mean_doc_f1": round(float(np.mean(f1s)), 4)}
 
 
+def segment_kwargs(finder: str, seed: int, overrides: dict) -> dict:
+    """``Pair.segment`` keywords: each override goes to the config that has the field."""
+    from dataclasses import fields
+
+    from textkl.finders import make_finder
+    from textkl.regions import RegionConfig
+
+    region_keys = {f.name for f in fields(RegionConfig)}
+    return {"finder": make_finder(finder, **{k: v for k, v in overrides.items()
+                                             if k not in region_keys}),
+            "regions": RegionConfig(seed=seed, **{k: v for k, v in overrides.items()
+                                                  if k in region_keys})}
+
+
 def textkl_mask(pair, doc: str, in_dist: bool, **kw) -> np.ndarray:
     m = np.zeros(len(doc), dtype=bool)
     for s in pair.segment(doc, **kw):
@@ -215,7 +229,7 @@ def tfidf_baseline(text: str, bounds: list[tuple], k: int, seed: int) -> np.ndar
 def window_bounds(text: str, width: int = 200) -> list[tuple]:
     """Consecutive windows of about ``width`` characters, cut at word starts: what a user
     without the true paragraph boundaries would hand the TF-IDF baseline."""
-    from textkl.segment import snap_candidates
+    from textkl.spans import snap_candidates
 
     words, _ = snap_candidates(text)
     cuts = [0]
@@ -325,7 +339,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out", default=str(ROOT / "runs" / "bench_segment" / "results.json"))
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a SegmentConfig/ClusterConfig field, e.g. --set level=0.6")
+                    help="override a finder or RegionConfig field, e.g. --set level=0.6")
     ap.add_argument("--para-chars", default="300,700",
                     help="six_languages: paragraph length range in characters")
     args = ap.parse_args(argv)
@@ -342,9 +356,9 @@ def main(argv: list[str] | None = None) -> dict:
     det_all = LanguageDetectorBuilder.from_all_languages().build()
     tasks = args.tasks.split(",")
     n_docs = 40 if args.quick else 100
-    kw = {"method": args.method, "seed": args.seed,
-          **{k: int(v) if v.isdigit() else float(v)
-             for k, v in (o.split("=", 1) for o in args.overrides)}}
+    kw = segment_kwargs(args.method, args.seed,
+                        {k: int(v) if v.isdigit() else float(v)
+                         for k, v in (o.split("=", 1) for o in args.overrides)})
     results: dict = {"model": args.model or "embedded default", "pair": pair.describe(),
                      "quick": args.quick,
                      "seed": args.seed, "method": args.method, "overrides": args.overrides,

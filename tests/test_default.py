@@ -26,8 +26,35 @@ def _demo_spans() -> list[dict]:
         return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
-def test_default_pair_loads_offline_with_calibration(default_pair, monkeypatch):
-    monkeypatch.setenv("TEXTKL_CORPORA", "/nonexistent")  # nothing outside the package
+_OFFLINE = """
+import socket, sys
+def refuse(*args, **kwargs):
+    raise OSError("textkl tried to use the network")
+socket.socket.connect = socket.create_connection = refuse
+import textkl
+pair = textkl.load()
+s = pair.score("Call me Ishmael.")
+print(pair.meta["books"][0], pair.calibration.n_chars, len(s))
+"""
+
+
+def test_default_pair_loads_offline(tmp_path):
+    """In a fresh process with no network, no corpora, an empty cache and home."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TEXTKL_CORPORA": str(tmp_path / "none"), "HOME": str(tmp_path),
+           "TEXTKL_CACHE": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, "-c", _OFFLINE], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    book, n_chars, n = out.stdout.split()
+    assert book == "en_novel_moby_dick.txt" and int(n_chars) > 10_000 and int(n) == 16
+    assert not (tmp_path / "cache").exists()  # nothing fetched or written
+
+
+def test_default_pair_calibration_matches_its_record(default_pair):
     assert default_pair.meta["books"] == ["en_novel_moby_dick.txt"]
     cal = default_pair.calibration
     assert cal is not None and cal.n_chars > 10_000

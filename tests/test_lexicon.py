@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from textkl.errors import ModelFileError
+from textkl.finders import DecodeConfig, DecodeFinder
 from textkl.lexicon import Lexicon
 from textkl.pair import load
-from textkl.segment import SegmentConfig, decode_spans
 
 
 def test_build_counts_case_folded_words_with_inner_apostrophes():
@@ -44,8 +44,9 @@ TEXT = ("the cat sat on the mat and zorbu flim drax quelp hoovin gree then the c
 
 def _spans(text, lexicon, **kw):
     pct = np.full(len(text), 0.6)  # the characters' own evidence is 0 at level 0.6
-    cfg = replace(SegmentConfig(level=0.6), **kw)
-    return [(s, e) for s, e, f in decode_spans(text, pct, cfg, None, lexicon) if f]
+    finder = DecodeFinder(replace(DecodeConfig(level=0.6), **kw))
+    finder.lexicon = lexicon
+    return [(s, e) for s, e, f in finder.decode(text, pct) if f]
 
 
 def test_words_the_book_never_uses_are_evidence_for_foreign():
@@ -69,7 +70,7 @@ def test_checkpoints_keep_the_lexicon_and_older_ones_load_without(tiny_pair, tmp
     old = load(tmp_path / "old.pt")
     assert old.lexicon is None
     text = "le chat est sur la table, the cat is on the table"
-    assert old.segment(text, clusters=1)  # decodes on the characters' evidence alone
+    assert old.segment(text, regions=1)  # decodes on the characters' evidence alone
     blob["lexicon"] = '{"the": -3}'
     torch.save(blob, tmp_path / "bad.pt")
     with pytest.raises(ModelFileError, match="damaged"):

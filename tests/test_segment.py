@@ -13,30 +13,43 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from textkl.segment import (
-    Segment,
-    SegmentConfig,
-    changepoint_spans,
-    clean_mask,
-    decode_spans,
-    find_spans,
-    hysteresis,
-    runs,
-    smooth,
-    snap_candidates,
-    space_mask,
+from textkl.finders import (
+    ChangepointConfig,
+    ChangepointFinder,
+    DecodeConfig,
+    DecodeFinder,
+    HysteresisConfig,
+    HysteresisFinder,
+    make_finder,
 )
+from textkl.numerics import centred_mean
+from textkl.score import Scores
+from textkl.spans import Segment, clean_mask, hysteresis, runs, snap_candidates, space_mask
+
+
+def _hysteresis(high: float, low: float, cfg: HysteresisConfig) -> HysteresisFinder:
+    """A hysteresis finder with thresholds set by hand instead of fitted on a calibration."""
+    finder = HysteresisFinder(cfg)
+    finder.high, finder.low = high, low
+    return finder
 
 # ---------------------------------------------------------------------------- numpy pieces
 
 
-def test_smooth_ignores_nan_and_keeps_length():
+def test_centred_mean_ignores_nan_and_keeps_length():
     x = np.array([np.nan, 1.0, 1.0, 3.0, np.nan, 3.0], dtype=np.float32)
-    s = smooth(x, 3)
+    s = centred_mean(x, 3)
     assert s.shape == x.shape
     assert s[0] == pytest.approx(1.0)  # window [nan, 1]: NaN dropped, not zero-filled
     assert s[4] == pytest.approx(3.0)
-    assert np.isnan(smooth(np.full(4, np.nan), 2)).all()
+    assert np.isnan(centred_mean(np.full(4, np.nan), 2)).all()
+
+
+def test_centred_mean_is_cut_at_the_ends():
+    got = centred_mean(np.arange(40.0), 30)
+    assert got[0] == pytest.approx(7.0)  # mean of 0..14: the window does not slide inwards
+    assert got[20] == pytest.approx(np.arange(5, 35).mean())
+    assert got[39] == pytest.approx(np.arange(24, 40).mean())
 
 
 def test_hysteresis_extends_above_low_only_from_a_high_point():
@@ -88,15 +101,17 @@ def test_spans_tile_any_text(text, seed, window, method):
         kl[rng.random(len(text)) < 0.05] = np.nan
         start = rng.integers(0, len(text))
         kl[start : start + rng.integers(0, 80)] *= 50  # a foreign stretch
-    cfg = SegmentConfig(window=window, min_span=int(rng.integers(1, 30)),
-                        min_gap=int(rng.integers(1, 30)))
+    min_span, min_gap = int(rng.integers(1, 30)), int(rng.integers(1, 30))
     if method == "decode":
         pct = np.where(np.isnan(kl), np.nan, np.clip(kl, 0, 1))
-        spans = decode_spans(text, pct, cfg=cfg)
+        spans = DecodeFinder().decode(text, pct)
     elif method == "hysteresis":
-        spans = find_spans(text, kl, high=0.5, low=0.2, cfg=cfg)
+        cfg = HysteresisConfig(window=window, min_span=min_span, min_gap=min_gap)
+        spans = _hysteresis(0.5, 0.2, cfg).spans(text, kl)
     else:
-        spans = changepoint_spans(text, kl, highs={1: 0.8, 10: 0.5}, cfg=cfg)
+        finder = ChangepointFinder(ChangepointConfig(min_span=min_span, min_gap=min_gap))
+        finder.highs = {1: 0.8, 10: 0.5}
+        spans = finder.predict(text, Scores(kl, kl, kl))
     _check_tiling(spans, len(text))
 
 
@@ -105,7 +120,7 @@ def test_find_spans_cuts_a_foreign_sentence_at_its_edges():
     a, b = text.index("Un"), text.index("Seven")
     kl = np.full(len(text), 0.01, dtype=np.float32)
     kl[a + 2 : b + 3] = 1.0  # the models notice a little late and recover a little late
-    spans = find_spans(text, kl, high=0.5, low=0.1, cfg=SegmentConfig(window=5))
+    spans = _hysteresis(0.5, 0.1, HysteresisConfig(window=5)).spans(text, kl)
     assert [(s, e, f) for s, e, f in spans] == [(0, a, False), (a, b, True), (b, len(text), False)]
 
 
@@ -114,10 +129,11 @@ def test_decode_labels_whole_words_and_prefers_sentence_starts():
     a, b = text.index("Un"), text.index("Seven")
     pct = np.full(len(text), 0.4)
     pct[a + 3 : b + 4] = 0.95  # late onset and a slow recovery, as the models' context lags
-    spans = decode_spans(text, pct, SegmentConfig(level=0.6, switch_word=4, switch_sentence=0.5))
-    assert spans == [(0, a, False), (a, b, True), (b, len(text), False)]
+    finder = DecodeFinder(DecodeConfig(level=0.6, switch_word=4, switch_sentence=0.5))
+    assert finder.decode(text, pct) == [(0, a, False), (a, b, True), (b, len(text), False)]
     pct[a:b] = 0.62  # weak evidence for a short stretch: not worth two switches
-    assert decode_spans(text, pct, SegmentConfig(switch_sentence=20)) == [(0, len(text), False)]
+    assert DecodeFinder(DecodeConfig(switch_sentence=20)).decode(text, pct) == [
+        (0, len(text), False)]
 
 
 @given(st.text(alphabet=st.one_of(st.characters(), st.sampled_from(" \t\n\x85\xa0\u2028\u3000")),
@@ -136,28 +152,33 @@ def test_decode_hears_word_ends_and_discounts_names():
     sur = np.zeros(len(text))
     a, b = text.index("on"), text.index(" and")
     sur[[i for i in range(a, b) if text[i] == " "] + [b]] = 2.5  # words ending oddly
-    cfg = SegmentConfig(level=0.6, switch_word=1.0)
-    foreign = [(s, e) for s, e, f in decode_spans(text, pct, cfg, sur) if f]
+    cfg = DecodeConfig(level=0.6, switch_word=1.0)
+    foreign = [(s, e) for s, e, f in DecodeFinder(cfg).decode(text, pct, sur) if f]
     assert foreign == [(a, text.index("and"))]  # only whitespace carried that evidence
-    assert not any(f for *_, f in decode_spans(text, pct, replace(cfg, space_weight=0.0), sur))
+    no_space = DecodeFinder(replace(cfg, space_weight=0.0))
+    assert not any(f for *_, f in no_space.decode(text, pct, sur))
     n = text.index("Fitzwilliam")
     pct[n : n + 11] = 1.0  # a name the book never saw, mid-sentence
     sur[:] = 0.0
-    assert not any(f for *_, f in decode_spans(text, pct, cfg, sur))
-    foreign = [(s, e) for s, e, f in decode_spans(text, pct, replace(cfg, name_weight=1.0), sur)
-               if f]
+    assert not any(f for *_, f in DecodeFinder(cfg).decode(text, pct, sur))
+    names = DecodeFinder(replace(cfg, name_weight=1.0))
+    foreign = [(s, e) for s, e, f in names.decode(text, pct, sur) if f]
     assert foreign == [(n, n + 12)]
 
 
 def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="level"):
-        SegmentConfig(level=1.5)
+        DecodeConfig(level=1.5)
     with pytest.raises(ValueError, match="q_low"):
-        SegmentConfig(q_low=0.9, q_high=0.5)
+        HysteresisConfig(q_low=0.9, q_high=0.5)
     with pytest.raises(ValueError, match="space_weight"):
-        SegmentConfig(space_weight=-1.0)
-    with pytest.raises(ValueError, match="switch costs"):
-        SegmentConfig(switch_word=-1.0)
+        DecodeConfig(space_weight=-1.0)
+    with pytest.raises(ValueError, match="switch_word"):
+        DecodeConfig(switch_word=-1.0)
+    with pytest.raises(ValueError, match="has no setting window"):
+        make_finder("decode", window=30)  # a hysteresis setting: named, not ignored
+    with pytest.raises(ValueError, match="finder must be one of"):
+        make_finder("viterbi")
 
 
 def test_runs_roundtrip():
@@ -272,7 +293,7 @@ def test_segment_empty_text(pair):
 
 def test_changepoint_method_finds_the_english_sentence(pair):
     text = _FRENCH + _ENGLISH_NEW + " " + _FRENCH_2
-    segs = pair.segment(text, method="changepoint")
+    segs = pair.segment(text, finder="changepoint")
     _check_segments(segs, len(text))
     mid = text.index(_ENGLISH_NEW) + len(_ENGLISH_NEW) // 2
     assert next(s for s in segs if s.start <= mid < s.end).in_distribution
@@ -299,7 +320,10 @@ def test_cli_json_follows_the_contract(pair, tmp_path):
     for s in segs:
         assert set(s) == {"start", "end", "label", "in_distribution", "mean_kl"}
         assert isinstance(s["label"], int) and isinstance(s["in_distribution"], bool)
-    assert "region 0" in res.output or "region 1" in res.output
+    labels = sorted({s["label"] for s in segs})
+    assert labels[0] == 0 and labels[-1] >= 1  # the English is book-like, the French is not
+    assert f"{len(segs)} spans, {len(labels)} regions" in res.stderr
+    assert all(f"region {lab}: " in res.stderr for lab in labels)  # the summary matches
 
 
 def test_cli_errors_are_one_line(pair, tmp_path):

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .errors import TextklError
     from .pair import Pair
     from .score import Scores
-    from .segment import Segment
+    from .spans import Segment
 
 
 def load(path: str | os.PathLike[str] | None = None, device: str = "cpu") -> Pair:
@@ -105,7 +105,7 @@ def __getattr__(name: str) -> Any:  # lazy: `import textkl` must not import torc
         from .score import Scores
         return Scores
     if name == "Segment":
-        from .segment import Segment
+        from .spans import Segment
         return Segment
     if name == "TextklError":
         from .errors import TextklError

@@ -13,29 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import SettingError
+from .numerics import full_window_means
 
 WINDOWS = (1, 10, 30, 100)
 _GRID = np.linspace(0.0, 1.0, 1001)  # quantile levels stored per window
-
-
-def window_means(x: np.ndarray, window: int) -> np.ndarray:
-    """Means of every full window of ``window`` consecutive non-NaN values of ``x``.
-
-    Args:
-        x: float (N,), NaN where undefined (dropped first).
-        window: >= 1.
-
-    Returns:
-        float64 (max(0, n - window + 1),) where n is the count of non-NaN values.
-    """
-    if window < 1:
-        raise SettingError(f"window must be >= 1, got {window}")
-    v = np.asarray(x, dtype=np.float64)
-    v = v[~np.isnan(v)]
-    if len(v) < window:
-        return np.zeros(0)
-    c = np.concatenate(([0.0], np.cumsum(v)))
-    return (c[window:] - c[:-window]) / window
 
 
 @dataclass(frozen=True)
@@ -101,6 +82,6 @@ def calibrate(kl: np.ndarray, nll: np.ndarray, entropy: np.ndarray,
     ok = ~np.isnan(kl)
     if ok.sum() < max(windows):
         raise SettingError(f"need at least {max(windows)} scored characters, got {int(ok.sum())}")
-    quantiles = {w: np.quantile(window_means(kl, w), _GRID).round(7).tolist() for w in windows}
+    quantiles = {w: np.quantile(full_window_means(kl, w), _GRID).round(7).tolist() for w in windows}
     return Calibration(int(ok.sum()), float(np.nanmean(kl)), float(np.nanmean(nll)),
                        float(np.nanmean(entropy)), quantiles)

@@ -210,12 +210,18 @@ def score(file, model_path, json_out, tsv_out, npz_out, batch_size, precision, b
     click.echo(summary, err=True)
 
 
-def _clusters_option(value: str) -> int | str:
-    if value == "auto":
-        return value
+def _clusters_option(value: str) -> int | str | None:
+    if value in ("auto", "none"):
+        return None if value == "none" else value
     if value.isdigit() and int(value) >= 1:
         return int(value)
-    raise click.BadParameter(f"expected a positive integer or 'auto', got {value!r}")
+    raise click.BadParameter(f"expected a positive integer, 'auto' or 'none', got {value!r}")
+
+
+def _finder_names() -> list[str]:
+    from .finders import FINDERS  # numpy only: --help stays instant
+
+    return sorted(FINDERS)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -226,19 +232,19 @@ def _clusters_option(value: str) -> int | str:
                    "mean_kl}]}.")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False, allow_dash=True),
               help="Write a self-contained HTML report (textkl.report).")
-@click.option("--clusters", default="auto", show_default=True, metavar="K|auto",
+@click.option("--clusters", default="auto", show_default=True, metavar="K|auto|none",
               callback=lambda _c, _p, v: _clusters_option(v),
-              help="Number of foreign regions, or auto (Ward merging with a BIC-like stop, "
-                   "see textkl.cluster).")
-@click.option("--method", type=click.Choice(["decode", "hysteresis", "changepoint"]),
+              help="Number of foreign regions, auto (Ward merging against a split-half null "
+                   "cost, see textkl.regions), or none (no region step: foreign is region 1).")
+@click.option("--finder", "--method", "finder", type=click.Choice(_finder_names()),
               default="decode", show_default=True,
               help="Span finder: word-level two-state decoding, hysteresis on the smoothed "
-                   "KL, or kernel change points (see textkl.segment).")
+                   "KL, or kernel change points (see textkl.finders).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Clustering seed.")
 @precision_options
 @DEVICE
 @progress_options
-def segment(file, model_path, json_out, html_out, clusters, method, seed, precision, bf16,
+def segment(file, model_path, json_out, html_out, clusters, finder, seed, precision, bf16,
             device, progress, quiet):
     """Cut FILE (or - for stdin) into book-like and foreign spans grouped into regions.
 
@@ -257,9 +263,9 @@ def segment(file, model_path, json_out, html_out, clusters, method, seed, precis
 
     text = read_text(file)
     pair = load_pair(model_path, device)
-    scores = pair.score(text, features=True, dtype=_dtype(precision, bf16),
+    scores = pair.score(text, features=clusters is not None, dtype=_dtype(precision, bf16),
                         progress=_progress(progress, quiet)) if text else None
-    segs = segment_text(pair, text, method=method, clusters=clusters, scores=scores, seed=seed)
+    segs = segment_text(pair, text, finder=finder, regions=clusters, scores=scores, seed=seed)
     page = None
     if html_out:
         from .report import render_report  # imported only when asked: plotly is slow to load

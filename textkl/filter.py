@@ -26,15 +26,19 @@ import math
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from typing import IO, TYPE_CHECKING, Any, NamedTuple
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import InputError, ModelFileError, SettingError
+from .errors import ModelFileError, SettingError
+from .finders import HysteresisFinder
+from .io import iter_lines, open_output
+from .numerics import centred_mean
+from .spans import Segment, to_segments
 
 if TYPE_CHECKING:
-    from .score import ScoreConfig, Scores
+    pass
 
 OOD_WINDOW = 30  # characters in the smoothing window of the OOD rule
 OOD_QUANTILE = 0.99  # book quantile of 30-char means above which a character is OOD
@@ -80,15 +84,6 @@ class DocScore:
 
 
 @dataclass(frozen=True)
-class Span:
-    """An in-distribution span ``text[start:end]`` of a document."""
-
-    start: int
-    end: int
-    mean_kl: float  # nats
-
-
-@dataclass(frozen=True)
 class Summary:
     """What a filter run did."""
 
@@ -113,94 +108,10 @@ def _num(x: float, digits: int) -> float | None:
 # --------------------------------------------------------------------------- scoring
 
 
-def score_many(pair, texts: Sequence[str], *, batch_size: int | None = None,
-               dtype: Any = None) -> list[Scores]:
-    """Score several documents, sharing forward passes between them.
-
-    Each document is cut on its own window grid, as ``pair.score`` cuts it, so its scores
-    equal ``pair.score(text)`` (up to float rounding) and no context leaks from one
-    document into another; the windows of all documents are sorted by length (less
-    padding) and scored ``batch_size`` at a time.
-
-    Args:
-        pair: a ``textkl.pair.Pair``.
-        texts: the documents.
-        batch_size: windows per forward pass (default: the pair's score config).
-        dtype: autocast dtype of the models (default float32; ``torch.bfloat16`` on GPU).
-
-    Returns:
-        One ``Scores`` per text (kl, nll, entropy: float32 arrays of ``len(text)``).
-    """
-    import torch
-
-    from .score import Scores, score_windows
-
-    cfg = pair.score_config if batch_size is None else replace(pair.score_config,
-                                                               batch_size=batch_size)
-    encs = [pair.vocab.encode(t) for t in texts]
-    views = [np.full((3, len(e.ids)), np.nan, dtype=np.float32) for e in encs]  # kl, nll, ent
-    wins = sorted((w for d, e in enumerate(encs) for w in _grid(d, len(e.ids), cfg)),
-                  reverse=True)
-    for b in range(0, len(wins), cfg.batch_size):
-        batch = wins[b : b + cfg.batch_size]
-        x = np.zeros((len(batch), batch[0].length), dtype=np.int64)  # (B, T) inputs
-        y = np.zeros_like(x)  # (B, T) the characters they predict
-        for i, w in enumerate(batch):
-            seg = encs[w.doc].ids[w.start : w.start + w.length + 1]
-            x[i, : w.length], y[i, : w.length] = seg[:-1], seg[1:]
-        stats = score_windows(pair.model, torch.from_numpy(x).to(pair.device),
-                              torch.from_numpy(y).to(pair.device), cfg.time_block,
-                              dtype or torch.float32)[:3]  # 3 x (B, T)
-        for i, w in enumerate(batch):
-            # view position p is predicted at output index p - start - 1
-            end = w.start + w.length + 1
-            for j in range(3):
-                views[w.doc][j, w.first : end] = stats[j][i, w.first - w.start - 1 : w.length]
-    return [Scores(*(e.expand(v[j]) if len(e.ids) else np.full(e.length, np.nan, np.float32)
-                     for j in range(3))) for e, v in zip(encs, views, strict=True)]
-
-
-class _Win(NamedTuple):
-    length: int  # input characters (the window scores view positions first .. start + length)
-    doc: int  # index of the document
-    start: int  # view position of the window's first input character
-    first: int  # first view position the window scores
-
-
-def _grid(doc: int, n: int, cfg: ScoreConfig) -> Iterator[_Win]:
-    """The windows of a document of ``n`` view characters, on ``score.py``'s stride grid."""
-    s = cfg.stride
-    for k in range(-(-n // s)):
-        start, end = max(0, k * s - cfg.warmup), min(n, (k + 1) * s)
-        if end - start > 1:
-            yield _Win(end - start - 1, doc, start, max(1, k * s))
-
-
-def centred_means(kl: np.ndarray, window: int = OOD_WINDOW) -> np.ndarray:
-    """Mean of the non-NaN values in ``[i - window // 2, i - window // 2 + window)`` per i.
-
-    Args:
-        kl: float (N,), NaN where unscored.
-
-    Returns:
-        float64 (N,), NaN where the window holds no scored value.
-    """
-    v = np.asarray(kl, dtype=np.float64)
-    ok = ~np.isnan(v)
-    cs = np.concatenate(([0.0], np.cumsum(np.where(ok, v, 0.0))))
-    cn = np.concatenate(([0], np.cumsum(ok)))
-    idx = np.arange(len(v))
-    lo = np.clip(idx - window // 2, 0, len(v))
-    hi = np.clip(idx - window // 2 + window, 0, len(v))
-    n = cn[hi] - cn[lo]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, (cs[hi] - cs[lo]) / np.maximum(n, 1), np.nan)
-
-
 def ood_mask(pair, kl: np.ndarray) -> np.ndarray:
     """bool (N,): characters whose centred 30-char mean KL is above the book's q99 of them."""
     thr = _calibration(pair).threshold(OOD_QUANTILE, OOD_WINDOW)
-    m = centred_means(kl, OOD_WINDOW)
+    m = centred_mean(kl, OOD_WINDOW)
     return np.nan_to_num(m, nan=-np.inf) > thr
 
 
@@ -250,7 +161,7 @@ def decide(score: DocScore, rules: Rules) -> str | None:
 
 def score_documents(pair, texts: Sequence[Any], rules: Rules = Rules(), *,
                     batch_size: int | None = None, extract: bool = False, dtype: Any = None,
-                    ) -> list[tuple[DocScore | None, str | None, list[Span] | None]]:
+                    ) -> list[tuple[DocScore | None, str | None, list[Segment] | None]]:
     """Score and judge documents: ``(score or None, reject reason or None, spans)`` each.
 
     Values that are not usable text are rejected without scoring. ``spans`` is None
@@ -258,8 +169,8 @@ def score_documents(pair, texts: Sequence[Any], rules: Rules = Rules(), *,
     """
     reasons = [precheck(t, rules, extract) for t in texts]
     todo = [i for i, r in enumerate(reasons) if r is None]
-    scores = score_many(pair, [texts[i] for i in todo], batch_size=batch_size, dtype=dtype)
-    out: list[tuple[DocScore | None, str | None, list[Span] | None]] = [
+    scores = pair.score_many([texts[i] for i in todo], batch_size=batch_size, dtype=dtype)
+    out: list[tuple[DocScore | None, str | None, list[Segment] | None]] = [
         (None, r, None) for r in reasons]
     for i, sc in zip(todo, scores, strict=True):
         ds = doc_score(pair, sc.kl)
@@ -275,23 +186,16 @@ def score_documents(pair, texts: Sequence[Any], rules: Rules = Rules(), *,
     return out
 
 
-def in_distribution_spans(pair, text: str, kl: np.ndarray) -> list[Span]:
+def in_distribution_spans(pair, text: str, kl: np.ndarray) -> list[Segment]:
     """Book-like spans of ``text`` as half-open offsets, from its already computed KL.
 
-    The spans are ``textkl.segment``'s hysteresis segments (default ``SegmentConfig``)
-    that are in distribution; spans of whitespace only are left out.
+    The spans are the hysteresis finder's (``textkl.finders``, default settings) that are
+    in distribution, as region-0 ``Segment``s; spans of whitespace only are left out.
     """
-    from .segment import SegmentConfig, find_spans, thresholds
-
-    high, low = thresholds(_calibration(pair), SegmentConfig())
-    runs = ((a, b) for a, b, foreign in find_spans(text, kl, high, low) if not foreign)
-    spans = []
-    for a, b in runs:
-        if text[a:b].strip():
-            m = kl[a:b]
-            mean = float(np.nanmean(m)) if np.any(~np.isnan(m)) else math.nan
-            spans.append(Span(int(a), int(b), mean))
-    return spans
+    finder = HysteresisFinder().fit(_calibration(pair))
+    spans = [sp for sp in finder.spans(text, kl)
+             if not sp.foreign and text[sp.start : sp.end].strip()]
+    return to_segments(spans, [0] * len(spans), kl)
 
 
 # --------------------------------------------------------------------------- JSONL
@@ -406,80 +310,6 @@ def _len(v: Any) -> int | None:
     return len(v) if isinstance(v, str) else None
 
 
-# --------------------------------------------------------------------------- files
-
-
-def _compression(path: str) -> str | None:
-    return "gzip" if path.endswith(".gz") else "zstd" if path.endswith(".zst") else None
-
-
-def _zstd():
-    try:
-        import zstandard
-    except ImportError:
-        raise InputError("reading or writing .zst needs the zstandard package: "
-                         "pip install 'textkl[zstd]'") from None
-    return zstandard
-
-
-def iter_lines(path: str) -> Iterator[bytes]:
-    """Lines (bytes, with their ends) of a JSONL file, ``.gz`` or ``.zst`` by suffix, or stdin."""
-    import gzip
-    import io
-    import sys
-
-    kind = _compression(str(path))
-    if kind == "zstd":
-        _zstd()
-    try:
-        raw: IO[bytes] = sys.stdin.buffer if str(path) == "-" else open(path, "rb")  # noqa: SIM115
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, expected a JSONL file") from None
-    try:
-        if kind == "gzip":
-            stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb")
-        elif kind == "zstd":
-            stream = io.BufferedReader(_zstd().ZstdDecompressor().stream_reader(raw))
-        else:
-            stream = raw
-        try:
-            yield from stream
-        except (OSError, EOFError) as e:  # gzip.BadGzipFile, zstd errors, truncation
-            raise InputError(f"{path}: cannot decompress ({e})") from None
-    finally:
-        if raw is not sys.stdin.buffer:
-            raw.close()
-
-
-class _Output:
-    """An atomic output file, compressed by its suffix."""
-
-    def __init__(self, path: str) -> None:
-        from .io import atomic_write
-
-        self.path, self._cm = str(path), atomic_write(path, "wb")
-
-    def __enter__(self) -> IO[bytes]:
-        import gzip
-
-        self._raw = self._cm.__enter__()
-        kind = _compression(self.path)
-        if kind == "gzip":
-            self._stream = gzip.GzipFile(fileobj=self._raw, mode="wb", mtime=0)
-        elif kind == "zstd":
-            self._stream = _zstd().ZstdCompressor().stream_writer(self._raw, closefd=False)
-        else:
-            self._stream = self._raw
-        return self._stream
-
-    def __exit__(self, *exc) -> bool | None:
-        if exc[0] is None and self._stream is not self._raw:
-            self._stream.close()
-        return self._cm.__exit__(*exc)
-
-
 def filter_jsonl(pair, src: str, keep: str, reject: str, **kwargs: Any) -> Summary:
     """Filter the JSONL file ``src`` (or ``-``) into ``keep`` and ``reject`` (see ``filter_lines``).
 
@@ -490,5 +320,5 @@ def filter_jsonl(pair, src: str, keep: str, reject: str, **kwargs: Any) -> Summa
     """
     if str(keep) == str(reject):
         raise SettingError(f"--keep and --reject must differ, both are {keep}")
-    with _Output(keep) as k, _Output(reject) as r:
+    with open_output(keep) as k, open_output(reject) as r:
         return filter_lines(pair, iter_lines(src), k, r, **kwargs)

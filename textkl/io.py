@@ -1,8 +1,11 @@
-"""Reading user text safely and writing outputs atomically."""
+"""Every file textkl reads or writes: user text, JSONL (plain, .gz, .zst) and stdin in;
+atomic outputs out (a failed command leaves no partial file)."""
 
 from __future__ import annotations
 
 import contextlib
+import gzip
+import io
 import os
 import sys
 import tempfile
@@ -129,3 +132,66 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _compression(path: str) -> str | None:
+    return "gzip" if path.endswith(".gz") else "zstd" if path.endswith(".zst") else None
+
+
+def _zstd():
+    try:
+        import zstandard
+    except ImportError:
+        raise InputError("reading or writing .zst needs the zstandard package: "
+                         "pip install 'textkl[zstd]'") from None
+    return zstandard
+
+
+def iter_lines(path: str) -> Iterator[bytes]:
+    """Lines (bytes, with their ends) of a JSONL file, ``.gz`` or ``.zst`` by suffix, or stdin."""
+    kind = _compression(str(path))
+    if kind == "zstd":
+        _zstd()
+    try:
+        raw: IO[bytes] = sys.stdin.buffer if str(path) == "-" else open(path, "rb")  # noqa: SIM115
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, expected a JSONL file") from None
+    try:
+        if kind == "gzip":
+            stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb")
+        elif kind == "zstd":
+            stream = io.BufferedReader(_zstd().ZstdDecompressor().stream_reader(raw))
+        else:
+            stream = raw
+        try:
+            yield from stream
+        except (OSError, EOFError) as e:  # gzip.BadGzipFile, zstd errors, truncation
+            raise InputError(f"{path}: cannot decompress ({e})") from None
+    finally:
+        if raw is not sys.stdin.buffer:
+            raw.close()
+
+
+class open_output:  # noqa: N801  (used like open())
+    """An atomic output file (``atomic_write``), compressed by its suffix (.gz, .zst)."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self._cm = str(path), atomic_write(path, "wb")
+
+    def __enter__(self) -> IO[bytes]:
+        self._raw = self._cm.__enter__()
+        kind = _compression(self.path)
+        if kind == "gzip":
+            self._stream = gzip.GzipFile(fileobj=self._raw, mode="wb", mtime=0)
+        elif kind == "zstd":
+            self._stream = _zstd().ZstdCompressor().stream_writer(self._raw, closefd=False)
+        else:
+            self._stream = self._raw
+        return self._stream
+
+    def __exit__(self, *exc) -> bool | None:
+        if exc[0] is None and self._stream is not self._raw:
+            self._stream.close()
+        return self._cm.__exit__(*exc)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, replace
 from importlib import resources
 from pathlib import Path
@@ -22,7 +22,8 @@ from .calibrate import Calibration
 from .errors import ModelFileError, SettingError
 from .lexicon import Lexicon
 from .model import ModelConfig, build_model
-from .score import ScoreConfig, Scores, score_pieces, score_text
+from .score import ScoreConfig, Scores, score_many, score_pieces, score_text
+from .spans import Segment
 from .vocab import CharVocab
 
 FORMAT = "textkl-pair"
@@ -107,17 +108,33 @@ class Pair:
         return score_pieces(self.model, self.vocab, pieces, self._cfg(batch_size), self.device,
                             dtype=dtype or torch.float32)
 
+    def score_many(self, texts: Sequence[str], *, batch_size: int | None = None,
+                   dtype: torch.dtype | None = None) -> list[Scores]:
+        """Score several documents, sharing forward passes (``textkl.score.score_many``);
+        each gets the scores ``score`` would give it alone."""
+        return score_many(self.model, self.vocab, texts, self._cfg(batch_size), self.device,
+                          dtype=dtype or torch.float32)
+
     def percentile(self, values: np.ndarray | float, window: int = 1) -> np.ndarray:
         """Percentile (0..100) of KL values (or ``window``-char means) among the book's own."""
         if self.calibration is None:
             raise ModelFileError("this pair has no calibration (an old or damaged model file)")
         return self.calibration.percentile(values, window)
 
-    def segment(self, text: str, **kwargs: Any):
-        """Spans of ``text`` labelled with regions; see ``textkl.segment.segment_text``."""
+    def segment(self, text: str, *, finder: Any = "decode", regions: Any = "auto",
+                scores: Scores | None = None, seed: int = 0) -> list[Segment]:
+        """Spans of ``text`` labelled with regions; see ``textkl.segment.segment_text``.
+
+        Example:
+            >>> pair.segment(text)                                # doctest: +SKIP
+            >>> pair.segment(text, finder="hysteresis", regions=2)  # doctest: +SKIP
+            >>> from textkl.finders import make_finder              # doctest: +SKIP
+            >>> pair.segment(text, finder=make_finder("decode", level=0.9))  # doctest: +SKIP
+        """
         from .segment import segment_text
 
-        return segment_text(self, text, **kwargs)
+        return segment_text(self, text, finder=finder, regions=regions, scores=scores,
+                            seed=seed)
 
     def describe(self) -> str:
         """One line naming the architecture, size, book and validation loss."""

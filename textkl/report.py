@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import SettingError
-from .segment import smooth
+from .numerics import KL_FLOOR, centred_mean
 
 if TYPE_CHECKING:
     from .score import Scores
@@ -40,7 +40,6 @@ REGION_COLOURS = ("#ffc98b", "#a9c8ff", "#b8f0a8", "#ffb3b3", "#d2c4ff", "#fff09
                   "#9fe8ee", "#ffc4ee", "#d9d0b0", "#c9e6d0")
 HEAT_COLOURS = ("#ffffff", "#fff1a8", "#ffd166", "#f6a05a", "#e8765a")  # bin 0 = no colour
 HEAT_LEVELS = (0.75, 0.95, 0.995, 1.0)  # book quantiles that separate the heat bins
-_KL_FLOOR = 1e-4  # nats; the chart's log axis starts here
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
@@ -289,8 +288,8 @@ def _log_axis(lo: np.ndarray, hi: np.ndarray, ref: float | None) -> tuple[float,
     """Bottom and top of a log y axis around the data (and the reference line), with ticks."""
     vals = np.concatenate([lo[np.isfinite(lo)], hi[np.isfinite(hi)], [ref] if ref else []])
     if not len(vals):
-        vals = np.array([_KL_FLOOR, 1.0])
-    bottom = max(_KL_FLOOR, float(vals.min()) / 1.5)
+        vals = np.array([KL_FLOOR, 1.0])
+    bottom = max(KL_FLOOR, float(vals.min()) / 1.5)
     top = max(float(vals.max()) * 1.5, bottom * 10)
     decades = range(math.floor(math.log10(bottom)), math.ceil(math.log10(top)) + 1)
     steps = (1, 2, 5) if math.log10(top / bottom) < 2.5 else (1,)
@@ -304,7 +303,7 @@ def _log_axis(lo: np.ndarray, hi: np.ndarray, ref: float | None) -> tuple[float,
 def _figure(smoothed: np.ndarray, segments: Sequence[Any], calibration: Any, window: int,
             max_points: int) -> tuple[list[dict], dict]:
     n = len(smoothed)
-    x, mean, lo, hi = downsample(np.maximum(smoothed, _KL_FLOOR), max_points)
+    x, mean, lo, hi = downsample(np.maximum(smoothed, KL_FLOOR), max_points)
     calibrated = calibration is not None and window in getattr(calibration, "quantiles", {})
     q99 = calibration.threshold(0.99, window) if calibrated else None
     bottom, top, yaxis = _log_axis(lo, hi, q99)
@@ -363,7 +362,7 @@ def render_report(text: str, scores: Scores | None, segments: Sequence[Any], pai
         scores: its ``Scores``; only ``scores.kl`` (float (N,), nats, NaN allowed) is read.
             None is accepted for an empty text.
         segments: objects with ``start, end, label, in_distribution, mean_kl`` that tile
-            ``[0, len(text))`` in order (``textkl.segment.Segment``).
+            ``[0, len(text))`` in order (``textkl.spans.Segment``).
         pair: the ``Pair`` that scored the text (for ``describe()``, ``meta`` and
             ``calibration``), or None.
         title: page title.
@@ -389,7 +388,7 @@ def render_report(text: str, scores: Scores | None, segments: Sequence[Any], pai
     _check_inputs(text, kl, segments)
     text = _SURROGATES.sub("\ufffd", text)  # unencodable; same length keeps every offset
     cal = getattr(pair, "calibration", None)
-    smoothed = smooth(kl, window) if len(kl) else kl
+    smoothed = centred_mean(kl, window) if len(kl) else kl
     edges = heat_edges(smoothed, cal, window)
     bins = np.searchsorted(edges, np.nan_to_num(smoothed, nan=0.0), side="right")
     starts, vals = heat_runs(bins, min_run)

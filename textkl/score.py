@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import unicodedata
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import partial
-from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from .errors import SettingError
+from .stats import pair_stats  # noqa: F401  (re-exported: the statistics' public name)
 from .vocab import CharVocab, Encoded
 
 
@@ -68,100 +66,38 @@ class Scores:
         return len(self.kl)
 
 
-def model_stats(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """One model's share of ``pair_stats``: logits (..., V), targets (...) int64 ->
-    log-probabilities and probabilities (float32 (..., V)), ``sum p log p`` and the NLL
-    (float32 (...))."""
-    logp = torch.log_softmax(logits.float(), dim=-1)
-    p = logp.exp()
-    nll = -logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-    return logp, p, (p * logp).sum(-1), nll
+class _Window(NamedTuple):
+    """One window of the stride grid; it scores view positions ``first .. end - 1``."""
 
-
-def combine_stats(per_model: list[tuple[torch.Tensor, ...]]) -> tuple[torch.Tensor, ...]:
-    """KL, NLL and entropy from each model's ``model_stats`` (see ``pair_stats``)."""
-    m = len(per_model)
-    logp, p, neg_ent, nll = (_total(part) for part in zip(*per_model))
-    kl = (m * neg_ent - (p * logp).sum(-1)) / (m * (m - 1))
-    return kl.clamp_min_(0.0), nll / m, neg_ent / -m
-
-
-def _total(parts: tuple[torch.Tensor, ...]) -> torch.Tensor:
-    """Sum of tensors of one shape, into a new tensor (``sum`` would start from 0)."""
-    out = parts[0] + parts[1]
-    for part in parts[2:]:
-        out += part
-    return out
-
-
-def pair_stats(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """KL, NLL and entropy from one pass over the models' log-probabilities.
-
-    Args:
-        logits: (M, B, T, V) any float dtype.
-        targets: (B, T) int64 ids of the characters that follow.
-
-    Returns:
-        kl, nll, entropy: float32 (B, T). ``kl`` is the mean over ordered pairs
-        (i != j) of KL(p_i || p_j), computed in O(M) as
-        ``(M * sum_i <p_i, log p_i> - <sum_i p_i, sum_j log p_j>) / (M (M - 1))``;
-        for M = 2 it is the symmetric KL, and exactly 0 for identical models.
-    """
-    return combine_stats([model_stats(lg, targets) for lg in logits])
-
-
-_POOL: tuple[ThreadPoolExecutor, int] | None = None  # (pool, workers)
-
-
-def _forget_pool() -> None:
-    """A forked child has none of its parent's threads: it must start its own pool."""
-    global _POOL
-    _POOL = None
-
-
-os.register_at_fork(after_in_child=_forget_pool)
-
-
-def run_models(tasks: list[Callable[[], Any]], device: torch.device) -> list[Any]:
-    """Run one inference task per model, at once on a CPU with at least one thread each.
-
-    torch's threads are split between the tasks (``set_num_threads`` is per thread): a
-    recurrent kernel on one core syncs less per time step than one spread over all
-    cores. Elsewhere, or with fewer threads than tasks, they run one after the other.
-    Grad mode and autocast are thread-local, so each task re-enters the caller's.
-    """
-    global _POOL
-    total = torch.get_num_threads()
-    if device.type != "cpu" or len(tasks) < 2 or total < len(tasks):
-        return [task() for task in tasks]
-    share = total // len(tasks)
-    inference = torch.is_inference_mode_enabled()
-    cast, cast_dtype = torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")
-
-    def run(task: Callable[[], Any]) -> Any:
-        torch.set_num_threads(share)
-        with torch.inference_mode(inference), torch.autocast("cpu", cast_dtype, enabled=cast):
-            return task()
-
-    if _POOL is None or _POOL[1] < len(tasks):
-        _POOL = (ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="textkl"),
-                 len(tasks))
-    try:
-        return list(_POOL[0].map(run, tasks))
-    finally:
-        torch.set_num_threads(total)  # MKL's thread count is process-wide: restore it
-
-
-@dataclass(frozen=True)
-class _Window:
     k: int  # stride index on the grid
-    start: int  # global view position of the window's first input character
-    end: int  # global view position one past the last character it scores
-    lo: int  # output index of the first character it scores (k * stride, or 1 for k = 0)
+    start: int  # view position of the window's first input character
+    end: int  # one past the last view position it scores
+    first: int  # first view position it scores: k * stride, or 1 for k = 0
 
     @property
-    def hi(self) -> int:
+    def length(self) -> int:  # input characters
         return self.end - self.start - 1
+
+    @property
+    def lo(self) -> int:  # output index of ``first`` (position p is predicted at p - start - 1)
+        return self.first - self.start - 1
+
+
+def _window(k: int, total: int, cfg: ScoreConfig) -> _Window:
+    """Window k of the grid over a view of ``total`` characters (the grid never depends on
+    the batch size or on how a stream was cut into pieces)."""
+    s = cfg.stride
+    start = max(0, k * s - cfg.warmup)
+    return _Window(k, start, min(total, (k + 1) * s), max(1, k * s))
+
+
+def _inputs(seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Padded int64 (B, T) inputs and targets of view-id sequences (each window's ids)."""
+    x = np.zeros((len(seqs), max(max(len(q) for q in seqs) - 1, 1)), dtype=np.int64)
+    y = np.zeros_like(x)
+    for i, q in enumerate(seqs):
+        x[i, : len(q) - 1], y[i, : len(q) - 1] = q[:-1], q[1:]
+    return x, y
 
 
 class _ViewScorer:
@@ -189,33 +125,19 @@ class _ViewScorer:
             if avail <= 0 or (not final and avail < bsz):
                 return
             ks = range(self.next_stride, self.next_stride + min(bsz, avail))
-            yield self._score([self._window(k, total) for k in ks])
+            yield self._score([_window(k, total, self.cfg) for k in ks])
             self.next_stride = ks[-1] + 1
             drop = max(0, self.next_stride * s - c) - self.base
             self.buf, self.base = self.buf[drop:], self.base + drop
 
-    def _window(self, k: int, total: int) -> _Window:
-        s = self.cfg.stride
-        start = max(0, k * s - self.cfg.warmup)
-        return _Window(k, start, min(total, (k + 1) * s), max(1, k * s) - start - 1)
-
-    @torch.inference_mode()
     def _score(self, wins: list[_Window]) -> tuple[np.ndarray, ...]:
-        length = max(w.end - w.start - 1 for w in wins)
-        n = len(wins)
-        x = np.zeros((n, max(length, 1)), dtype=np.int64)
-        y = np.zeros_like(x)
-        for i, w in enumerate(wins):
-            seg = self.buf[w.start - self.base : w.end - self.base]
-            x[i, : len(seg) - 1] = seg[:-1]
-            y[i, : len(seg) - 1] = seg[1:]
-        xt = torch.from_numpy(x).to(self.device)
-        yt = torch.from_numpy(y).to(self.device)
-        kl, nll, ent, hid = score_windows(self.model, xt, yt, self.cfg.time_block, self.dtype,
-                                          self.features)
+        x, y = _inputs([self.buf[w.start - self.base : w.end - self.base] for w in wins])
+        kl, nll, ent, hid = score_windows(self.model, torch.from_numpy(x).to(self.device),
+                                          torch.from_numpy(y).to(self.device),
+                                          self.cfg.time_block, self.dtype, self.features)
         parts_kl, parts_nll, parts_ent, feats = [], [], [], []
         for i, w in enumerate(wins):
-            lo, hi = w.lo, w.hi
+            lo, hi = w.lo, w.length
             if w.k == 0:
                 nan = np.array([np.nan], dtype=np.float32)
                 parts_kl.append(nan), parts_nll.append(nan), parts_ent.append(nan)
@@ -230,14 +152,44 @@ class _ViewScorer:
     def _pool(self, hid: np.ndarray, w: _Window) -> np.ndarray:
         """Mean hidden state (concatenated over models) per feature block of the window."""
         fb = self.cfg.feature_block
-        h = np.concatenate(list(hid[:, w.lo : w.hi]), axis=-1)  # (L, M*H)
-        n_scored = w.hi - w.lo + (w.k == 0)
+        h = np.concatenate(list(hid[:, w.lo : w.length]), axis=-1)  # (L, M*H)
+        n_scored = w.length - w.lo + (w.k == 0)
         n_blocks = -(-n_scored // fb)
         out = np.zeros((n_blocks, h.shape[-1]), dtype=np.float32)
         for b in range(n_blocks):
             chunk = h[b * fb : (b + 1) * fb]
             out[b] = chunk.mean(0) if len(chunk) else out[b - 1]
         return out
+
+
+def score_many(model, vocab: CharVocab, texts: Sequence[str], cfg: ScoreConfig,
+               device: torch.device, dtype: torch.dtype = torch.float32) -> list[Scores]:
+    """Score several documents, sharing forward passes between them.
+
+    Each document is cut on its own window grid, as ``score_text`` cuts it, so its scores
+    equal ``score_text``'s (up to float rounding) and no context leaks from one document
+    into another; the windows of all documents are sorted by length (less padding) and
+    scored ``cfg.batch_size`` at a time.
+
+    Returns:
+        One ``Scores`` per text (kl, nll, entropy: float32 arrays of ``len(text)``).
+    """
+    encs = [vocab.encode(t) for t in texts]
+    views = [np.full((3, len(e.ids)), np.nan, dtype=np.float32) for e in encs]  # kl, nll, ent
+    wins = sorted(((w.length, d, w) for d, e in enumerate(encs)
+                   for w in (_window(k, len(e.ids), cfg) for k in range(-(-len(e.ids)
+                                                                          // cfg.stride)))
+                   if w.length > 0), reverse=True)
+    for b in range(0, len(wins), cfg.batch_size):
+        batch = [(d, w) for _, d, w in wins[b : b + cfg.batch_size]]
+        x, y = _inputs([encs[d].ids[w.start : w.end] for d, w in batch])
+        stats = score_windows(model, torch.from_numpy(x).to(device),
+                              torch.from_numpy(y).to(device), cfg.time_block, dtype)[:3]
+        for i, (d, w) in enumerate(batch):
+            for j in range(3):
+                views[d][j, w.first : w.end] = stats[j][i, w.lo : w.length]
+    return [Scores(*(e.expand(v[j]) if len(e.ids) else np.full(e.length, np.nan, np.float32)
+                     for j in range(3))) for e, v in zip(encs, views, strict=True)]
 
 
 _LOG = logging.getLogger("textkl")
@@ -275,14 +227,13 @@ def supported_dtype(model, dtype: torch.dtype, device: torch.device) -> torch.dt
     return torch.float32
 
 
-STATS_ROWS = 1024  # rows of the head and statistics per step on a CPU: each step stays in cache
-
-
-@torch.inference_mode()
 def score_windows(model, x: torch.Tensor, y: torch.Tensor, time_block: int = 64,
                   dtype: torch.dtype = torch.float32, features: bool = False
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Score a batch of windows that each start from an empty state.
+
+    The model's own ``window_stats`` does the work (``textkl.model``); here the precision
+    is chosen and the results come back as numpy.
 
     Args:
         model: a stacked model (``textkl.model``).
@@ -295,61 +246,10 @@ def score_windows(model, x: torch.Tensor, y: torch.Tensor, time_block: int = 64,
         kl, nll, entropy: float32 (B, T); hidden: float32 (M, B, T, H) or None.
     """
     dtype = supported_dtype(model, dtype, x.device)
-    autocast = torch.autocast(x.device.type, dtype=dtype, enabled=dtype != torch.float32)
-    with autocast:
-        if model.cfg.arch == "lstm":
-            return _score_lstm(model, x, y, time_block, features)
-        logits, h, _ = model(x)
-        kl, nll, ent = (t.cpu().numpy() for t in pair_stats(logits, y))
-        return kl, nll, ent, h.float().cpu().numpy() if features else None
-
-
-def _score_lstm(model, x: torch.Tensor, y: torch.Tensor, time_block: int, features: bool
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """``score_windows`` for the LSTM, block by block of time steps, in two phases.
-
-    First each model runs its recurrence over the block (time-major, the kernel's own
-    layout), one model per thread on a CPU. Then the block's rows are split between the
-    CPU threads, and each runs every model's output layer and ``model_stats`` plus
-    ``combine_stats`` over ``STATS_ROWS`` rows at a time, so that the (rows, V)
-    intermediates stay in cache (2.5x faster than one pass over the block on a CPU).
-    """
-    m, dev = model.cfg.n_models, x.device
-    xt, yt = x.t().contiguous(), y.t().contiguous()  # (T, B)
-    out = torch.empty(3, *xt.shape, device=dev)  # kl, nll, entropy (T, B)
-    cpu = dev.type == "cpu"
-    chunk = STATS_ROWS if cpu else xt.numel()
-    parts = max(1, torch.get_num_threads()) if cpu else 1  # row ranges, one per thread
-    states: list = [None] * m
-    hids = []
-
-    def recur(k: int, ids: torch.Tensor) -> torch.Tensor:
-        h, states[k] = model.recur_one(k, ids, states[k])
-        return h
-
-    def stats(hs: list[torch.Tensor], targets: torch.Tensor, dest: torch.Tensor,
-              lo: int, hi: int) -> None:
-        for a in range(lo, hi, chunk):
-            b = min(hi, a + chunk)
-            per_model = [model_stats(model.head_one(k, h[a:b]), targets[a:b])
-                         for k, h in enumerate(hs)]
-            for j, v in enumerate(combine_stats(per_model)):
-                dest[j, a:b] = v
-
-    for t0 in range(0, xt.shape[0], time_block):
-        ids = xt[t0 : t0 + time_block]
-        n = ids.numel()
-        hs = run_models([partial(recur, k, ids) for k in range(m)], dev)
-        flat = [h.reshape(n, -1) for h in hs]
-        dest = out[:, t0 : t0 + time_block].view(3, n)
-        cuts = [n * i // parts for i in range(parts + 1)]
-        run_models([partial(stats, flat, yt[t0 : t0 + time_block].reshape(n), dest, lo, hi)
-                    for lo, hi in zip(cuts, cuts[1:])], dev)
-        if features:
-            hids.append(torch.stack(hs).float())  # (M, T_block, B, H)
-    kl, nll, ent = out.transpose(1, 2).cpu().numpy()
-    hid = torch.cat(hids, dim=1).transpose(1, 2).cpu().numpy() if features else None
-    return kl, nll, ent, hid
+    with torch.autocast(x.device.type, dtype=dtype, enabled=dtype != torch.float32):
+        stats, hid = model.window_stats(x, y, time_block, features)
+    kl, nll, ent = stats.float().cpu().numpy()
+    return kl, nll, ent, hid.float().cpu().numpy() if hid is not None else None
 
 
 def _split_point(text: str) -> int:

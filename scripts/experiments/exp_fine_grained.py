@@ -100,7 +100,7 @@ def english_in_french(pair, n_docs: int, seed: int = 0) -> list[dict]:
                 continue
             doc, a, b = made
             s = pair.score(doc, features=True)
-            segs = pair.segment(doc, scores=s, clusters=1)
+            segs = pair.segment(doc, scores=s, regions=1)
             ns, ind = nonspace(doc), in_dist_mask(segs, len(doc))
             inside = np.zeros(len(doc), dtype=bool)
             inside[a:b] = True
@@ -128,7 +128,7 @@ def war_and_peace(pair, n_chars: int) -> tuple[list[dict], dict]:
             if r["file"].startswith(MIXED) and int(r["end_char"]) <= len(text):
                 spans.append((int(r["start_char"]), int(r["end_char"]), r["foreign_language"]))
     s = pair.score(text, features=True)
-    segs = pair.segment(text, scores=s, clusters=1)
+    segs = pair.segment(text, scores=s, regions=1)
     foreign = ~in_dist_mask(segs, len(text))
     ns = nonspace(text)
     labelled = np.zeros(len(text), dtype=bool)

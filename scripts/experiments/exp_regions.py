@@ -7,7 +7,7 @@ English (Hamlet), the dictionary and Python code. ``pair.segment`` cuts and clus
 document; the adjusted Rand index (ARI) of its regions against the true sources is measured
 over non-space characters, on the whole document and on the foreign characters only.
 
-Feature ablation: ``textkl.cluster`` describes each 32-character block by three groups
+Feature ablation: ``textkl.regions`` describes each 32-character block by three groups
 (the models' pooled hidden states, hashed character n-gram profiles, and the block's mean
 log-KL / surprisal / entropy). The clustering is rerun with each group alone and with each
 group left out (the segmentation into foreign / book-like spans is the same in all runs),
@@ -84,13 +84,13 @@ def make_doc(books: dict[str, list[str]], per_source: int, rng: random.Random
 
 @contextmanager
 def only_groups(groups: tuple[str, ...]):
-    """Temporarily restrict ``textkl.cluster.block_features`` to some feature groups."""
-    import textkl.cluster as cl
+    """Temporarily restrict ``textkl.regions.block_features`` to some feature groups."""
+    import textkl.regions as cl
 
     orig = cl.block_features
 
     def patched(text, scores, foreign_blocks, cfg=None):
-        cfg = cfg or cl.ClusterConfig()
+        cfg = cfg or cl.RegionConfig()
         x = orig(text, scores, foreign_blocks, cfg)
         # columns: hidden (<= pca_dims), n-grams (<= ngram_dims), stats (3): sizes from parts
         h = cl._reduce(scores.features, foreign_blocks, cfg.pca_dims).shape[1]
@@ -125,7 +125,7 @@ def run(pair, n_docs: int, per_source: int, seed: int = 0) -> list[dict]:
             ari, ari_f, k_found = [], [], []
             for (text, truth), s in zip(docs, scored):
                 with only_groups(groups):
-                    segs = pair.segment(text, scores=s, clusters=clusters)
+                    segs = pair.segment(text, scores=s, regions=clusters)
                 pred = labels_of(segs, len(text))
                 ns = np.array([not c.isspace() for c in text])
                 fo = ns & (truth != 0)

@@ -1,4 +1,7 @@
-"""Group foreign spans into regions (languages, styles) without labels.
+"""Regions: group foreign spans into languages and styles, without labels.
+
+On top of ``textkl.spans``: a span finder (``textkl.finders``) cuts the text, and this
+module splits, clusters and labels the foreign spans.
 
 Three steps:
 
@@ -47,16 +50,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import SettingError
-from .segment import Segment, snap_candidates, to_segments
+from .numerics import diff_noise, log_kl
+from .spans import Segment, Span, merge_segments, snap_candidates, to_segments
 
 if TYPE_CHECKING:
     from .score import Scores
 
-Span = tuple[int, int, bool]  # (start, end, foreign)
-
-
 @dataclass(frozen=True)
-class ClusterConfig:
+class RegionConfig:
     pca_dims: int = 6  # split step: PCA components of the pooled hidden states
     ngram_dims: int = 16  # split step: PCA components of the block n-gram profiles
     min_blocks: int = 4  # fewest feature blocks (of 32 chars) between two split points
@@ -68,6 +69,13 @@ class ClusterConfig:
     max_clusters: int = 8  # "auto" never keeps more foreign regions than this
     book_anchor: bool = True  # "auto": foreign spans merging into the book-like text get region 0
     refine_iters: int = 10  # k-means passes on whole-span n-gram profiles after Ward (0: none)
+    clusters: int | str = "auto"  # number K of foreign regions, or "auto"
+    seed: int = 0  # seed of the k-means pre-grouping used when there are very many spans
+
+    def __post_init__(self) -> None:
+        c = self.clusters
+        if c != "auto" and (isinstance(c, bool) or not isinstance(c, int) or c < 1):
+            raise SettingError(f"clusters must be a positive int or 'auto', got {c!r}")
 
 
 def _reduce(features: np.ndarray, fit_rows: np.ndarray, dims: int) -> np.ndarray:
@@ -90,7 +98,7 @@ def _reduce(features: np.ndarray, fit_rows: np.ndarray, dims: int) -> np.ndarray
     zf = z[fit_rows] if fit_rows.sum() >= 3 else z
     if len(zf) < 3:
         return z
-    noise = np.median(np.abs(np.diff(zf, axis=0)), axis=0) / (0.6745 * np.sqrt(2.0))
+    noise = diff_noise(zf, axis=0)
     return z / np.maximum(noise, 1e-6 * max(float(noise.max()), 1e-12))
 
 
@@ -159,7 +167,7 @@ def _snap_split(text: str, pos: int, lo: int, hi: int, radius: int,
 
 
 def split_foreign(text: str, spans: list[Span], blocks: np.ndarray, offsets: np.ndarray,
-                  cfg: ClusterConfig = ClusterConfig()) -> list[Span]:
+                  cfg: RegionConfig = RegionConfig()) -> list[Span]:
     """Cut each foreign span at paragraph starts and at change points of its block features.
 
     Args:
@@ -176,7 +184,7 @@ def split_foreign(text: str, spans: list[Span], blocks: np.ndarray, offsets: np.
     out: list[Span] = []
     for s0, e0, foreign in spans:
         if not foreign:
-            out.append((s0, e0, foreign))
+            out.append(Span(s0, e0, foreign))
             continue
         inner = [int(p) for p in paras if s0 + cfg.min_chars <= p <= e0 - cfg.min_chars]
         pieces = [s0, *inner, e0] if cfg.split_paragraphs else [s0, e0]
@@ -186,24 +194,24 @@ def split_foreign(text: str, spans: list[Span], blocks: np.ndarray, offsets: np.
 
 
 def _split_piece(text: str, s: int, e: int, blocks: np.ndarray, offsets: np.ndarray,
-                 cfg: ClusterConfig, cands: tuple[np.ndarray, ...]) -> list[Span]:
+                 cfg: RegionConfig, cands: tuple[np.ndarray, ...]) -> list[Span]:
     """Foreign spans of ``[s, e)`` cut at change points of the block features."""
     import ruptures as rpt
 
     i0, i1 = np.searchsorted(offsets, [s, e], side="left")  # blocks starting inside
     if i1 - i0 < 2 * cfg.min_blocks:
-        return [(s, e, True)]
+        return [Span(s, e, True)]
     x = blocks[i0:i1]
     pen = cfg.split_penalty * x.shape[1] * np.log(len(x))
     bkps = rpt.KernelCPD(kernel="linear", min_size=cfg.min_blocks).fit(x).predict(pen=pen)
     cuts = [_snap_split(text, int(offsets[i0 + k]), s, e, cfg.snap_radius, *cands)
             for k in bkps[:-1]]
     edges = [s, *sorted(c for c in set(cuts) if s < c < e), e]
-    return [(a, b, True) for a, b in zip(edges[:-1], edges[1:])]
+    return [Span(a, b, True) for a, b in zip(edges[:-1], edges[1:])]
 
 
 def block_features(text: str, scores: Scores, foreign_blocks: np.ndarray,
-                   cfg: ClusterConfig = ClusterConfig()) -> np.ndarray:
+                   cfg: RegionConfig = RegionConfig()) -> np.ndarray:
     """Reduced, noise-scaled block vectors: hidden states, n-gram profile, KL/NLL/entropy.
 
     Returns:
@@ -212,7 +220,7 @@ def block_features(text: str, scores: Scores, foreign_blocks: np.ndarray,
     offsets = np.asarray(scores.feature_offsets, dtype=np.int64)
     block = np.searchsorted(offsets, np.arange(len(text)), side="right") - 1
     stats = np.zeros((len(offsets), 3))
-    for j, arr in enumerate((np.log(np.maximum(scores.kl, 0) + 1e-4), scores.nll,
+    for j, arr in enumerate((log_kl(scores.kl), scores.nll,
                              scores.entropy)):
         a = np.asarray(arr, dtype=np.float64)
         ok = ~np.isnan(a) & (block >= 0)
@@ -321,7 +329,7 @@ def null_cost(text: str, spans: list[Span]) -> float:
     the cost of merging text that belongs together (weights: characters; distance: squared
     Hellinger between their n-gram profiles). The median over spans is robust to the few
     spans that hold two regions. Sampling noise sets this scale (about a quarter of the
-    number of n-grams seen), so it is the unit of ``ClusterConfig.merge_penalty``.
+    number of n-grams seen), so it is the unit of ``RegionConfig.merge_penalty``.
     """
     costs = []
     for s, e, _ in spans:
@@ -330,7 +338,7 @@ def null_cost(text: str, spans: list[Span]) -> float:
         cut = mid + m.start() + 1 if m else mid
         if cut - s < 8 or e - cut < 8:
             continue
-        a, b = span_profiles(text, [(s, cut, True), (cut, e, True)])
+        a, b = span_profiles(text, [Span(s, cut, True), Span(cut, e, True)])
         w = (cut - s) * (e - cut) / (e - s)
         costs.append(w * float(((a - b) ** 2).sum()))
     return float(np.median(costs)) if costs else 1.0
@@ -371,17 +379,16 @@ def refine_labels(profiles: np.ndarray, weights: np.ndarray, labels: np.ndarray,
     return lab
 
 
-def assign_regions(text: str, spans: list[Span], scores: Scores, clusters: int | str = "auto",
-                   seed: int = 0, cfg: ClusterConfig = ClusterConfig()) -> list[Segment]:
+def assign_regions(text: str, spans: list[Span], scores: Scores,
+                   config: RegionConfig | None = None) -> list[Segment]:
     """Split and cluster the foreign spans; return labelled, merged segments.
 
     Args:
         text: the text the spans tile.
-        spans: ``(start, end, foreign)`` from ``textkl.segment``.
+        spans: ``Span(start, end, foreign)`` from a span finder (``textkl.finders``).
         scores: scores of ``text`` with ``features`` and ``feature_offsets``.
-        clusters: K foreign regions, or ``auto``.
-        seed: seed of the k-means pre-grouping of very many spans.
-        cfg: split and cluster settings.
+        config: split and cluster settings, the number of regions (``clusters``) and the
+            seed.
 
     Returns:
         Segments tiling the text: region 0 book-like, 1..K foreign, in order of appearance.
@@ -389,16 +396,22 @@ def assign_regions(text: str, spans: list[Span], scores: Scores, clusters: int |
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):  # small matrices: BLAS threads only add contention
-        return _assign_regions(text, spans, scores, clusters, seed, cfg)
+        return _assign_regions(text, spans, scores, config or RegionConfig())
 
 
-def _assign_regions(text: str, spans: list[Span], scores: Scores, clusters: int | str,
-                    seed: int, cfg: ClusterConfig) -> list[Segment]:
+def single_region(spans: list[Span], scores: Scores) -> list[Segment]:
+    """Segments without the region step: book-like spans region 0, foreign spans region 1."""
+    return merge_segments(to_segments(spans, [int(f) for _, _, f in spans], scores.kl))
+
+
+def _assign_regions(text: str, spans: list[Span], scores: Scores, cfg: RegionConfig
+                    ) -> list[Segment]:
+    clusters, seed = cfg.clusters, cfg.seed
     foreign_any = any(f for _, _, f in spans)
     if scores.features is None or scores.feature_offsets is None or len(scores.features) == 0:
         if foreign_any and clusters not in ("auto", 1):
             raise SettingError("clustering needs scores computed with features=True")
-        return _merge(to_segments(spans, [int(f) for _, _, f in spans], scores.kl))
+        return single_region(spans, scores)
     offsets = np.asarray(scores.feature_offsets, dtype=np.int64)
     in_foreign = np.zeros(len(offsets), dtype=bool)
     for s, e, f in spans:
@@ -426,19 +439,5 @@ def _assign_regions(text: str, spans: list[Span], scores: Scores, clusters: int 
         order: dict[int, int] = {}
         for i, r in zip(idx, raw):
             labels[i] = 0 if r < 0 else order.setdefault(int(r), len(order) + 1)
-    return _merge(to_segments(spans, labels, scores.kl))
+    return merge_segments(to_segments(spans, labels, scores.kl))
 
-
-def _merge(segs: list[Segment]) -> list[Segment]:
-    """Merge neighbours of the same region; the mean KL is length-weighted (NaN-aware)."""
-    out: list[Segment] = []
-    for g in segs:
-        if out and out[-1].label == g.label and out[-1].in_distribution == g.in_distribution:
-            a = out[-1]
-            wa, wb = a.end - a.start, g.end - g.start
-            vals = [(m, w) for m, w in ((a.mean_kl, wa), (g.mean_kl, wb)) if m == m]
-            mean = sum(m * w for m, w in vals) / sum(w for _, w in vals) if vals else float("nan")
-            out[-1] = Segment(a.start, g.end, a.label, a.in_distribution, mean)
-        else:
-            out.append(g)
-    return out

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tests.test_segment import _FRENCH, _FRENCH_2, _GERMAN, trained_test_pair
-from textkl.cluster import (
-    ClusterConfig,
+from textkl.regions import (
+    RegionConfig,
     assign_regions,
     null_cost,
     refine_labels,
@@ -71,7 +71,7 @@ def test_split_foreign_cuts_at_paragraphs_and_feature_changes():
     rng = np.random.default_rng(0)
     blocks = rng.normal(0, 0.1, size=(len(offsets), 3))
     blocks[offsets >= 416] += 4.0  # the feature change lands one block after the paragraph
-    cfg = ClusterConfig(min_blocks=3, split_paragraphs=False)
+    cfg = RegionConfig(min_blocks=3, split_paragraphs=False)
     spans = split_foreign(text, [(0, 800, True)], blocks, offsets, cfg)
     assert spans == [(0, 402, True), (402, 800, True)]  # snapped to the paragraph start
     flat = "word " * 160
@@ -79,7 +79,7 @@ def test_split_foreign_cuts_at_paragraphs_and_feature_changes():
     assert spans == [(0, 415, True), (415, 800, True)]  # snapped to a word start
     quiet = rng.normal(0, 0.1, size=(len(offsets), 3))
     assert split_foreign(flat, [(0, 800, True)], quiet, offsets, cfg) == [(0, 800, True)]
-    paras = split_foreign(text, [(0, 800, True)], quiet, offsets, ClusterConfig(min_blocks=3))
+    paras = split_foreign(text, [(0, 800, True)], quiet, offsets, RegionConfig(min_blocks=3))
     assert paras == [(0, 402, True), (402, 800, True)]  # paragraphs cut by default
     same = split_foreign(text, [(0, 800, False)], blocks, offsets)
     assert same == [(0, 800, False)]  # book-like spans are never split
@@ -94,7 +94,7 @@ def test_assign_regions_labels_book_zero_and_merges_neighbours():
     kl[320:] = 1.0
     s = Scores(kl, kl.copy(), kl.copy(), feats, offsets)
     text = "word " * 128
-    segs = assign_regions(text, [(0, 320, False), (320, 640, True)], s, clusters="auto")
+    segs = assign_regions(text, [(0, 320, False), (320, 640, True)], s, RegionConfig())
     assert [(g.start, g.end, g.label, g.in_distribution) for g in segs] == [
         (0, 320, 0, True), (320, 640, 1, False)]
     assert segs[1].mean_kl == pytest.approx(1.0)
@@ -139,7 +139,7 @@ def _region_of(segs, pos):
 @pytest.mark.parametrize("clusters", [2, "auto"])
 def test_two_foreign_languages_get_two_regions(pair, clusters):
     text = _TWO_LANGUAGES
-    segs = pair.segment(text, clusters=clusters)
+    segs = pair.segment(text, regions=clusters)
     fr = [_region_of(segs, p) for p in range(0, len(_FRENCH + _FRENCH_2), 20)]
     de = [_region_of(segs, p) for p in range(text.index(_GERMAN) + 10, len(text), 20)]
     assert len(set(fr)) == 1 and len(set(de)) == 1, segs
