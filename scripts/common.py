@@ -51,10 +51,31 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "avx512_vnni", "avx_vnni")
+
+
+def cpu() -> dict:
+    """The CPU's model name and the instruction-set flags that decide torch's kernels."""
+    info = {"model": platform.processor() or "unknown", "flags": []}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    info["model"] = value.strip()
+                elif key.strip() == "flags":
+                    have = set(value.split())
+                    info["flags"] = [fl for fl in CPU_FLAGS if fl in have]
+                    break
+    except OSError:
+        pass
+    return info
+
+
 def machine() -> dict:
     import torch
 
-    return {"platform": platform.platform(), "cpus": os.cpu_count(),
+    return {"platform": platform.platform(), "cpu": cpu(), "cpus": os.cpu_count(),
             "torch": torch.__version__, "threads": torch.get_num_threads(),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
             "date": time.strftime("%Y-%m-%d %H:%M:%S")}

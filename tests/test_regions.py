@@ -166,3 +166,24 @@ def test_cli_clusters_2_separates_two_languages(pair, tmp_path):
     labels_de = {label_at(p) for p in range(cut + 20, len(_TWO_LANGUAGES), 10)}
     assert len(labels_fr) == 1 and len(labels_de) == 1 and labels_fr != labels_de
     assert "region 1" in res.output and "region 2" in res.output
+
+
+def test_regions_describe_themselves():
+    from textkl.regions import region_terms
+    from textkl.spans import Segment
+
+    en = "The old captain walked to the harbour and the sailors followed him. " * 6
+    de = "Der alte Kapitän ging zum Hafen und die Matrosen folgten ihm nicht. " * 6
+    fr = "Le vieux capitaine marchait vers le port et les marins le suivaient. " * 6
+    text = en + de + fr
+    a, b = len(en), len(en) + len(de)
+    segs = [Segment(0, a, 0, True, 0.1), Segment(a, b, 1, False, 0.9),
+            Segment(b, len(text), 2, False, 0.8)]
+    terms = {t.label: t for t in region_terms(text, segs, top=4)}
+    assert set(terms) == {0, 1, 2}
+    assert "the" in terms[0].words and not {"der", "und"} & set(terms[0].words)
+    assert {"der", "und", "die", "nicht"} & set(terms[1].words)
+    assert {"le", "les", "et", "vers"} & set(terms[2].words)
+    assert all(len(g) == 3 and g.isalpha() for t in terms.values() for g in t.ngrams)
+    assert "sch" not in terms[2].ngrams  # trigrams come from the region's own words
+    assert region_terms("", []) == []

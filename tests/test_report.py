@@ -376,3 +376,12 @@ def test_one_megabyte_report_opens_in_chromium(tmp_path: Path):
         assert d.execute_script("return document.querySelectorAll('#text mark').length") == 24
         n_points = d.execute_script("return TEXTKL_FIG.data.slice(-1)[0].x.length")
         assert n_points <= 3000
+
+
+def test_legend_describes_each_region(sample):
+    *_, page = sample
+    cells = re.findall(r'<td class="terms">(.*?)</td>', page)
+    assert len(cells) == len(parse(page).legend_shares) == 3
+    assert "the" in cells[0].split("; ")[0].split(", ")  # region 0: the English
+    assert "la" in cells[1].split("; ")[0].split(", ")  # region 1: the French
+    assert "<script>" not in cells[2]  # escaped like the rest of the page

@@ -20,9 +20,9 @@ the registry ``FINDERS``.
   and lasts while it stays above the ``q_low`` quantile; short runs are dropped, short
   gaps merged, and each boundary is refined by a local two-piece fit on the raw log-KL
   and snapped to a sentence or word start.
-- ``changepoint`` (``ChangepointFinder``): ruptures' kernel change points on block means of
-  the log-KL; each piece is labelled by its mean against the book's ``q`` quantile for its
-  length.
+- ``changepoint`` (``ChangepointFinder``): exact penalised change points (PELT, as
+  ruptures' linear-kernel ``KernelCPD``) on block means of the log-KL; each piece is
+  labelled by its mean against the book's ``q`` quantile for its length.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import numpy as np
 
 from .errors import ModelFileError, SettingError
-from .numerics import SURPRISE_CLIP, centred_mean, diff_noise, log_kl
+from .numerics import SURPRISE_CLIP, centred_mean, diff_noise, linear_pelt, log_kl
 from .spans import Span, clean_mask, finish_mask, hysteresis, snap_candidates, space_mask
 
 if TYPE_CHECKING:
@@ -286,11 +286,12 @@ class ChangepointConfig:
 
 
 class ChangepointFinder:
-    """Kernel change points (ruptures) on block means of the log-KL.
+    """Change points of the mean on block means of the log-KL.
 
     The text is cut into blocks of ``block`` characters; their mean log-KL, in units of its
-    block-to-block noise, goes to ``KernelCPD(kernel="linear")`` (changes of mean) with the
-    penalty ``penalty * log(blocks)``. A piece is foreign when its mean KL is above the
+    block-to-block noise, goes to ``numerics.linear_pelt`` (changes of mean; the same
+    optimum as ruptures' ``KernelCPD(kernel="linear")``) with the penalty
+    ``penalty * log(blocks)``. A piece is foreign when its mean KL is above the
     book's ``q`` quantile for the largest calibrated window that fits in the piece.
     Boundaries are then refined and snapped as for the hysteresis finder.
     """
@@ -308,8 +309,6 @@ class ChangepointFinder:
         return self
 
     def predict(self, text: str, scores: Scores) -> list[Span]:
-        import ruptures as rpt
-
         kl, cfg = scores.kl, self.config
         _check_length(text, kl)
         if not self.highs:
@@ -328,9 +327,8 @@ class ChangepointFinder:
         means = np.where(cnt > 0, np.where(ok, blocks, 0.0).sum(1) / np.maximum(cnt, 1), fill)
         bkps = [n_blocks]
         if n_blocks >= 4:
-            x = (means / max(float(diff_noise(means)), 1e-6)).reshape(-1, 1)
-            algo = rpt.KernelCPD(kernel="linear", min_size=2).fit(x)
-            bkps = algo.predict(pen=cfg.penalty * np.log(n_blocks))
+            x = means / max(float(diff_noise(means)), 1e-6)
+            bkps = linear_pelt(x, cfg.penalty * np.log(n_blocks), min_size=2)
         mask = np.zeros(len(text), dtype=bool)
         wins = sorted(self.highs)
         prev = 0

@@ -57,13 +57,16 @@ class Lexicon:
         """float64 (len(starts),): mean ``log(count + alpha)`` over the word tokens of each
         unit ``text[starts[j]:starts[j + 1]]`` (the last runs to the end; ``starts[0] ==
         0``); NaN for units without a word."""
-        found = [(m.start(), m.group()) for m in TOKEN.finditer(text)]
-        if not found:
+        # strings and ints only: tuples per token would wake the cyclic garbage collector,
+        # which then walks the whole heap (torch's included) several times per call
+        toks = TOKEN.findall(text)
+        if not toks:
             return np.full(len(starts), np.nan)
-        pos, toks = zip(*found)
+        pos = np.fromiter((m.start() for m in TOKEN.finditer(text)), np.int64, len(toks))
         get = self.counts.get
-        logs = np.log(np.fromiter((get(_norm(t), 0) for t in toks), float, len(toks)) + alpha)
-        unit = np.searchsorted(starts, np.array(pos), side="right") - 1
+        count = {t: get(_norm(t), 0) for t in set(toks)}  # normalise each distinct token once
+        logs = np.log(np.fromiter((count[t] for t in toks), float, len(toks)) + alpha)
+        unit = np.searchsorted(starts, pos, side="right") - 1
         n = np.bincount(unit, minlength=len(starts))
         total = np.bincount(unit, logs, len(starts))
         return np.where(n > 0, total / np.maximum(n, 1), np.nan)

@@ -69,3 +69,53 @@ def full_window_means(x: np.ndarray, window: int) -> np.ndarray:
         return np.zeros(0)
     c = np.concatenate(([0.0], np.cumsum(v)))
     return (c[window:] - c[:-window]) / window
+
+
+def linear_pelt(x: np.ndarray, penalty: float, min_size: int = 2) -> list[int]:
+    """Exact penalised change points of the mean of a multivariate signal (PELT).
+
+    Minimises the sum over segments of the squared deviations from the segment's mean,
+    plus ``penalty`` per segment, over segments of at least ``min_size`` samples: what
+    ruptures' ``KernelCPD(kernel="linear", min_size=min_size).fit(x).predict(pen=penalty)``
+    returns (the same dynamic program and pruning rule; ties go to the earliest cut), in
+    numpy, without the seconds that importing ruptures and scipy costs.
+
+    Args:
+        x: float (N, D) or (N,) signal.
+        penalty: cost of one more segment (> 0).
+        min_size: fewest samples per segment (>= 1).
+
+    Returns:
+        Sorted segment ends, the last one ``N`` (as ruptures gives them).
+    """
+    v = np.asarray(x, dtype=np.float64)
+    v = v.reshape(len(v), -1)
+    n = len(v)
+    if n == 0:
+        return [0]
+    sq = np.concatenate(([0.0], np.cumsum((v * v).sum(1))))  # (N+1,) sums of |x|^2
+    cs = np.vstack([np.zeros((1, v.shape[1])), np.cumsum(v, 0)])  # (N+1, D) sums of x
+
+    def cost(s: np.ndarray, t: int) -> np.ndarray:  # squared deviations of segments [s, t)
+        d = cs[t] - cs[s]
+        return sq[t] - sq[s] - (d * d).sum(1) / (t - s)
+
+    best = np.zeros(n + 1)  # best[t]: optimal penalised cost of x[:t]
+    path = np.zeros(n + 1, dtype=np.int64)  # path[t]: the last cut of that optimum
+    prune = np.zeros(n + 1)
+    for t in range(1, min(2 * min_size, n + 1)):
+        best[t] = cost(np.zeros(1, dtype=np.int64), t)[0] + penalty
+    s_min = 0
+    for t in range(2 * min_size, n + 1):
+        cands = np.concatenate(([s_min], np.arange(max(s_min + 1, min_size), t - min_size + 1)))
+        total = best[cands] + cost(cands, t)
+        prune[cands] = total
+        k = int(np.argmin(total))
+        best[t], path[t] = total[k] + penalty, cands[k]
+        while prune[s_min] >= best[t] and s_min < t - min_size + 1:
+            s_min = min_size if s_min == 0 else s_min + 1
+    ends, t = [], n
+    while t > 0:
+        ends.append(t)
+        t = int(path[t])
+    return ends[::-1]

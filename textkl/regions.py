@@ -8,13 +8,14 @@ Three steps:
 1. **Split.** A foreign span may hold several foreign languages back to back (a French
    paragraph then a German one): the KL is high on both, so the span finder sees one
    span. Each foreign span is cut at every paragraph start (blank line) and at change
-   points of its block features (ruptures' ``KernelCPD``, linear kernel, i.e. a change
-   of mean, with the BIC-like penalty ``split_penalty * dims * log(blocks)``), snapped to
-   a paragraph, sentence or word start. Every block of 32 characters (the blocks of
-   ``Scores.features``) has a vector of three groups, each reduced by PCA (fitted on the
-   foreign blocks) and put in units of its block-to-block noise, so that a change of
-   region stands out: the models' hidden states pooled over the block, hashed character
-   unigram and bigram frequencies of the block, and its mean log-KL, surprisal, entropy.
+   points of its block features (``numerics.linear_pelt``, ruptures' linear-kernel PELT:
+   a change of mean, with the BIC-like penalty ``split_penalty * dims * log(blocks)``),
+   snapped to a paragraph, sentence or word start. Every block of 32 characters (the
+   blocks of ``Scores.features``) has a vector of three groups, each reduced by PCA
+   (fitted on the foreign blocks) and put in units of its block-to-block noise, so that a
+   change of region stands out: the models' hidden states pooled over the block, hashed
+   character unigram and bigram frequencies of the block, and its mean log-KL,
+   surprisal, entropy.
 2. **Cluster.** Each foreign span is described by the n-gram profile of all its
    characters (square-root frequencies, so Euclidean distance is the Hellinger distance)
    and spans are merged bottom-up by Ward's criterion weighted by their lengths: merging
@@ -50,11 +51,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import SettingError
-from .numerics import diff_noise, log_kl
+from .numerics import diff_noise, linear_pelt, log_kl
 from .spans import Segment, Span, merge_segments, snap_candidates, to_segments
 
 if TYPE_CHECKING:
     from .score import Scores
+
+_WORD_START = re.compile(r"\s\S")  # a space, then the word's first character
+_PARAGRAPH = re.compile(r"\n\s*\n\s*(?=\S)")  # a blank line, then the next character
+
 
 @dataclass(frozen=True)
 class RegionConfig:
@@ -92,9 +97,14 @@ def _reduce(features: np.ndarray, fit_rows: np.ndarray, dims: int) -> np.ndarray
     fit = x[fit_rows] if fit_rows.sum() >= 2 else x
     fit = fit[:: max(1, len(fit) // 4000)]  # a few thousand blocks fix the components
     mu = fit.mean(0)
-    _, s, vt = np.linalg.svd(fit - mu, full_matrices=False)
+    # the principal axes from the (D, D) scatter matrix: the same axes as an SVD of the
+    # (rows, D) data, at a fraction of the cost when rows >> D
+    centred = fit - mu
+    evals, evecs = np.linalg.eigh(centred.T @ centred)
+    order = np.argsort(evals)[::-1]
+    s = np.sqrt(np.maximum(evals[order], 0.0))  # singular values, largest first
     d = int(max(1, min(dims, len(s), np.sum(s > 1e-6 * max(s[0], 1e-12)))))
-    z = (x - mu) @ vt[:d].T
+    z = (x - mu) @ evecs[:, order[:d]]
     zf = z[fit_rows] if fit_rows.sum() >= 3 else z
     if len(zf) < 3:
         return z
@@ -180,13 +190,14 @@ def split_foreign(text: str, spans: list[Span], blocks: np.ndarray, offsets: np.
         Spans that still tile the text; foreign spans may be cut into several.
     """
     words, sents = snap_candidates(text)
-    paras = np.array([m.end() for m in re.finditer(r"\n\s*\n\s*(?=\S)", text)], dtype=np.int64)
+    paras = np.array([m.end() for m in _PARAGRAPH.finditer(text)], dtype=np.int64)
     out: list[Span] = []
     for s0, e0, foreign in spans:
         if not foreign:
             out.append(Span(s0, e0, foreign))
             continue
-        inner = [int(p) for p in paras if s0 + cfg.min_chars <= p <= e0 - cfg.min_chars]
+        lo, hi = np.searchsorted(paras, [s0 + cfg.min_chars, e0 - cfg.min_chars + 1])
+        inner = paras[lo:hi].tolist()
         pieces = [s0, *inner, e0] if cfg.split_paragraphs else [s0, e0]
         for a, b in zip(pieces[:-1], pieces[1:]):
             out.extend(_split_piece(text, a, b, blocks, offsets, cfg, (paras, sents, words)))
@@ -196,14 +207,12 @@ def split_foreign(text: str, spans: list[Span], blocks: np.ndarray, offsets: np.
 def _split_piece(text: str, s: int, e: int, blocks: np.ndarray, offsets: np.ndarray,
                  cfg: RegionConfig, cands: tuple[np.ndarray, ...]) -> list[Span]:
     """Foreign spans of ``[s, e)`` cut at change points of the block features."""
-    import ruptures as rpt
-
     i0, i1 = np.searchsorted(offsets, [s, e], side="left")  # blocks starting inside
     if i1 - i0 < 2 * cfg.min_blocks:
         return [Span(s, e, True)]
     x = blocks[i0:i1]
     pen = cfg.split_penalty * x.shape[1] * np.log(len(x))
-    bkps = rpt.KernelCPD(kernel="linear", min_size=cfg.min_blocks).fit(x).predict(pen=pen)
+    bkps = linear_pelt(x, pen, cfg.min_blocks)
     cuts = [_snap_split(text, int(offsets[i0 + k]), s, e, cfg.snap_radius, *cands)
             for k in bkps[:-1]]
     edges = [s, *sorted(c for c in set(cuts) if s < c < e), e]
@@ -313,13 +322,27 @@ def ward_clusters(mu: np.ndarray, counts: np.ndarray, clusters: int | str, penal
 def span_profiles(text: str, spans: list[Span], pooled: bool = False) -> np.ndarray:
     """Square-root character n-gram frequencies of whole spans (``char_profiles``).
 
+    All spans are profiled in one pass over the text: each span is one block, and bigrams
+    never cross a span's ends.
+
     Returns:
         float64 (S, F), or (1, F) for all spans pooled into one profile.
     """
     if pooled:
         return char_profiles(" ".join(text[s:e] for s, e, _ in spans), np.zeros(1, np.int64))
-    return np.concatenate([char_profiles(text[s:e], np.zeros(1, dtype=np.int64))
-                           for s, e, _ in spans])
+    if not spans:
+        return np.zeros((0, 512))
+    starts = np.array([s for s, _, _ in spans], dtype=np.int64)
+    ends = np.array([e for _, e, _ in spans], dtype=np.int64)
+    # blocks at every start and end: the gaps between spans are blocks of their own
+    edges = np.unique(np.concatenate(([0], starts, ends)))
+    edges = edges[edges < len(text)]
+    prof = char_profiles(text, edges)
+    rows = np.searchsorted(edges, starts)
+    if not np.array_equal(np.append(edges, len(text))[rows + 1], ends):  # nested or empty
+        return np.concatenate([char_profiles(text[s:e], np.zeros(1, dtype=np.int64))
+                               for s, e, _ in spans])
+    return prof[rows]
 
 
 def null_cost(text: str, spans: list[Span]) -> float:
@@ -331,17 +354,21 @@ def null_cost(text: str, spans: list[Span]) -> float:
     spans that hold two regions. Sampling noise sets this scale (about a quarter of the
     number of n-grams seen), so it is the unit of ``RegionConfig.merge_penalty``.
     """
-    costs = []
+    halves = []
     for s, e, _ in spans:
         mid = s + (e - s) // 2
-        m = re.search(r"\s\S", text[mid:e])
-        cut = mid + m.start() + 1 if m else mid
-        if cut - s < 8 or e - cut < 8:
-            continue
-        a, b = span_profiles(text, [Span(s, cut, True), Span(cut, e, True)])
-        w = (cut - s) * (e - cut) / (e - s)
-        costs.append(w * float(((a - b) ** 2).sum()))
-    return float(np.median(costs)) if costs else 1.0
+        m = _WORD_START.search(text, mid, e)
+        cut = m.start() + 1 if m else mid
+        if cut - s >= 8 and e - cut >= 8:
+            halves += [Span(s, cut, True), Span(cut, e, True)]
+    if not halves:
+        return 1.0
+    prof = span_profiles(text, halves)
+    a, b = prof[0::2], prof[1::2]
+    left = np.array([h.end - h.start for h in halves[0::2]], dtype=np.float64)
+    right = np.array([h.end - h.start for h in halves[1::2]], dtype=np.float64)
+    costs = left * right / (left + right) * ((a - b) ** 2).sum(1)
+    return float(np.median(costs))
 
 
 def refine_labels(profiles: np.ndarray, weights: np.ndarray, labels: np.ndarray,
@@ -441,3 +468,86 @@ def _assign_regions(text: str, spans: list[Span], scores: Scores, cfg: RegionCon
             labels[i] = 0 if r < 0 else order.setdefault(int(r), len(order) + 1)
     return merge_segments(to_segments(spans, labels, scores.kl))
 
+
+
+@dataclass(frozen=True)
+class RegionTerms:
+    """What sets a region apart from the rest of its document, found without labels.
+
+    Attributes:
+        label: region label (0 = book-like).
+        words: its most distinctive words (case-folded), most distinctive first.
+        ngrams: its most distinctive character trigrams inside words.
+    """
+
+    label: int
+    words: tuple[str, ...]
+    ngrams: tuple[str, ...]
+
+
+def _distinctive(keys: np.ndarray, labels: np.ndarray, n_labels: int, top: int,
+                 min_count: int = 2, alpha: float = 0.5) -> list[list[int]]:
+    """Per label, the indices into ``np.unique(keys)`` of the ``top`` keys most over-used in
+    that label against all other labels: a smoothed log-odds ratio divided by its standard
+    error (Monroe, Colaresi and Quinn 2008, with a flat prior)."""
+    uniq, inv = np.unique(keys, return_inverse=True)
+    counts = np.zeros((n_labels, len(uniq)))
+    np.add.at(counts, (labels, inv), 1.0)
+    total = counts.sum(0)
+    out = []
+    for r in range(n_labels):
+        c_in, c_out = counts[r], total - counts[r]
+        n_in, n_out = c_in.sum(), c_out.sum()
+        if n_in == 0:
+            out.append([])
+            continue
+        delta = (np.log((c_in + alpha) / (n_in + alpha * len(uniq)))
+                 - np.log((c_out + alpha) / (n_out + alpha * len(uniq))))
+        z = delta / np.sqrt(1.0 / (c_in + alpha) + 1.0 / (c_out + alpha))
+        z[c_in < min_count] = -np.inf
+        best = np.argsort(-z, kind="stable")[:top]
+        out.append([int(i) for i in best if np.isfinite(z[i])])
+    return out
+
+
+def region_terms(text: str, segments: list[Segment], top: int = 6) -> list[RegionTerms]:
+    """Each region's most distinctive words and character trigrams, in label order.
+
+    Distinctive against the rest of the same document, so the terms describe the contrast
+    a reader sees ("region 2: und, nicht, ich; sch, ich, ein"), with no language model.
+
+    Args:
+        text: the segmented text.
+        segments: ``Segment``s tiling it.
+        top: terms of each kind per region.
+    """
+    from .lexicon import TOKEN
+    from .vocab import codepoints
+
+    labels = sorted({s.label for s in segments})
+    if not text or not labels:
+        return []
+    index = {lab: i for i, lab in enumerate(labels)}
+    char_label = np.zeros(len(text), dtype=np.int64)
+    for s in segments:
+        char_label[s.start : s.end] = index[s.label]
+    matches = list(TOKEN.finditer(text))
+    words = [m.group().casefold() for m in matches]
+    word_pos = np.array([m.start() for m in matches], dtype=np.int64)
+    vocab_words = np.unique(np.array(words, dtype=object)) if words else np.array([])
+    word_ids = np.searchsorted(vocab_words, np.array(words, dtype=object)) if words else word_pos
+    top_words = _distinctive(word_ids, char_label[word_pos], len(labels), top)
+    lower = text.lower() if len(text.lower()) == len(text) else text
+    cp = codepoints(lower).astype(np.int64)
+    letter = _letters(lower)
+    tri = np.flatnonzero(letter[:-2] & letter[1:-1] & letter[2:]) if len(text) > 2 else \
+        np.zeros(0, dtype=np.int64)
+    keys = (cp[tri] << 42) | (cp[tri + 1] << 21) | cp[tri + 2]
+    top_tri = _distinctive(keys, char_label[tri], len(labels), top)
+    uniq_keys = np.unique(keys)
+    out = []
+    for i, lab in enumerate(labels):
+        grams = tuple("".join(chr((int(uniq_keys[j]) >> s) & 0x1FFFFF) for s in (42, 21, 0))
+                      for j in top_tri[i])
+        out.append(RegionTerms(lab, tuple(str(vocab_words[j]) for j in top_words[i]), grams))
+    return out

@@ -29,6 +29,7 @@ import numpy as np
 
 from .errors import SettingError
 from .numerics import KL_FLOOR, centred_mean
+from .regions import RegionTerms, region_terms
 
 if TYPE_CHECKING:
     from .score import Scores
@@ -400,7 +401,8 @@ def render_report(text: str, scores: Scores | None, segments: Sequence[Any], pai
     return _asset("report.html").format(
         title=html.escape(title), model=html.escape(model), book=html.escape(book),
         calib=html.escape(calib), n=len(text), n_seg=len(segments), window=window,
-        css=_css(regions), legend=_legend(regions), heat_legend=_heat_legend(edges, cal, window),
+        css=_css(regions), legend=_legend(regions, region_terms(text, list(segments))),
+        heat_legend=_heat_legend(edges, cal, window),
         text=_text_html(text, segments, starts, vals), plotly=plotly.offline.get_plotlyjs(),
         fig=fig_json, js=_asset("report.js"))
 
@@ -411,10 +413,21 @@ def _css(regions: list[RegionSummary]) -> str:
     return "\n".join(rules)
 
 
-def _legend(regions: list[RegionSummary]) -> str:
+def _legend(regions: list[RegionSummary], terms: list[RegionTerms]) -> str:
+    """Legend rows; each region's distinctive words and trigrams describe it."""
+    by_label = {t.label: t for t in terms}
+
+    def described(label: int) -> str:
+        t = by_label.get(label)
+        if t is None:
+            return ""
+        return html.escape(", ".join(t.words) + ("; " if t.words and t.ngrams else "")
+                           + ", ".join(t.ngrams))
+
     rows = [f'<tr><td><span class="sw" style="background:{r.colour}"></span>{r.name}</td>'
             f'<td class="share">{r.share:.1f}%</td><td>{r.n_chars}</td><td>{r.n_segments}</td>'
-            f"<td>{r.mean_kl:.4f}</td><td>{r.mean_kl_bits:.4f}</td></tr>" for r in regions]
+            f"<td>{r.mean_kl:.4f}</td><td>{r.mean_kl_bits:.4f}</td>"
+            f'<td class="terms">{described(r.label)}</td></tr>' for r in regions]
     return "".join(rows)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from .numerics import log_kl
 
 # a period after these is not a sentence end ("Mrs. Bennet", "M. Martin")
+_SENTENCE_END = re.compile(r"(?:[.!?…][\"'”’»)\]]*\s+|\n\s*)(?=\S)")
 _ABBREV = re.compile(r"(?<![^\W\d_])(?:Mr|Mrs|Ms|Dr|St|Mme|Mlle|M|Messrs)\.$")
 
 
@@ -93,13 +94,13 @@ def snap_candidates(text: str, space: np.ndarray | None = None
     Returns:
         words, sentences: sorted int64 arrays, both including 0 and ``len(text)``.
     """
-    ends = [0, len(text)]
+    ends = np.array([0, len(text)], dtype=np.int64)
     sp = space_mask(text) if space is None else space
-    words = (np.flatnonzero(sp[:-1] & ~sp[1:]) + 1).tolist()  # a non-space after a space
-    sents = [m.end() for m in re.finditer(r"(?:[.!?…][\"'”’»)\]]*\s+|\n\s*)(?=\S)", text)
+    words = np.flatnonzero(sp[:-1] & ~sp[1:]) + 1  # a non-space after a space
+    sents = [m.end() for m in _SENTENCE_END.finditer(text)
              if not _ABBREV.search(text, max(0, m.start() - 5), m.start() + 1)]
-    return (np.unique(np.array(words + ends, dtype=np.int64)),
-            np.unique(np.array(sents + ends, dtype=np.int64)))
+    return (np.unique(np.concatenate((words, ends))),
+            np.unique(np.concatenate((np.array(sents, dtype=np.int64), ends))))
 
 
 def space_mask(text: str) -> np.ndarray:

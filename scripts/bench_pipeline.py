@@ -1,0 +1,131 @@
+#!/usr/bin/env python
+"""The main job end to end: where ``textkl segment``'s time goes, beside lingua EN+FR.
+
+For each text size (alternating French and English paragraphs from the shared corpora:
+Madame Bovary and Pride and Prejudice), in one process and on the same text:
+
+- ``score``: ``pair.score(text)`` (the scorer alone);
+- ``score+features``: the same with the pooled hidden states the regions need;
+- ``finder``: the default span finder on those scores (``regions=None``);
+- ``regions``: the region step on the finder's spans;
+- ``segment, no regions`` = score + finder; ``segment`` = score+features + finder + regions
+  (what ``textkl segment`` runs with its defaults, minus reading and writing files);
+- lingua EN+FR's ``detect_multiple_languages_of`` on the same text.
+
+Also the cold import time of the pipeline's modules in a fresh interpreter (what a
+one-shot ``textkl segment`` pays before any work), the number of spans, and this
+process's peak RSS. Prints a Markdown table with the CPU's model and flags; writes
+``runs/bench_pipeline/results.json``.
+
+    python scripts/bench_pipeline.py                       # 100k and 1M characters
+    python scripts/bench_pipeline.py --sizes 100000,1000000,10000000 --no-lingua
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine, peak_rss_mb, read_corpus, table, write_results  # noqa: E402
+
+IMPORTS = "import textkl, textkl.segment, textkl.pair, textkl.regions, threadpoolctl"
+
+
+def mixed_text(n: int) -> str:
+    """``n`` characters of alternating French and English paragraphs (>= 200 chars each)."""
+    fr = [p for p in read_corpus("fr_novel_madame_bovary.txt").split("\n\n") if len(p) > 200]
+    en = [p for p in read_corpus("en_novel_pride_and_prejudice.txt").split("\n\n")
+          if len(p) > 200]
+    parts, size, i = [], 0, 0
+    while size < n:
+        p = (fr if i % 2 == 0 else en)[(i // 2) % min(len(fr), len(en))]
+        parts.append(p)
+        size += len(p) + 2
+        i += 1
+    return "\n\n".join(parts)[:n]
+
+
+def timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t
+
+
+def cold_import_seconds() -> float:
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-c", IMPORTS], check=True)
+    return time.perf_counter() - t
+
+
+def run_size(pair, detector, n: int) -> dict:
+    text = mixed_text(n)
+    _, t_score = timed(lambda: pair.score(text))
+    scores, t_feat = timed(lambda: pair.score(text, features=True))
+    spans, t_finder = timed(lambda: pair.segment(text, scores=scores, regions=None))
+    segs, t_regions_total = timed(lambda: pair.segment(text, scores=scores))
+    t_regions = max(t_regions_total - t_finder, 0.0)
+    row = {"chars": len(text), "spans": len(spans), "segments": len(segs),
+           "regions_found": len({s.label for s in segs}),
+           "score_s": t_score, "score_features_s": t_feat, "finder_s": t_finder,
+           "regions_s": t_regions,
+           "segment_no_regions_s": t_score + t_finder,
+           "segment_s": t_feat + t_finder + t_regions}
+    if detector is not None:
+        _, t_lingua = timed(lambda: detector.detect_multiple_languages_of(text))
+        row["lingua_en_fr_s"] = t_lingua
+    for key in [k for k in row if k.endswith("_s")]:
+        row[key.removesuffix("_s") + "_chars_per_s"] = len(text) / max(row[key], 1e-9)
+    row["non_scoring_share"] = (t_finder + t_regions) / row["segment_s"]
+    if detector is not None:
+        row["segment_vs_lingua"] = row["lingua_en_fr_s"] / row["segment_s"]
+        row["score_vs_lingua"] = row["lingua_en_fr_s"] / row["score_s"]
+    print(f"[{len(text):,} chars] score {t_score:.2f}s, +features {t_feat:.2f}s, finder "
+          f"{t_finder:.2f}s, regions {t_regions:.2f}s"
+          + (f", lingua EN+FR {row['lingua_en_fr_s']:.2f}s" if detector else ""),
+          file=sys.stderr)
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="100000,1000000",
+                    help="comma-separated text sizes in characters")
+    ap.add_argument("--model", default=None, help="model file (default: the embedded pair)")
+    ap.add_argument("--no-lingua", action="store_true", help="skip lingua (large sizes)")
+    args = ap.parse_args()
+
+    import textkl
+
+    cold = cold_import_seconds()
+    pair = textkl.load(args.model)
+    pair.segment(mixed_text(5000))  # warm: first-call imports and tables
+    detector = None
+    if not args.no_lingua:
+        from lingua import Language, LanguageDetectorBuilder
+
+        detector = LanguageDetectorBuilder.from_languages(Language.ENGLISH,
+                                                          Language.FRENCH).build()
+        detector.detect_multiple_languages_of(mixed_text(5000))  # load its models
+    rows = [run_size(pair, detector, int(n)) for n in args.sizes.split(",")]
+    results = {"machine": machine(), "pair": pair.describe(), "cold_import_s": cold,
+               "rows": rows, "peak_rss_mb": peak_rss_mb()}
+    path = write_results("bench_pipeline", results)
+    m = results["machine"]["cpu"]
+    print(f"CPU: {m['model']} ({', '.join(m['flags']) or 'no AVX2'}), "
+          f"{results['machine']['threads']} torch threads; cold import {cold:.2f} s; "
+          f"peak RSS {results['peak_rss_mb']:.0f} MB")
+    cols = ["chars", "spans", "score_chars_per_s", "segment_no_regions_chars_per_s",
+            "segment_chars_per_s", "non_scoring_share"]
+    if detector is not None:
+        cols += ["lingua_en_fr_chars_per_s", "segment_vs_lingua"]
+    print(table(rows, cols))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
