@@ -89,10 +89,10 @@ def linear_pelt(x: np.ndarray, penalty: float, min_size: int = 2) -> list[int]:
         Sorted segment ends, the last one ``N`` (as ruptures gives them).
     """
     v = np.asarray(x, dtype=np.float64)
-    v = v.reshape(len(v), -1)
     n = len(v)
     if n == 0:
         return [0]
+    v = v.reshape(n, -1)
     sq = np.concatenate(([0.0], np.cumsum((v * v).sum(1))))  # (N+1,) sums of |x|^2
     cs = np.vstack([np.zeros((1, v.shape[1])), np.cumsum(v, 0)])  # (N+1, D) sums of x
 
