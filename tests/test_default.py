@@ -59,7 +59,8 @@ def test_default_pair_calibration_matches_its_record(default_pair):
     cal = default_pair.calibration
     assert cal is not None and cal.n_chars > 10_000
     assert 0 < cal.threshold(0.5) < cal.threshold(0.99)
-    record = json.loads((resources.files("textkl") / "data" / "default.json").read_text())
+    record = json.loads((resources.files("textkl") / "data" / "pairs" / "moby-dick.json")
+                        .read_text())
     assert record["val_loss_nats_per_char"] == pytest.approx(default_pair.meta["val_loss"])
     assert record["val_loss_nats_per_char"] <= 1.6
 
@@ -96,3 +97,20 @@ def test_demo_report_marks_the_english_passages(tmp_path):
     for s in spans:  # and the German lines and the code are not
         if s["kind"] in ("de", "code"):
             assert book_like[int(s["start"]) : int(s["end"])].mean() < 0.3, s
+
+
+def test_embedded_pairs_load_by_name(tmp_path, monkeypatch):
+    from textkl.errors import ModelFileError
+    from textkl.pair import DEFAULT_PAIR, embedded_pairs
+
+    names = [p.name for p in embedded_pairs()]
+    assert names[0] == DEFAULT_PAIR and "moby-dick" in names
+    by_name = textkl.load("moby-dick")
+    assert by_name.meta["books"] == ["en_novel_moby_dick.txt"]
+    assert all(p.record.get("val_loss_nats_per_char") for p in embedded_pairs())
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "moby-dick").write_text("not a model")  # a local file of that name wins
+    with pytest.raises(ModelFileError, match="^moby-dick: not a"):
+        textkl.load("moby-dick")
+    with pytest.raises(ModelFileError, match="no such model file"):
+        textkl.load("no-such-pair")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from .vocab import CharVocab
 FORMAT = "textkl-pair"
 FORMAT_VERSION = 1
 CHECKPOINT_NAME = "pair.pt"
-DEFAULT_MODEL = "default.pt"
+DEFAULT_PAIR = "moby-dick"  # the embedded pair that textkl.load() and every command use
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -169,21 +169,56 @@ class Pair:
         return target
 
 
-def _checkpoint_path(path: str | Path | None) -> Path | Any:
-    if path is None:
-        return resources.files("textkl") / "data" / DEFAULT_MODEL
+@dataclass(frozen=True)
+class EmbeddedPair:
+    """A pair shipped inside the package (``textkl/data/pairs/<name>.pt``) and its record."""
+
+    name: str
+    path: Any  # importlib.resources Traversable of the checkpoint
+    record: dict[str, Any]  # the training record, <name>.json
+
+    @property
+    def default(self) -> bool:
+        return self.name == DEFAULT_PAIR
+
+
+def embedded_pairs() -> list[EmbeddedPair]:
+    """The pairs shipped with textkl, by name (the default first)."""
+    folder = resources.files("textkl") / "data" / "pairs"
+    pairs = []
+    for item in folder.iterdir():
+        if item.name.endswith(".pt"):
+            name = item.name.removesuffix(".pt")
+            rec = folder / f"{name}.json"
+            record = json.loads(rec.read_text(encoding="utf-8")) if rec.is_file() else {}
+            pairs.append(EmbeddedPair(name, item, record))
+    return sorted(pairs, key=lambda p: (not p.default, p.name))
+
+
+def _checkpoint_path(path: str | Path | None) -> tuple[Path | Any, str]:
+    """The checkpoint to read and how to name it in messages.
+
+    None is the default embedded pair; a name of an embedded pair (``moby-dick``) is that
+    pair unless a file or directory of that name exists here; anything else is a path.
+    """
+    if path is None or (isinstance(path, str) and not Path(path).exists()
+                        and any(p.name == path for p in embedded_pairs())):
+        name = DEFAULT_PAIR if path is None else str(path)
+        return (resources.files("textkl") / "data" / "pairs" / f"{name}.pt",
+                f"the embedded pair {name!r}")
     p = Path(path)
-    return p / CHECKPOINT_NAME if p.is_dir() else p
+    target = p / CHECKPOINT_NAME if p.is_dir() else p
+    return target, str(target)
 
 
 def load(path: str | Path | None = None, device: str | torch.device = "cpu") -> Pair:
-    """Load a pair: the embedded default when ``path`` is None, else a file or directory.
+    """Load a pair: the embedded default when ``path`` is None, an embedded pair by name
+    (``embedded_pairs()``), else a file or a directory holding ``pair.pt``.
 
     Raises:
         ModelFileError: missing, truncated, corrupt or foreign file, or a newer format.
     """
-    src = _checkpoint_path(path)
-    name = "the embedded default model" if path is None else str(src)
+    src, name = _checkpoint_path(path)
     try:
         with src.open("rb") as f:
             blob = torch.load(f, map_location="cpu", weights_only=True)
