@@ -91,37 +91,38 @@ def model(tiny_pair_path) -> str:
     return str(tiny_pair_path)
 
 
-@CASES
-@given(data=file_bytes())
-def test_score(model, data):
+def _text_command(command: str, model: str, data: bytes) -> tuple[str, dict] | None:
+    """Run ``textkl COMMAND in.txt --json out.json`` on ``data``; the text and the JSON on
+    success, None after checking a clean failure where the input must be refused."""
     with tempfile.TemporaryDirectory() as d:
         work = Path(d)
         (work / "in.txt").write_bytes(data)
-        res = CliRunner().invoke(cli, ["score", str(work / "in.txt"), "-m", model,
+        res = CliRunner().invoke(cli, [command, str(work / "in.txt"), "-m", model,
                                        "--json", str(work / "out.json")])
         text = _decoded(data)
         if text is None:
             _check_failure(res, work, {"in.txt"})
-            return
+            return None
         assert res.exit_code == 0, res.output
-        out = json.loads((work / "out.json").read_text())
+        return text, json.loads((work / "out.json").read_text())
+
+
+@CASES
+@given(data=file_bytes())
+def test_score(model, data):
+    done = _text_command("score", model, data)
+    if done is not None:
+        text, out = done
         assert out["text_length"] == len(text) == len(out["kl"])
 
 
 @CASES
 @given(data=file_bytes())
 def test_segment(model, data):
-    with tempfile.TemporaryDirectory() as d:
-        work = Path(d)
-        (work / "in.txt").write_bytes(data)
-        res = CliRunner().invoke(cli, ["segment", str(work / "in.txt"), "-m", model,
-                                       "--json", str(work / "out.json")])
-        text = _decoded(data)
-        if text is None:
-            _check_failure(res, work, {"in.txt"})
-            return
-        assert res.exit_code == 0, res.output
-        segs = json.loads((work / "out.json").read_text())["segments"]
+    done = _text_command("segment", model, data)
+    if done is not None:
+        text, out = done
+        segs = out["segments"]
         ends = [0] + [s["end"] for s in segs]
         assert [s["start"] for s in segs] == ends[:-1] and ends[-1] == len(text)
 

@@ -219,17 +219,28 @@ def _viterbi(unit: np.ndarray, cost: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class HysteresisConfig:
-    window: int = 30  # smoothing window (a calibration window: 1, 10, 30, 100)
-    q_high: float = 0.995  # book quantile of window means that starts a span
-    q_low: float = 0.9  # book quantile under which a foreign span ends
+class MaskConfig:
+    """How a rough per-character mask becomes spans (the hysteresis and change-point
+    finders): short runs dropped, short gaps filled, boundaries refined and snapped."""
+
     min_span: int = 24  # foreign runs shorter than this (characters) are dropped
     min_gap: int = 12  # book-like runs shorter than this between foreign runs are merged
     refine_radius: int = 24  # characters searched on each side to refine a boundary
     snap_radius: int = 24  # a sentence start this close to a boundary wins over a word start
 
     def __post_init__(self) -> None:
-        _at_least(self, ("window", "min_span", "min_gap"), 1)
+        _at_least(self, ("min_span", "min_gap"), 1)
+
+
+@dataclass(frozen=True)
+class HysteresisConfig(MaskConfig):
+    window: int = 30  # smoothing window (a calibration window: 1, 10, 30, 100)
+    q_high: float = 0.995  # book quantile of window means that starts a span
+    q_low: float = 0.9  # book quantile under which a foreign span ends
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _at_least(self, ("window",), 1)
         if not 0.0 <= self.q_low <= self.q_high <= 1.0:
             raise SettingError(f"need 0 <= q_low <= q_high <= 1, got {self.q_low}, {self.q_high}")
 
@@ -270,17 +281,14 @@ class HysteresisFinder:
 
 
 @dataclass(frozen=True)
-class ChangepointConfig:
+class ChangepointConfig(MaskConfig):
     block: int = 8  # characters per block mean
     penalty: float = 4.0  # change-point penalty, times log(blocks), in noise units
     q: float = 0.98  # a piece is foreign above this book quantile of window means
-    min_span: int = 24  # foreign runs shorter than this (characters) are dropped
-    min_gap: int = 12  # book-like runs shorter than this between foreign runs are merged
-    refine_radius: int = 24  # characters searched on each side to refine a boundary
-    snap_radius: int = 24  # a sentence start this close to a boundary wins over a word start
 
     def __post_init__(self) -> None:
-        _at_least(self, ("block", "min_span", "min_gap"), 1)
+        super().__post_init__()
+        _at_least(self, ("block",), 1)
         if not 0.0 <= self.q <= 1.0:
             raise SettingError(f"q must be in [0, 1], got {self.q}")
 
