@@ -279,3 +279,40 @@ def test_command_line_section_lists_every_option():
             if not any(o in documented.get(name, ()) for o in p.opts + p.secondary_opts):
                 missing.append(f"textkl {name} {p.opts[-1]}")
     assert not missing, f"the Command line section lacks: {missing}"
+
+
+DOCS = sorted((ROOT / "docs").glob("*.md"))
+
+
+def _script_options(script: Path) -> set[str]:
+    """The long options a script's argparse parser accepts, read from its ``--help``."""
+    out = subprocess.run([sys.executable, str(script), "--help"], capture_output=True,
+                         text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 0, f"{script.name} --help failed: {out.stderr[-500:]}"
+    return set(re.findall(r"(--[a-zA-Z][\w-]*)", out.stdout))
+
+
+def test_docs_commands_name_what_exists():
+    """The commands in docs/ (benchmarks need corpora and minutes, so they are not run
+    here): each ``python scripts/X.py`` exists and accepts the options it is given, and
+    each ``textkl`` invocation uses options its command has."""
+    known = _commands()
+    bad, checked = [], 0
+    helps: dict[Path, set[str]] = {}
+    for doc in DOCS:
+        text = doc.read_text(encoding="utf-8")
+        for name, opts in readme_invocations(text):
+            bad += [f"{doc.name}: textkl {name} {o}" for o in opts
+                    if o not in _option_names(known[name])]
+        for m in re.finditer(r"python (scripts/[\w/]+\.py)((?: +[^`\n|]*)?)", text):
+            script = ROOT / m.group(1)
+            if not script.exists():
+                bad.append(f"{doc.name}: {m.group(1)} does not exist")
+                continue
+            if script not in helps:
+                helps[script] = _script_options(script)
+            checked += 1
+            given = re.findall(r"(?<!\S)(--[a-zA-Z][\w-]*)", m.group(2))
+            bad += [f"{doc.name}: {m.group(1)} {o}" for o in given if o not in helps[script]]
+    assert checked >= 5, "docs/ lost its commands"
+    assert not bad, "\n".join(bad)
