@@ -114,3 +114,15 @@ def test_embedded_pairs_load_by_name(tmp_path, monkeypatch):
         textkl.load("moby-dick")
     with pytest.raises(ModelFileError, match="no such model file"):
         textkl.load("no-such-pair")
+
+
+def test_cli_lists_and_uses_embedded_pairs(tmp_path):
+    res = CliRunner().invoke(cli, ["models"])
+    assert res.exit_code == 0, res.output
+    lines = [ln for ln in res.output.splitlines() if "nats/char" in ln]  # one per pair
+    assert lines[0].startswith("* moby-dick") and any(ln.split()[0] == "english" for ln in lines)
+    src = tmp_path / "t.txt"
+    src.write_text("The harbour was quiet. Le port était calme.", encoding="utf-8")
+    res = CliRunner().invoke(cli, ["score", str(src), "-m", "english", "--json",
+                                   str(tmp_path / "o.json")])
+    assert res.exit_code == 0, res.output

@@ -314,8 +314,12 @@ def test_cli_json_follows_the_contract(pair, tmp_path):
                                    "--device", "cpu"])
     assert res.exit_code == 0, res.output
     doc = json.loads(out.read_text())
-    assert set(doc) == {"text_length", "segments"} and doc["text_length"] == len(text)
+    assert set(doc) == {"text_length", "segments", "regions"}
+    assert doc["text_length"] == len(text)
     segs = doc["segments"]
+    assert [r["label"] for r in doc["regions"]] == sorted({s["label"] for s in segs})
+    assert sum(r["chars"] for r in doc["regions"]) == len(text)
+    assert all(r["words"] and r["ngrams"] for r in doc["regions"])
     assert segs[0]["start"] == 0 and segs[-1]["end"] == len(text)
     for s in segs:
         assert set(s) == {"start", "end", "label", "in_distribution", "mean_kl"}
@@ -358,4 +362,4 @@ def test_cli_html_report_and_empty_input(pair, tmp_path):
     res = CliRunner().invoke(cli, ["segment", "-", "-m", str(model), "--json", str(out)],
                              input="")
     assert res.exit_code == 0, res.output
-    assert json.loads(out.read_text()) == {"text_length": 0, "segments": []}
+    assert json.loads(out.read_text()) == {"text_length": 0, "segments": [], "regions": []}

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Pair", "Scores", "Segment", "TextklError", "load", "train", "__version__"]
+__all__ = ["Pair", "Scores", "Segment", "TextklError", "fit", "load", "train", "__version__"]
 
 if TYPE_CHECKING:
     from .errors import TextklError
@@ -95,6 +95,60 @@ def train(
     return train_pair(list(books), arch=arch, n_models=models, same_init=same_init,
                       config=config, device=device, progress=show_progress(progress),
                       **model_kw)
+
+
+def fit(
+    text: str,
+    *,
+    minutes: float | None = None,
+    steps: int | None = None,
+    rounds: int = 2,
+    d_model: int | None = None,
+    device: str = "auto",
+    seed: int = 0,
+    progress: bool | None = None,
+    cache: bool = True,
+    cache_dir: str | os.PathLike[str] | None = None,
+    min_chars: int | None = None,
+) -> Pair:
+    """Fit a pair on a document itself, to find what does not belong in it (no reference).
+
+    Round 1 trains on the whole document; each later round retrains without the spans the
+    previous pair marked foreign (plus a margin), so planted passages are unseen again.
+    The calibration comes from held-out blocks of the document's book-like part. The pair
+    is cached by the text's hash and the settings (``$TEXTKL_CACHE/fits``, else
+    ``~/.cache/textkl/fits``): a second call on the same text is a file read.
+
+    Args:
+        text: the document itself, a ``str`` (``textkl.selffit.read_document`` reads a file).
+        minutes: wall-clock budget of the whole fit; alone, it replaces the default steps.
+        steps: optimiser steps of the whole fit, shared by the rounds (default 1,400).
+        rounds: 1 (train once) or more (retrain without what the last round found).
+        d_model: LSTM hidden size (default 64).
+        device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
+        seed: initialisation and batch order.
+        progress: a progress bar with an ETA on stderr; None: only on a terminal.
+        cache: reuse a cached fit of the same text and settings (the fit is saved anyway).
+        cache_dir: where fits are cached (default above).
+        min_chars: shortest document accepted (default 50,000 characters).
+
+    Returns:
+        The fitted, calibrated ``Pair``; ``pair.meta["self_fit"]`` describes each round.
+
+    Raises:
+        InputError: a document shorter than ``min_chars`` (the message names the minimum).
+
+    Example:
+        >>> pair = textkl.fit(open("book.txt", encoding="utf-8").read())  # doctest: +SKIP
+        >>> foreign = [s for s in pair.segment(text) if not s.in_distribution]  # doctest: +SKIP
+    """
+    from .io import show_progress
+    from .selffit import fit_pair, fit_settings
+
+    cfg = fit_settings(minutes=minutes, steps=steps, rounds=rounds, d_model=d_model,
+                       seed=seed, min_chars=min_chars)
+    return fit_pair(text, cfg, device=device, progress=show_progress(progress), cache=cache,
+                    cache_dir=cache_dir)
 
 
 def __getattr__(name: str) -> Any:  # lazy: `import textkl` must not import torch

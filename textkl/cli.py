@@ -21,8 +21,9 @@ import click
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 DEVICE = click.option("--device", default="auto", show_default=True,
                       help="auto (CUDA if available), cpu or cuda.")
-MODEL = click.option("-m", "--model", "model_path", default=None, metavar="PATH",
-                     help="Model file or directory (default: the embedded Moby-Dick pair).")
+MODEL = click.option("-m", "--model", "model_path", default=None, metavar="PAIR",
+                     help="An embedded pair by name (textkl models lists them), or a model "
+                          "file or directory (default: the embedded moby-dick pair).")
 BUG = ("textkl: internal error: this is a bug in textkl, not a problem with your input; "
        "please report it with the command line and the traceback above")
 
@@ -114,10 +115,55 @@ def _log_notices() -> None:
 
 
 def load_pair(model_path: str | None, device: str):
+    import gc
+
     from .pair import load, resolve_device
 
-    return load(model_path, device=resolve_device(device))
+    pair = load(model_path, device=resolve_device(device))
+    # torch, the model and every module live until exit: the cyclic garbage collector need
+    # not walk them again each time the pipeline's allocations wake it
+    gc.freeze()
+    return pair
 
+
+
+def fit_options(fn):
+    """``--fit`` (a pair fitted on the input itself), ``--minutes`` and ``--no-cache``."""
+    fn = click.option("--no-cache", is_flag=True,
+                      help="With --fit: refit even when a fit of this text is cached.")(fn)
+    fn = click.option("--minutes", type=click.FloatRange(min=0, min_open=True), default=None,
+                      help="With --fit: wall-clock budget of the fit (default: a fixed number "
+                           "of steps, see textkl.fit).")(fn)
+    return click.option("--fit", "fit_self", is_flag=True,
+                        help="Fit a pair on the input itself (no reference book; at least "
+                             "50,000 characters; see textkl.fit) instead of loading one. "
+                             "Cached in $TEXTKL_CACHE/fits.")(fn)
+
+
+def _check_fit(fit_self: bool, model_path: str | None, minutes: float | None, no_cache: bool,
+               src: str) -> None:
+    """One-line errors for option combinations that make no sense, before any work."""
+    from .errors import SettingError
+
+    if fit_self and model_path is not None:
+        raise SettingError("--fit and -m/--model are mutually exclusive: --fit fits a pair "
+                           "on the input itself")
+    if not fit_self and (minutes is not None or no_cache):
+        raise SettingError("--minutes and --no-cache go with --fit")
+    if fit_self and src == "-":
+        raise SettingError("--fit reads the input twice (fit, then this command): give a "
+                           "file, not -")
+
+
+def fit_or_load(text: str | None, model_path: str | None, fit_self: bool,
+                minutes: float | None, no_cache: bool, device: str, progress: bool):
+    """The pair a command uses: fitted on ``text`` with ``--fit``, else loaded."""
+    if not fit_self:
+        return load_pair(model_path, device)
+    import textkl
+
+    return textkl.fit(text or "", minutes=minutes, device=device, progress=progress,
+                      cache=not no_cache)
 
 @click.group(cls=_Cli, context_settings=CONTEXT)
 @click.version_option(package_name="textkl")
@@ -185,25 +231,31 @@ def train(books, out, arch, n_models, d_model, layers, steps, minutes, batch_siz
               help="Write float32 arrays kl, nll, entropy (and percentile).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Windows per forward pass.")
+@fit_options
 @precision_options
 @DEVICE
 @progress_options
-def score(file, model_path, json_out, tsv_out, npz_out, batch_size, precision, bf16, device,
-          progress, quiet):
+def score(file, model_path, json_out, tsv_out, npz_out, batch_size, fit_self, minutes, no_cache,
+          precision, bf16, device, progress, quiet):
     """Score every character of FILE (or - for stdin) against the model's book.
 
     Prints a summary on stderr: mean KL in nats and bits and the share of characters
     above the book's 99th percentile. Streams: memory stays bounded on large files.
+    With --fit, the book is FILE itself (see `textkl segment --fit`).
 
     \b
     Example:
       textkl score chapter.txt --tsv scores.tsv
+      textkl score long_document.txt --fit --json scores.json
     """
-    from .io import check_readable
+    from .io import check_readable, read_text
     from .outputs import score_file
 
+    _check_fit(fit_self, model_path, minutes, no_cache, file)
     check_readable(file)
-    pair = load_pair(model_path, device)
+    text = read_text(file) if fit_self else None
+    pair = fit_or_load(text, model_path, fit_self, minutes, no_cache, device,
+                       _progress(progress, quiet))
     summary = score_file(pair, file, json_out=json_out, tsv_out=tsv_out, npz_out=npz_out,
                          batch_size=batch_size, dtype=_dtype(precision, bf16),
                          progress=_progress(progress, quiet))
@@ -229,7 +281,8 @@ def _finder_names() -> list[str]:
 @MODEL
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, allow_dash=True),
               help="Write {text_length, segments: [{start, end, label, in_distribution, "
-                   "mean_kl}]}.")
+                   "mean_kl}], regions: [{label, chars, share, segments, mean_kl, words, "
+                   "ngrams}]}.")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False, allow_dash=True),
               help="Write a self-contained HTML report (textkl.report).")
 @click.option("--clusters", default="auto", show_default=True, metavar="K|auto|none",
@@ -241,30 +294,42 @@ def _finder_names() -> list[str]:
               help="Span finder: word-level two-state decoding, hysteresis on the smoothed "
                    "KL, or kernel change points (see textkl.finders).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Clustering seed.")
+@fit_options
 @precision_options
 @DEVICE
 @progress_options
-def segment(file, model_path, json_out, html_out, clusters, finder, seed, precision, bf16,
-            device, progress, quiet):
+def segment(file, model_path, json_out, html_out, clusters, finder, seed, fit_self, minutes,
+            no_cache, precision, bf16, device, progress, quiet):
     """Cut FILE (or - for stdin) into book-like and foreign spans grouped into regions.
 
     Region 0 is the book-like text; regions 1..K are foreign spans clustered without labels
     (languages, styles). Prints a summary on stderr: spans, and each region's share of
     the text and mean KL.
 
+    With --fit there is no reference book: a pair is fitted on FILE itself (twice: the
+    second time without what the first found foreign), so what does not belong in the
+    document stands out. The fit is cached by the text's hash: running again is instant.
+
     \b
     Example:
       textkl segment mixed.txt --json segments.json --html report.html
+      textkl segment novel_with_insertions.txt --fit --json segments.json
     """
     import json
 
     from .io import atomic_write, read_text
     from .segment import segment_text
 
+    _check_fit(fit_self, model_path, minutes, no_cache, "")
     text = read_text(file)
-    pair = load_pair(model_path, device)
+    pair = fit_or_load(text, model_path, fit_self, minutes, no_cache, device,
+                       _progress(progress, quiet))
     scores = pair.score(text, features=clusters is not None, dtype=_dtype(precision, bf16),
                         progress=_progress(progress, quiet)) if text else None
+    if fit_self and finder == "decode":
+        from .selffit import finder as fitted_finder  # settings measured for fitted pairs
+
+        finder = fitted_finder()
     segs = segment_text(pair, text, finder=finder, regions=clusters, scores=scores, seed=seed)
     page = None
     if html_out:
@@ -272,12 +337,10 @@ def segment(file, model_path, json_out, html_out, clusters, finder, seed, precis
 
         page = render_report(text, scores, segs, pair)  # before any output is written
     if json_out:
-        doc = {"text_length": len(text), "segments": [
-            {"start": s.start, "end": s.end, "label": s.label,
-             "in_distribution": s.in_distribution,
-             "mean_kl": s.mean_kl if s.mean_kl == s.mean_kl else None} for s in segs]}
+        from .outputs import segment_document
+
         with atomic_write(json_out) as f:
-            json.dump(doc, f)
+            json.dump(segment_document(text, segs), f)
             f.write("\n")
     if page is not None:
         with atomic_write(html_out) as f:
@@ -429,11 +492,13 @@ def corpus_fetch(name, mirror, cache_dir, url, sha256, no_verify, quiet):
 @MODEL
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Windows per forward pass (shared between documents).")
+@fit_options
 @precision_options
 @DEVICE
 @progress_options
 def filter_cmd(src, keep, reject, field, max_mean_kl, max_ood_share, no_ood_rule, min_length,
-               extract, model_path, batch_size, precision, bf16, device, progress, quiet):
+               extract, model_path, batch_size, fit_self, minutes, no_cache, precision, bf16,
+               device, progress, quiet):
     """Split the JSONL documents of IN (or - for stdin) into --keep and --reject.
 
     Every input line lands in exactly one output. Each document gains a "textkl" field:
@@ -449,18 +514,50 @@ def filter_cmd(src, keep, reject, field, max_mean_kl, max_ood_share, no_ood_rule
     Example:
       textkl filter docs.jsonl.gz --keep clean.jsonl.gz --reject dropped.jsonl --max-ood-share 0.2
       textkl filter books.jsonl --keep english.jsonl --reject rest.jsonl --extract --min-length 200
+      textkl filter corpus.jsonl --fit --keep clean.jsonl --reject odd.jsonl
+
+    With --fit, the pair is fitted on the corpus itself (the --field texts of IN joined,
+    at least 50,000 characters) and cleans that corpus: what is unlike most of it goes.
     """
     from .filter import Rules, filter_jsonl
     from .io import check_readable
+    from .selffit import corpus_text
 
+    _check_fit(fit_self, model_path, minutes, no_cache, src)
     check_readable(src)
     rules = Rules(max_mean_kl=max_mean_kl, max_ood_share=None if no_ood_rule else max_ood_share,
                   min_length=min_length)
-    pair = load_pair(model_path, device)
+    text = corpus_text(src, field) if fit_self else None
+    pair = fit_or_load(text, model_path, fit_self, minutes, no_cache, device,
+                       _progress(progress, quiet))
     summary = filter_jsonl(pair, src, keep, reject, field=field, rules=rules, extract=extract,
                            batch_size=batch_size, dtype=_dtype(precision, bf16),
                            progress=_progress(progress, quiet))
     click.echo(summary.line(), err=True)
+
+
+@cli.command("models", context_settings=CONTEXT)
+def models_cmd():
+    """List the pairs shipped with textkl, each usable as -m NAME.
+
+    Columns: name (* marks the default), training text, validation loss in nats per
+    character, size, and the calibration on the book's held-out text.
+
+    \b
+    Example:
+      textkl models
+      textkl segment mixed.txt -m english
+    """
+    from .pair import embedded_pairs
+
+    for p in embedded_pairs():
+        rec = p.record
+        val = rec.get("val_loss_nats_per_char", "?")
+        size = len(p.path.read_bytes()) / 2**20
+        click.echo(f"{'*' if p.default else ' '} {p.name:10s} trained on {rec.get('book', '?')}; "
+                   f"val loss {val} nats/char; {size:.1f} MiB")
+        if rec.get("calibration_summary"):
+            click.echo(f"  {rec['calibration_summary']}")
 
 
 if __name__ == "__main__":  # pragma: no cover
