@@ -4,35 +4,44 @@
 Tasks (all documents are built by a seeded generator from the shared corpora):
 
 1. ``planted_fr``: a 300,000-character window of a French novel with 1-3 % English
-   planted (see ``plant``): half of the English as whole paragraphs between French ones,
-   half as single sentences inside French paragraphs, from English novels other than
-   Moby-Dick. Character F1 of the English (non-whitespace characters).
-2. ``war_and_peace``: the Maude translation with its French passages
-   (``MIXED_SPANS.tsv``); F1 of the French. lingua with all languages runs on a prefix
-   only (it is slow); the table says how long.
+   planted (see ``plant``), from English novels other than Moby-Dick. Character F1 of
+   the English (non-whitespace characters). The same window unplanted is fitted too: the
+   share of it called foreign (a one-language document should be almost all in
+   distribution).
+2. ``war_and_peace``: the first 1,000,000 characters of the Maude translation with its
+   French passages (``MIXED_SPANS.tsv``, heuristic labels, not audited); F1 of the French.
+   lingua with all languages runs on the first 200,000 characters only (it is slow).
 3. ``third_language``: a German (Grimm) window with English and French planted the same
-   way; F1 of the foreign characters, and whether the regions separate English from
-   French (adjusted Rand index of the regions on the planted characters).
-4. ``timing``: wall-clock seconds of ``textkl.fit`` on 300,000 and 1,000,000 characters.
+   way (0.5-1.5 % each); F1 of both, and whether the regions separate English from French
+   (adjusted Rand index of the region labels on the planted characters found foreign).
+4. Times: every fit records wall and CPU seconds (300,000 characters in task 1,
+   1,000,000 in task 2). ``min_length`` (not run by default): fits of 25,000 and 50,000
+   characters, for the shortest document worth fitting.
 
-Each span task runs side by side: the self-fitted pair (``textkl.fit``, default
-settings, two rounds; round 1 alone is reported too), lingua restricted to the two
-languages concerned, and the embedded default pair (``textkl.load()``, Moby-Dick), whose
-"foreign" is whatever is not English.
+Each span task runs side by side: the self-fitted pair (``FitConfig()``, the settings of
+``textkl.fit``, segmented with ``textkl.selffit.finder()``; round 1 alone, and every round
+with the default finder, are in the JSON too), lingua restricted to the languages
+concerned, and the embedded default pair (``textkl.load()``, Moby-Dick), whose "foreign"
+is whatever is not English (so in task 1 its in-distribution spans are its answer).
 
-The planting generator (``plant``), seeded: the English (or other) text is cut into
-paragraphs of 200-800 characters and sentences of 40-220 characters (whitespace folded);
-the target share ``s`` is drawn uniformly from [1 %, 3 %]; paragraphs are inserted at
-random paragraph breaks of the host text (blank lines, or line ends in a text with one
-paragraph per line) until half of ``s`` is planted, then sentences
-are inserted at random sentence ends (". " before a capital) inside host paragraphs until
-all of ``s`` is. Insertion points are at least 2,000 characters apart.
+The planting generator (``plant``), seeded: the source text is cut into paragraphs of
+200-800 characters and sentences of 40-220 characters (whitespace folded); for each
+language with share ``s``, paragraphs are inserted at random paragraph breaks of the
+host text (blank lines, or line ends in a text with one paragraph per line) until half of
+``s`` is planted, then sentences at random sentence ends (". " before a capital) inside
+host paragraphs until all of ``s`` is. Insertion points are at least 2,000 characters
+apart.
 
 Usage::
 
     python scripts/bench_self_fit.py [--quick] [--tasks planted_fr,war_and_peace,...]
+    # on a shared machine, tasks as parallel processes, then one results file:
+    python scripts/bench_self_fit.py --tasks war_and_peace --out runs/bench_self_fit/p2.json
+    python scripts/bench_self_fit.py --merge runs/bench_self_fit/p*.json
 
-Writes ``runs/bench_self_fit/results.json`` and prints a Markdown table.
+``--quick``: one host, 120,000-character documents, a 200,000-character War and Peace
+prefix, 400 steps per fit. Writes ``runs/bench_self_fit/results.json`` (or ``--out``) and
+prints a Markdown table.
 """
 
 from __future__ import annotations

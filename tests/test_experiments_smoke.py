@@ -66,7 +66,6 @@ def test_ensemble_subsets_average_disjoint_groups(n_models):
 
 
 def test_digits_noise_is_flagged_and_optimised_inputs_fool_confidence():
-    pytest.importorskip("sklearn")
     import exp_digits as exp
 
     out = exp.run(epochs=4, n_opt=48, opt_steps=60)
@@ -77,3 +76,83 @@ def test_digits_noise_is_flagged_and_optimised_inputs_fool_confidence():
     assert fooled["mean_msp_A"] > 0.9  # model A is sure of itself on a non-digit
     assert fooled["AUROC one_minus_msp_A"] < 0.5  # so its own confidence cannot flag it
     assert out["trace"][0]["step"] == 0 and out["trace"][-1]["msp_A"] > out["trace"][0]["msp_A"]
+
+
+def _mnist_fashion_synthetic(n: int, seed: int):
+    """Ten classes of 28x28 bytes, each a bright 8x8 square in its own place, plus noise."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 10, n)
+    x = rng.integers(0, 40, (n, 28, 28)).astype(np.uint8)
+    for i, c in enumerate(y):
+        r, q = divmod(int(c), 5)
+        x[i, 4 + 12 * r : 12 + 12 * r, 1 + 5 * q : 9 + 5 * q] = 230
+    return x, y.astype(np.int64)
+
+
+def test_mnist_fashion_core_on_synthetic_images(tmp_path):
+    import json
+
+    import exp_mnist_fashion as exp
+
+    x, y = _mnist_fashion_synthetic(500, seed=0)
+    noise = np.random.default_rng(1).integers(0, 256, (100, 28, 28)).astype(np.uint8)
+    splits = {"mnist": exp.Split(x[:400], y[:400], x[400:], y[400:]),
+              "fashion": exp.Split(noise, y[:100], noise, y[:100])}
+    plan = {"mnist": (exp.Setting("CNN", "cnn", 4, sizes=(2, 4)),
+                      exp.Setting("copies", "cnn", 2, same_init=True, same_dropout=True))}
+    cfg = exp.Config(n_train=400, n_test=100, n_full=0, epochs=4, batch=32, lr=5e-3,
+                     cnn_width=4, cnn_hidden=16, seeds=(0,), plan=plan)
+    res = {"config": {"epochs": cfg.epochs}} | exp.run(cfg, splits, log=lambda _: None)
+    rows = {r["label"]: r for r in res["rows"]}
+    assert set(rows) == {"CNN M=2", "CNN M=4", "copies M=2"}
+    assert min(rows["CNN M=4"]["acc"]) > 0.9
+    assert rows["CNN M=2"]["groups"] == 2 and len(rows["CNN M=2"]["kl_max_groups"]) == 2
+    assert min(rows["CNN M=2"]["kl_max_groups"]) > 0.8 and rows["CNN M=4"]["kl_mean"] > 0.8
+    assert set(exp.SCORES) <= set(rows["CNN M=2"])
+    copies = rows["copies M=2"]  # same init, same masks, same batches: bit-for-bit copies
+    assert copies["mean_kl_in"] == 0.0 and copies["mean_kl_out"] == 0.0
+    assert copies["kl_max"] == 0.5 and copies["mi"] == 0.5
+    path = exp.save(res, tmp_path)
+    saved = json.loads(path.read_text())
+    assert {"config", "rows", "summary"} <= set(saved)
+    assert json.loads((tmp_path / "config.json").read_text()) == {"epochs": 4}
+    assert saved["summary"][0]["label"] == "CNN M=2" and saved["summary"][0]["seeds"] == 1
+
+
+def test_mnist_fashion_first_models_of_a_stack_are_the_smaller_stack():
+    import exp_mnist_fashion as exp
+    import torch
+
+    x, y = _mnist_fashion_synthetic(96, seed=2)
+    xt, yt = exp.to_input(x), torch.from_numpy(y)
+    cfg = exp.Config(cnn_width=4, cnn_hidden=8)
+    logits = []
+    for m in (2, 3):
+        models = exp.make_stack(cfg, exp.Setting("CNN", "cnn", m), seed=5)
+        exp.train_joint(models, xt, yt, steps=6, batch=32, lr=1e-2, seed=5)
+        logits.append(exp.logits_of(models, xt))
+    np.testing.assert_array_equal(logits[0], logits[1][:2])
+    assert np.abs(logits[1][0] - logits[1][1]).max() > 1e-3  # different init: not copies
+
+
+def test_mnist_fashion_parsers_read_idx_and_npm_json(tmp_path):
+    import gzip
+    import json
+
+    import exp_mnist_fashion as exp
+
+    x, _ = _mnist_fashion_synthetic(5, seed=3)
+    with gzip.open(tmp_path / "img-idx3-ubyte.gz", "wb") as f:
+        f.write(b"\x00\x00\x08\x03" + np.array(x.shape, ">i4").tobytes() + x.tobytes())
+    np.testing.assert_array_equal(exp.read_idx(tmp_path / "img-idx3-ubyte.gz"), x)
+    with pytest.raises(ValueError, match="idx"):
+        (tmp_path / "bad").write_bytes(b"\x00\x00\x0d\x01" + b"\x00" * 8)
+        exp.read_idx(tmp_path / "bad")
+    paths = []
+    for d in range(10):  # the npm package stores pixel / 255 rounded to 3 decimals
+        p = tmp_path / f"{d}.json"
+        p.write_text(json.dumps({"data": [round(v / 255, 3) for v in x[d % 5].ravel().tolist()]}))
+        paths.append(p)
+    xs, ys = exp.read_mnist_json(paths)
+    assert xs.shape == (10, 28, 28) and ys.tolist() == list(range(10))
+    np.testing.assert_array_equal(xs[:5], x)

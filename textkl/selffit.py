@@ -255,7 +255,7 @@ def continue_training(pair: Pair, text: str, config: TrainConfig, *, device: str
 
 def holdout_mask(text: str, share: float, block: int) -> np.ndarray:
     """bool (len(text),): every ``round(1 / share)``-th block of about ``block`` characters
-    (cut after a newline, else a space), so that held-out text samples the whole document."""
+    (see ``_block_cuts``), so that the held-out text samples the whole document."""
     cuts = _block_cuts(text, block)
     every = max(2, round(1 / share))
     mask = np.zeros(len(text), dtype=bool)
