@@ -321,12 +321,12 @@ class Setting:
     label: str  # row label; "M=<m>" is appended per scored size
     arch: str  # "cnn" or "resnet"
     models: int  # models trained jointly
-    sizes: tuple[int, ...] = (2,)  # scored ensembles: the first m models, for each m
+    sizes: tuple[int, ...] = (2,)  # scored group sizes m (mean over disjoint groups of m)
     same_init: bool = False  # every model starts from model 0's initial weights
     same_dropout: bool = False  # every model draws the same dropout masks (exact copies)
     train_split: str = ""  # training split key; "" means the in-distribution split
     steps_factor: float = 1.0  # train this many times the config's steps
-    perturb: float = 0.0  # relative noise on the initial weights of models 1.. (same init)
+    perturb: float = 0.0  # relative noise on the initial weights of models 1.. (a probe)
     seeds: int = 0  # 0: every seed of the config; k: only the first k seeds
 
 
