@@ -39,7 +39,6 @@ import hashlib
 import html
 import io
 import json
-import os
 import random
 import re
 import struct
@@ -58,6 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import corpora_dir  # noqa: E402
 
 from textkl.corpora import strip_gutenberg  # noqa: E402
+from textkl.io import cache_dir  # noqa: E402
 
 Member = tuple[str, bytes]  # (path inside the package, content)
 
@@ -232,11 +232,7 @@ def check_sources(sources: Iterable[Source]) -> None:
 
 def default_out() -> Path:
     """``$TEXTKL_CACHE/english-corpus``, else ``~/.cache/textkl/english-corpus``."""
-    root = os.environ.get("TEXTKL_CACHE")
-    if root:
-        return Path(root).expanduser() / "english-corpus"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "textkl" / "english-corpus"
+    return cache_dir("english-corpus")
 
 
 def archive_names(src: Source) -> list[str]:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from .errors import CorpusError
 from .io import atomic_write
+from .io import cache_dir as textkl_cache
 
 CATALOGUE = Path(__file__).with_name("data") / "catalogue.tsv"  # the one source of truth
 GUTENBERG_BASE = "https://www.gutenberg.org/cache/epub"  # + /<id>/pg<id>.txt
@@ -119,11 +120,7 @@ def find(name: str) -> Book:
 
 def default_cache_dir() -> Path:
     """Where fetched texts go: ``$TEXTKL_CACHE/corpora``, else ``~/.cache/textkl/corpora``."""
-    root = os.environ.get("TEXTKL_CACHE")
-    if root:
-        return Path(root).expanduser() / "corpora"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "textkl" / "corpora"
+    return textkl_cache("corpora")
 
 
 def default_mirror() -> Path | None:

@@ -43,6 +43,16 @@ def show_progress(progress: bool | None) -> bool:
         return False
 
 
+def cache_dir(name: str) -> Path:
+    """textkl's cache folder ``name``: under ``$TEXTKL_CACHE``, else ``$XDG_CACHE_HOME/textkl``,
+    else ``~/.cache/textkl``."""
+    root = os.environ.get("TEXTKL_CACHE")
+    if root:
+        return Path(root).expanduser() / name
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "textkl" / name
+
+
 def check_readable(path: str | Path) -> None:
     """Fail early, with one clear message, on a path that cannot be read as a file.
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -35,7 +34,7 @@ import numpy as np
 
 from .errors import InputError, ModelFileError, SettingError
 from .finders import DecodeConfig, DecodeFinder, make_finder
-from .io import iter_lines, read_text
+from .io import cache_dir, iter_lines, read_text
 from .pair import FORMAT_VERSION, Pair, load, resolve_device
 from .spans import space_mask
 from .training import TrainConfig, train_on_text
@@ -90,11 +89,7 @@ class FitConfig:
 
 def default_fit_dir() -> Path:
     """Where fitted pairs are cached: ``$TEXTKL_CACHE/fits``, else ``~/.cache/textkl/fits``."""
-    root = os.environ.get("TEXTKL_CACHE")
-    if root:
-        return Path(root).expanduser() / "fits"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "textkl" / "fits"
+    return cache_dir("fits")
 
 
 def cache_key(text: str, config: FitConfig) -> str:
