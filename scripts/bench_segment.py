@@ -175,16 +175,17 @@ def scores_from(counts: list[tuple[int, int, int]]) -> dict:
             "mean_doc_f1": round(float(np.mean(f1s)), 4)}
 
 
-def segment_kwargs(finder: str, seed: int, overrides: dict) -> dict:
-    """``Pair.segment`` keywords: each override goes to the config that has the field."""
+def segment_kwargs(finder: str, seed: int, overrides: dict, stored: dict | None = None) -> dict:
+    """``Pair.segment`` keywords: each override goes to the config that has the field; the
+    finder starts from the settings ``stored`` with the pair (``pair.defaults(finder)``)."""
     from dataclasses import fields
 
     from textkl.finders import make_finder
     from textkl.regions import RegionConfig
 
     region_keys = {f.name for f in fields(RegionConfig)}
-    return {"finder": make_finder(finder, **{k: v for k, v in overrides.items()
-                                             if k not in region_keys}),
+    return {"finder": make_finder(finder, **(stored or {}) | {
+                k: v for k, v in overrides.items() if k not in region_keys}),
             "regions": RegionConfig(seed=seed, **{k: v for k, v in overrides.items()
                                                   if k in region_keys})}
 
@@ -358,7 +359,8 @@ def main(argv: list[str] | None = None) -> dict:
     n_docs = 40 if args.quick else 100
     kw = segment_kwargs(args.method, args.seed,
                         {k: int(v) if v.isdigit() else float(v)
-                         for k, v in (o.split("=", 1) for o in args.overrides)})
+                         for k, v in (o.split("=", 1) for o in args.overrides)},
+                        pair.defaults(args.method))
     results: dict = {"model": args.model or "embedded default", "pair": pair.describe(),
                      "quick": args.quick,
                      "seed": args.seed, "method": args.method, "overrides": args.overrides,

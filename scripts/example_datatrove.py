@@ -45,7 +45,7 @@ def main() -> None:
     ap.add_argument("--output", type=Path, default=ROOT / "runs" / "example_datatrove")
     ap.add_argument("--model", default=None, help="model file (default: the embedded pair)")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--max-ood-share", type=float, default=0.25)
+    ap.add_argument("--max-foreign-share", type=float, default=0.5)
     args = ap.parse_args()
 
     from datatrove.executor import LocalPipelineExecutor
@@ -58,7 +58,7 @@ def main() -> None:
     LocalPipelineExecutor(
         [
             JsonlReader(str(src)),
-            TextklFilter(model=args.model, max_ood_share=args.max_ood_share, threads=1,
+            TextklFilter(model=args.model, max_foreign_share=args.max_foreign_share, threads=1,
                          exclusion_writer=JsonlWriter(str(args.output / "rejected"))),
             JsonlWriter(str(args.output / "kept")),
         ],
@@ -70,7 +70,8 @@ def main() -> None:
             for line in gzip.open(path, "rt", encoding="utf-8"):
                 doc = json.loads(line)
                 m = doc["metadata"]
-                print(f"{part:8s} mean_kl={m['textkl_mean_kl']} ood={m['textkl_ood_share']} "
+                print(f"{part:8s} mean_kl={m['textkl_mean_kl']} "
+                      f"foreign={m['textkl_foreign_share']} "
                       f"reason={m['textkl_reason']}  {doc['text'][:60]!r}")
 
 

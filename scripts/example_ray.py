@@ -35,7 +35,7 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="model file (default: the embedded pair)")
     ap.add_argument("--cpus", type=float, default=2)
     ap.add_argument("--actors", type=int, default=2)
-    ap.add_argument("--max-ood-share", type=float, default=0.25)
+    ap.add_argument("--max-foreign-share", type=float, default=0.5)
     args = ap.parse_args()
 
     import ray
@@ -49,10 +49,10 @@ def main() -> None:
         scored = score_dataset(ds, args.model and str(Path(args.model).resolve()),
                                batch_size=64, concurrency=args.actors,
                                num_cpus=args.cpus / args.actors,
-                               max_ood_share=args.max_ood_share).materialize()
+                               max_foreign_share=args.max_foreign_share).materialize()
         for row in scored.take(20):
             print(f"keep={row['textkl_keep']!s:5s} mean_kl={row['textkl_mean_kl']:.4f} "
-                  f"ood={row['textkl_ood_share']:.3f} {row['textkl_reason'] or '':10s} "
+                  f"foreign={row['textkl_foreign_share']:.3f} {row['textkl_reason'] or '':10s} "
                   f"{row['text'][:60]!r}")
         kept = scored.filter(lambda row: bool(row["textkl_keep"]))
         kept.write_json(str((args.output / "kept").resolve()))

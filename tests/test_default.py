@@ -50,25 +50,37 @@ def test_default_pair_loads_offline(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     book, n_chars, n = out.stdout.split()
-    assert book == "en_novel_moby_dick.txt" and int(n_chars) > 10_000 and int(n) == 16
+    assert book == "english.txt" and int(n_chars) > 10_000 and int(n) == 16
     assert not (tmp_path / "cache").exists()  # nothing fetched or written
 
 
 def test_default_pair_calibration_matches_its_record(default_pair):
-    assert default_pair.meta["books"] == ["en_novel_moby_dick.txt"]
+    assert default_pair.meta["books"] == ["english.txt"]
     cal = default_pair.calibration
     assert cal is not None and cal.n_chars > 10_000
     assert 0 < cal.threshold(0.5) < cal.threshold(0.99)
-    record = json.loads((resources.files("textkl") / "data" / "pairs" / "moby-dick.json")
+    record = json.loads((resources.files("textkl") / "data" / "pairs" / "english.json")
                         .read_text())
     assert record["val_loss_nats_per_char"] == pytest.approx(default_pair.meta["val_loss"])
     assert record["val_loss_nats_per_char"] <= 1.6
+    assert record.get("defaults", {}) == default_pair.meta.get("defaults", {})
+    registers = {s["register"] for s in record["sources"] if s["role"] == "train"}
+    assert {"fiction", "technical", "dialogue", "letters", "essay", "news"} <= registers
+
+
+def test_embedded_data_stays_small():
+    folder = resources.files("textkl") / "data"
+    total = sum(len(p.read_bytes()) for p in folder.iterdir() if p.is_file()) + sum(
+        len(p.read_bytes()) for p in (folder / "pairs").iterdir())
+    assert total <= 8 * 2**20
 
 
 def test_default_pair_ships_the_books_words(default_pair):
     lex = default_pair.lexicon
     assert lex is not None and 10_000 < len(lex) <= 100_000
-    assert lex.counts["whale"] > 500 and "dans" not in lex.counts
+    # words of every register, and French function words rare or absent
+    assert min(lex.counts[w] for w in ("whale", "function", "letter", "government")) > 100
+    assert all(lex.counts.get(w, 0) < 5 for w in ("dans", "les", "elle", "nicht"))
 
 
 def test_default_pair_separates_english_from_french(default_pair):
@@ -83,7 +95,7 @@ def test_demo_report_marks_the_english_passages(tmp_path):
     assert r.exit_code == 0, r.output
     assert "report:" in r.output and out.stat().st_size > 100_000
     page = out.read_text(encoding="utf-8")
-    assert "<mark" in page and "en_novel_moby_dick.txt" in page
+    assert "<mark" in page and "english.txt" in page
     text = (resources.files("textkl") / "data" / "demo.txt").read_text(encoding="utf-8")
     segs = textkl.load().segment(text)
     book_like = np.zeros(len(text), dtype=bool)
@@ -94,9 +106,17 @@ def test_demo_report_marks_the_english_passages(tmp_path):
     assert len(english) >= 2
     for s in english:  # most of every English passage is found as book-like
         assert book_like[int(s["start"]) : int(s["end"])].mean() > 0.8, s
-    for s in spans:  # and the German lines and the code are not
-        if s["kind"] in ("de", "code"):
+    for s in spans:  # and the German lines are not
+        if s["kind"] == "de":
             assert book_like[int(s["start"]) : int(s["end"])].mean() < 0.3, s
+    # the code is half English words to a pair that read manuals (moby-dick: none)
+    moby = textkl.load("moby-dick")
+    moby_like = np.zeros(len(text), dtype=bool)
+    for s in moby.segment(text, regions=None):
+        moby_like[s.start : s.end] = s.in_distribution
+    for s in spans:
+        if s["kind"] == "code":
+            assert moby_like[int(s["start"]) : int(s["end"])].mean() < 0.3, s
 
 
 def test_embedded_pairs_load_by_name(tmp_path, monkeypatch):
@@ -120,9 +140,10 @@ def test_cli_lists_and_uses_embedded_pairs(tmp_path):
     res = CliRunner().invoke(cli, ["models"])
     assert res.exit_code == 0, res.output
     lines = [ln for ln in res.output.splitlines() if "nats/char" in ln]  # one per pair
-    assert lines[0].startswith("* moby-dick") and any(ln.split()[0] == "english" for ln in lines)
+    assert lines[0].startswith("* english") and any(ln.split()[0] == "moby-dick" for ln in lines)
+    assert "training sources" in res.output
     src = tmp_path / "t.txt"
     src.write_text("The harbour was quiet. Le port était calme.", encoding="utf-8")
-    res = CliRunner().invoke(cli, ["score", str(src), "-m", "english", "--json",
+    res = CliRunner().invoke(cli, ["score", str(src), "-m", "moby-dick", "--json",
                                    str(tmp_path / "o.json")])
     assert res.exit_code == 0, res.output

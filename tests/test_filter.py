@@ -88,34 +88,67 @@ def test_centred_mean_is_the_windowed_mean():
 
 def test_doc_score_definitions(pair):
     text = SENTENCES[1] + " " + FOREIGN[3]
-    kl = pair.score(text).kl
-    ds = doc_score(pair, kl)
+    scores = pair.score(text)
+    kl = scores.kl
+    ds = doc_score(pair, text, scores)
     thr = pair.calibration.threshold(0.99, OOD_WINDOW)
     assert ds.n_chars == len(text)
     assert ds.mean_kl == pytest.approx(float(np.nanmean(kl)))
     assert ds.ood_share == pytest.approx(float(np.mean(centred_mean(kl, OOD_WINDOW) > thr)))
     assert 0.0 <= ds.percentile <= 100.0
-    assert math.isnan(doc_score(pair, np.full(3, np.nan)).mean_kl)
+    # foreign_share: non-space characters in the foreign spans that segment finds
+    marked = np.zeros(len(text), dtype=bool)
+    for seg in pair.segment(text, regions=None, scores=scores):
+        marked[seg.start : seg.end] = seg.label != 0
+    counted = np.array([not c.isspace() for c in text])
+    assert ds.foreign_share == pytest.approx(marked[counted].mean())
+    nothing = pair.score("abc")
+    nothing.kl[:] = np.nan
+    assert math.isnan(doc_score(pair, "abc", nothing).mean_kl)
 
 
-@pytest.mark.parametrize("rule", ["max_mean_kl", "max_ood_share", "min_length"])
+def test_foreign_share_counts_non_space_characters():
+    from textkl.filter import foreign_share
+    from textkl.spans import Span
+
+    text = "ab  cd\n\tef"  # 6 letters; the foreign span holds "cd" and its spaces
+    assert foreign_share(text, [Span(0, 2, False), Span(2, 8, True), Span(8, 11, False)]) \
+        == pytest.approx(2 / 6)
+    assert math.isnan(foreign_share(" \n ", [Span(0, 3, True)]))
+
+
+def test_foreign_rule_rejects_what_segment_marks_foreign(pair):
+    from tests import texts
+
+    docs = [texts.english(600, seed=7), texts.french(600, seed=7)]
+    judged = score_documents(pair, docs)
+    assert [r for _, r, _ in judged] == [None, "foreign_share"]
+    assert judged[0][0].foreign_share <= 0.5 < judged[1][0].foreign_share
+
+
+@pytest.mark.parametrize("rule", ["max_mean_kl", "max_ood_share", "min_length",
+                                  "max_foreign_share"])
 def test_rules_apply_at_their_thresholds(pair, rule):
     text = SENTENCES[2] + " " + FOREIGN[0]
-    (ds, _, _), = score_documents(pair, [text], Rules(None, None, 0))
+    off = Rules(max_foreign_share=None)
+    (ds, _, _), = score_documents(pair, [text], off)
     value = {"max_mean_kl": ds.mean_kl, "max_ood_share": ds.ood_share,
-             "min_length": len(text)}[rule]
+             "min_length": len(text), "max_foreign_share": ds.foreign_share}[rule]
+    assert 0 < value < 1 or rule in ("max_mean_kl", "min_length")  # the test can fail
     below = (np.nextafter(value, -np.inf) if rule != "min_length" else value + 1)
-    at = Rules(**{"max_ood_share": None, rule: value})
-    over = Rules(**{"max_ood_share": None, rule: below})
+    at = Rules(**{"max_foreign_share": None, rule: value})
+    over = Rules(**{"max_foreign_share": None, rule: below})
     assert score_documents(pair, [text], at)[0][1] is None
     reason = {"max_mean_kl": "mean_kl", "max_ood_share": "ood_share",
-              "min_length": "too_short"}[rule]
+              "min_length": "too_short", "max_foreign_share": "foreign_share"}[rule]
     assert score_documents(pair, [text], over)[0][1] == reason
 
 
 def test_rules_reject_bad_values():
     with pytest.raises(ValueError, match="max_ood_share"):
         Rules(max_ood_share=1.5)
+    with pytest.raises(ValueError, match="max_foreign_share"):
+        Rules(max_foreign_share=-0.1)
     with pytest.raises(ValueError, match="min_length"):
         Rules(min_length=-1)
 
@@ -221,6 +254,7 @@ def test_cli_filter_round_trip(model_file, tmp_path, suffix):
     kept, rejected = _read_jsonl(keep), _read_jsonl(rej)
     assert sorted(r["id"] for r in kept + rejected) == list(range(len(docs)))
     assert all(r["textkl"]["ood_share"] <= 0.3 for r in kept)
+    assert all(r["textkl"]["foreign_share"] <= 0.5 for r in kept)
     assert all(r["textkl"]["reason"] for r in rejected)
     assert f"{len(docs)} documents: kept {len(kept)}" in res.output
 

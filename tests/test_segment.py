@@ -287,6 +287,26 @@ def _check_segments(segs, n):
     assert all(s.start < s.end for s in segs)
 
 
+def test_segment_uses_the_settings_stored_with_the_pair(pair, tmp_path):
+    from textkl.finders import make_finder
+    from textkl.pair import Pair, load
+
+    text = _FRENCH + _ENGLISH_NEW + " " + _FRENCH_2
+    scores = pair.score(text)
+    tuned = Pair(pair.model, pair.vocab, pair.calibration,
+                 pair.meta | {"defaults": {"decode": {"level": 0.3, "switch_word": 0.5}}},
+                 pair.score_config, pair.lexicon)
+    tuned = load(tuned.save(tmp_path / "tuned.pt"))  # the settings travel in the file
+    assert tuned.defaults("decode") == {"level": 0.3, "switch_word": 0.5}
+    assert tuned.defaults("hysteresis") == {} and pair.defaults("decode") == {}
+    explicit = pair.segment(text, finder=make_finder("decode", level=0.3, switch_word=0.5),
+                            regions=None, scores=scores)
+    stored = tuned.segment(text, regions=None, scores=scores)
+    assert [(s.start, s.end, s.label) for s in stored] == \
+        [(s.start, s.end, s.label) for s in explicit]
+    assert stored != pair.segment(text, regions=None, scores=scores)
+
+
 def test_segment_empty_text(pair):
     assert pair.segment("") == []
 

@@ -68,6 +68,10 @@ def test_fit_marks_the_planted_passage_and_the_cache_skips_training(planted, tin
     probe = doc[start - 300 : end + 300]
     np.testing.assert_array_equal(again.score(probe).kl, pair.score(probe).kl)
     assert again.meta["self_fit"] == pair.meta["self_fit"]
+    # the fitted pair carries its finder settings: plain pair.segment uses them
+    from textkl.selffit import FIT_DECODE
+
+    assert again.defaults("decode") == {"switch_sentence": FIT_DECODE.switch_sentence} != {}
 
 
 def test_cache_key_holds_the_text_and_every_setting():

@@ -326,10 +326,6 @@ def segment(file, model_path, json_out, html_out, clusters, finder, seed, fit_se
                        _progress(progress, quiet))
     scores = pair.score(text, features=clusters is not None, dtype=_dtype(precision, bf16),
                         progress=_progress(progress, quiet)) if text else None
-    if fit_self and finder == "decode":
-        from .selffit import finder as fitted_finder  # settings measured for fitted pairs
-
-        finder = fitted_finder()
     segs = segment_text(pair, text, finder=finder, regions=clusters, scores=scores, seed=seed)
     page = None
     if html_out:
@@ -481,10 +477,12 @@ def corpus_fetch(name, mirror, cache_dir, url, sha256, no_verify, quiet):
 @click.option("--field", default="text", show_default=True, help="JSON field holding the text.")
 @click.option("--max-mean-kl", type=click.FloatRange(min=0), default=None, metavar="NATS",
               help="Reject documents whose mean self-KL is above NATS.")
-@click.option("--max-ood-share", type=click.FloatRange(0, 1), default=0.25, show_default=True,
-              metavar="F", help="Reject documents with more than F of their characters out of "
-              "distribution (30-char mean KL above the book's 99th percentile).")
-@click.option("--no-ood-rule", is_flag=True, help="Switch the --max-ood-share rule off.")
+@click.option("--max-foreign-share", type=click.FloatRange(0, 1), default=0.5,
+              show_default=True, metavar="F", help="Reject documents with more than F of their "
+              "non-space characters in foreign spans, as segment marks them (1: rule off).")
+@click.option("--max-ood-share", type=click.FloatRange(0, 1), default=None, metavar="F",
+              help="Also reject documents with more than F of their characters out of "
+              "distribution (30-char mean KL above the book's 99th percentile; KL only).")
 @click.option("--min-length", type=click.IntRange(min=0), default=0, show_default=True,
               metavar="N", help="Reject texts shorter than N characters (--extract: drop spans).")
 @click.option("--extract", is_flag=True,
@@ -496,23 +494,25 @@ def corpus_fetch(name, mirror, cache_dir, url, sha256, no_verify, quiet):
 @precision_options
 @DEVICE
 @progress_options
-def filter_cmd(src, keep, reject, field, max_mean_kl, max_ood_share, no_ood_rule, min_length,
+def filter_cmd(src, keep, reject, field, max_mean_kl, max_foreign_share, max_ood_share, min_length,
                extract, model_path, batch_size, fit_self, minutes, no_cache, precision, bf16,
                device, progress, quiet):
     """Split the JSONL documents of IN (or - for stdin) into --keep and --reject.
 
     Every input line lands in exactly one output. Each document gains a "textkl" field:
     n_chars, mean_kl (nats), ood_share (share of characters whose centred 30-char mean KL
-    is above the book's 99th percentile of such means), percentile (of mean_kl vs the book)
-    and, when rejected, the reason: mean_kl, ood_share, too_short, empty_text, unscored,
-    missing_field, not_a_string (or no_in_distribution_span with --extract). Lines that are
+    is above the book's 99th percentile of such means), percentile (of mean_kl vs the book),
+    foreign_share (share of non-space characters that segment marks foreign) and, when
+    rejected, the reason: foreign_share, mean_kl, ood_share, too_short, empty_text,
+    unscored, missing_field, not_a_string (or no_in_distribution_span with --extract; the
+    spans kept are those segment finds book-like). Lines that are
     not JSON objects (malformed_json, not_an_object, blank_line, invalid_utf8) are rejected
     as {"textkl": {reason, line, detail}, "raw": LINE}. Files ending in .gz or .zst are
     (de)compressed. Prints a summary: kept, rejected by reason, docs/s.
 
     \b
     Example:
-      textkl filter docs.jsonl.gz --keep clean.jsonl.gz --reject dropped.jsonl --max-ood-share 0.2
+      textkl filter docs.jsonl.gz --keep clean.jsonl.gz --reject out.jsonl --max-foreign-share 0.2
       textkl filter books.jsonl --keep english.jsonl --reject rest.jsonl --extract --min-length 200
       textkl filter corpus.jsonl --fit --keep clean.jsonl --reject odd.jsonl
 
@@ -525,8 +525,8 @@ def filter_cmd(src, keep, reject, field, max_mean_kl, max_ood_share, no_ood_rule
 
     _check_fit(fit_self, model_path, minutes, no_cache, src)
     check_readable(src)
-    rules = Rules(max_mean_kl=max_mean_kl, max_ood_share=None if no_ood_rule else max_ood_share,
-                  min_length=min_length)
+    rules = Rules(max_mean_kl=max_mean_kl, max_ood_share=max_ood_share, min_length=min_length,
+                  max_foreign_share=max_foreign_share)
     text = corpus_text(src, field) if fit_self else None
     pair = fit_or_load(text, model_path, fit_self, minutes, no_cache, device,
                        _progress(progress, quiet))
@@ -540,13 +540,14 @@ def filter_cmd(src, keep, reject, field, max_mean_kl, max_ood_share, no_ood_rule
 def models_cmd():
     """List the pairs shipped with textkl, each usable as -m NAME.
 
-    Columns: name (* marks the default), training text, validation loss in nats per
-    character, size, and the calibration on the book's held-out text.
+    Per pair (* marks the default): training text, validation loss in nats per character,
+    size; its sources (by register, for a multi-source corpus); the calibration on the
+    book's held-out text; the span-finder settings chosen for it.
 
     \b
     Example:
       textkl models
-      textkl segment mixed.txt -m english
+      textkl segment mixed.txt -m moby-dick
     """
     from .pair import embedded_pairs
 
@@ -554,10 +555,23 @@ def models_cmd():
         rec = p.record
         val = rec.get("val_loss_nats_per_char", "?")
         size = len(p.path.read_bytes()) / 2**20
-        click.echo(f"{'*' if p.default else ' '} {p.name:10s} trained on {rec.get('book', '?')}; "
-                   f"val loss {val} nats/char; {size:.1f} MiB")
+        cfg = rec.get("model_config", {})
+        arch = (f"{cfg.get('arch', '?')} x{cfg.get('n_models', '?')} d={cfg.get('d_model', '?')}"
+                if cfg else "")
+        click.echo(f"{'*' if p.default else ' '} {p.name:12s} trained on {rec.get('book', '?')}; "
+                   f"{arch}; val loss {val} nats/char; {size:.1f} MiB")
+        sources = [x for x in rec.get("sources") or [] if x.get("role", "train") == "train"]
+        if sources:
+            regs = ", ".join(f"{k} {v / 1e6:.1f}M" for k, v in
+                             sorted(rec.get("registers_chars", {}).items(), key=lambda kv: -kv[1]))
+            click.echo(f"  {len(sources)} training sources ({regs} chars); "
+                       f"corpus sha256 {rec.get('corpus_sha256', '?')[:12]}")
         if rec.get("calibration_summary"):
             click.echo(f"  {rec['calibration_summary']}")
+        if rec.get("defaults"):
+            click.echo("  settings: " + "; ".join(
+                f"{k} " + ", ".join(f"{a}={b}" for a, b in v.items())
+                for k, v in rec["defaults"].items()))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,13 +1,20 @@
 """Corpus cleaning: score documents in batches, keep or reject them with a reason.
 
-Per-document scores (all from the per-character self-KL of ``Pair.score``, in nats):
+Per-document scores (all from ``Pair.score``; KL in nats):
 
+- ``foreign_share``: share of the document's non-space characters that the span finder
+  (``decode``, with the settings stored for the pair) puts in foreign spans: what
+  ``textkl segment`` would mark. The default rule rejects a document when it is above
+  ``DEFAULT_MAX_FOREIGN_SHARE`` (0.5): on ``scripts/bench_registers.py``'s development
+  sources it keeps English of every register and rejects other languages as well as
+  ``segment`` does, where the KL-only rule below had to give up one for the other.
 - ``mean_kl``: mean KL over the document's scored characters (every character but the
   first, which has no context).
 - ``ood_share``: share of the document's characters that are *out of distribution*. A
   character is out of distribution when the mean KL of the 30-character window centred on
   it (``[i - 15, i + 15)``, cut at the document's ends, unscored characters left out) is
   above the book's 99th percentile of 30-character means, ``Calibration.threshold(0.99, 30)``.
+  A KL-only rule (``--max-ood-share``), off by default.
 - ``percentile``: where ``mean_kl`` falls (0..100) among the book's held-out window means,
   for the largest calibrated window (1, 10, 30 or 100 characters) not longer than the
   number of scored characters.
@@ -32,20 +39,20 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import ModelFileError, SettingError
-from .finders import HysteresisFinder
+from .finders import SpanFinder, make_finder
 from .io import iter_lines, open_output
 from .numerics import centred_mean
-from .spans import Segment, to_segments
+from .spans import Segment, Span, space_mask, to_segments
 
 if TYPE_CHECKING:
-    pass
+    from .score import Scores
 
 OOD_WINDOW = 30  # characters in the smoothing window of the OOD rule
 OOD_QUANTILE = 0.99  # book quantile of 30-char means above which a character is OOD
 META_KEY = "textkl"  # field added to every output document
-# Default --max-ood-share. Chosen on scripts/bench_filter.py --quick with the Moby-Dick pair:
-# about 70% of English documents kept and 75% of foreign ones rejected (see the README).
-DEFAULT_MAX_OOD_SHARE = 0.25
+# Default --max-foreign-share: a document goes when most of it is foreign, as segment
+# marks it (scripts/bench_registers.py, development sources; see docs/registers.md).
+DEFAULT_MAX_FOREIGN_SHARE = 0.5
 MISSING = object()  # stands for a document without the text field
 
 
@@ -57,14 +64,17 @@ class Rules:
     """
 
     max_mean_kl: float | None = None  # nats
-    max_ood_share: float | None = DEFAULT_MAX_OOD_SHARE  # 0..1, share of OOD characters
+    max_ood_share: float | None = None  # 0..1, share of OOD characters (KL only)
     min_length: int = 0  # characters of the original text (with --extract: of each span)
+    max_foreign_share: float | None = DEFAULT_MAX_FOREIGN_SHARE  # 0..1, as segment marks it
 
     def __post_init__(self) -> None:
         if self.max_mean_kl is not None and not self.max_mean_kl >= 0:
             raise SettingError(f"max_mean_kl must be >= 0 nats, got {self.max_mean_kl}")
-        if self.max_ood_share is not None and not 0.0 <= self.max_ood_share <= 1.0:
-            raise SettingError(f"max_ood_share must be in [0, 1], got {self.max_ood_share}")
+        for name in ("max_ood_share", "max_foreign_share"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise SettingError(f"{name} must be in [0, 1], got {value}")
         if self.min_length < 0:
             raise SettingError(f"min_length must be >= 0, got {self.min_length}")
 
@@ -77,10 +87,12 @@ class DocScore:
     mean_kl: float  # nats
     ood_share: float  # 0..1
     percentile: float  # 0..100 against the book
+    foreign_share: float  # 0..1 of the non-space characters, in the finder's foreign spans
 
     def to_dict(self) -> dict[str, Any]:
         return {"n_chars": self.n_chars, "mean_kl": _num(self.mean_kl, 6),
-                "ood_share": _num(self.ood_share, 4), "percentile": _num(self.percentile, 2)}
+                "ood_share": _num(self.ood_share, 4), "percentile": _num(self.percentile, 2),
+                "foreign_share": _num(self.foreign_share, 4)}
 
 
 @dataclass(frozen=True)
@@ -115,17 +127,37 @@ def ood_mask(pair, kl: np.ndarray) -> np.ndarray:
     return np.nan_to_num(m, nan=-np.inf) > thr
 
 
-def doc_score(pair, kl: np.ndarray) -> DocScore:
-    """Summarise one document's per-character KL (see the module docstring)."""
+def span_finder(pair) -> SpanFinder:
+    """The finder behind ``foreign_share`` and ``--extract``: ``decode`` with the settings
+    stored for the pair, as ``textkl segment`` uses it."""
+    return make_finder("decode", **pair.defaults("decode")).fit(_calibration(pair), pair.lexicon)
+
+
+def foreign_share(text: str, spans: Iterable[Any]) -> float:
+    """Share of the non-space characters of ``text`` that lie in foreign spans (NaN when
+    ``text`` is all whitespace)."""
+    ns = ~space_mask(text)
+    total = int(ns.sum())
+    if total == 0:
+        return math.nan
+    c = np.concatenate(([0], np.cumsum(ns)))
+    return sum(int(c[s.end] - c[s.start]) for s in spans if s.foreign) / total
+
+
+def doc_score(pair, text: str, scores: Scores, finder: SpanFinder | None = None) -> DocScore:
+    """Summarise one document's scores (see the module docstring); ``finder`` defaults to
+    ``span_finder(pair)`` (pass it in when judging many documents)."""
+    kl = scores.kl
     n = len(kl)
     scored = int(np.count_nonzero(~np.isnan(kl)))
     if scored == 0:
-        return DocScore(n, math.nan, math.nan, math.nan)
+        return DocScore(n, math.nan, math.nan, math.nan, math.nan)
     mean = float(np.nanmean(kl))
     cal = _calibration(pair)
     window = max((w for w in cal.quantiles if w <= scored), default=min(cal.quantiles))
     pct = float(cal.percentile(mean, window))
-    return DocScore(n, mean, float(ood_mask(pair, kl).mean()), pct)
+    spans = (finder or span_finder(pair)).predict(text, scores)
+    return DocScore(n, mean, float(ood_mask(pair, kl).mean()), pct, foreign_share(text, spans))
 
 
 def _calibration(pair):
@@ -149,36 +181,46 @@ def precheck(text: Any, rules: Rules, extract: bool = False) -> str | None:
 
 
 def decide(score: DocScore, rules: Rules) -> str | None:
-    """The first rule ``score`` breaks (``unscored``, ``mean_kl``, ``ood_share``), or None."""
+    """The first rule ``score`` breaks (``unscored``, ``mean_kl``, ``ood_share``,
+    ``foreign_share``), or None."""
     if math.isnan(score.mean_kl):
         return "unscored"
     if rules.max_mean_kl is not None and score.mean_kl > rules.max_mean_kl:
         return "mean_kl"
     if rules.max_ood_share is not None and score.ood_share > rules.max_ood_share:
         return "ood_share"
+    if (rules.max_foreign_share is not None and not math.isnan(score.foreign_share)
+            and score.foreign_share > rules.max_foreign_share):
+        return "foreign_share"
     return None
 
 
-def score_documents(pair, texts: Sequence[Any], rules: Rules = Rules(), *,
+_NO_RULES = Rules(max_foreign_share=None)
+
+
+def score_documents(pair, texts: Sequence[Any], rules: Rules | None = None, *,
                     batch_size: int | None = None, extract: bool = False, dtype: Any = None,
                     ) -> list[tuple[DocScore | None, str | None, list[Segment] | None]]:
     """Score and judge documents: ``(score or None, reject reason or None, spans)`` each.
 
-    Values that are not usable text are rejected without scoring. ``spans`` is None
-    unless ``extract``, when it lists the in-distribution spans that pass the rules.
+    ``rules`` defaults to ``Rules()``. Values that are not usable text are
+    rejected without scoring. ``spans`` is None unless ``extract``, when it lists the
+    book-like spans (as ``segment`` finds them) that pass the rules.
     """
+    rules = Rules() if rules is None else rules
     reasons = [precheck(t, rules, extract) for t in texts]
     todo = [i for i, r in enumerate(reasons) if r is None]
     scores = pair.score_many([texts[i] for i in todo], batch_size=batch_size, dtype=dtype)
+    finder = span_finder(pair)
     out: list[tuple[DocScore | None, str | None, list[Segment] | None]] = [
         (None, r, None) for r in reasons]
     for i, sc in zip(todo, scores, strict=True):
-        ds = doc_score(pair, sc.kl)
+        ds = doc_score(pair, texts[i], sc, finder)
         if extract:
-            spans = [sp for sp in in_distribution_spans(pair, texts[i], sc.kl)
+            spans = [sp for sp in in_distribution_spans(pair, texts[i], sc, finder)
                      if sp.end - sp.start >= rules.min_length
                      and (rules.max_mean_kl is None or sp.mean_kl <= rules.max_mean_kl)]
-            reason = decide(ds, Rules(None, None, 0))
+            reason = decide(ds, _NO_RULES)
             reason = reason or (None if spans else "no_in_distribution_span")
             out[i] = (ds, reason, spans)
         else:
@@ -186,16 +228,22 @@ def score_documents(pair, texts: Sequence[Any], rules: Rules = Rules(), *,
     return out
 
 
-def in_distribution_spans(pair, text: str, kl: np.ndarray) -> list[Segment]:
-    """Book-like spans of ``text`` as half-open offsets, from its already computed KL.
+def in_distribution_spans(pair, text: str, scores: Scores, finder: SpanFinder | None = None
+                          ) -> list[Segment]:
+    """Book-like spans of ``text`` as half-open offsets, from its already computed scores.
 
-    The spans are the hysteresis finder's (``textkl.finders``, default settings) that are
-    in distribution, as region-0 ``Segment``s; spans of whitespace only are left out.
+    The spans are those ``finder`` (default ``span_finder(pair)``: what ``segment`` uses)
+    finds book-like, as region-0 ``Segment``s, trimmed of surrounding whitespace; spans of
+    whitespace only are left out.
     """
-    finder = HysteresisFinder().fit(_calibration(pair))
-    spans = [sp for sp in finder.spans(text, kl)
-             if not sp.foreign and text[sp.start : sp.end].strip()]
-    return to_segments(spans, [0] * len(spans), kl)
+    spans = []
+    for sp in (finder or span_finder(pair)).predict(text, scores):
+        piece = text[sp.start : sp.end]
+        if sp.foreign or not piece.strip():
+            continue
+        start = sp.start + len(piece) - len(piece.lstrip())
+        spans.append(Span(start, sp.start + len(piece.rstrip()), False))
+    return to_segments(spans, [0] * len(spans), scores.kl)
 
 
 # --------------------------------------------------------------------------- JSONL
@@ -257,13 +305,14 @@ def _chunks(lines: Iterable[bytes], docs: int, chars: int) -> Iterator[list[_Lin
 
 
 def filter_lines(pair, lines: Iterable[bytes], keep: IO[bytes], reject: IO[bytes], *,
-                 field: str = "text", rules: Rules = Rules(), extract: bool = False,
+                 field: str = "text", rules: Rules | None = None, extract: bool = False,
                  meta_key: str = META_KEY, batch_size: int | None = None, dtype: Any = None,
                  chunk_docs: int = 512, chunk_chars: int = 2_000_000,
                  progress: bool = False) -> Summary:
     """Filter JSONL lines into the ``keep`` and ``reject`` byte streams; every line lands once.
 
-    Kept documents gain ``doc[meta_key] = {n_chars, mean_kl, ood_share, percentile}``
+    Kept documents gain ``doc[meta_key] = {n_chars, mean_kl, ood_share, percentile,
+    foreign_share}``
     (with ``spans: [{start, end, mean_kl, text}]`` under ``extract``); rejected ones also
     carry ``reason``. A line that is not a JSON object goes to ``reject`` as
     ``{meta_key: {reason, line, detail}, "raw": line}``.
@@ -271,6 +320,7 @@ def filter_lines(pair, lines: Iterable[bytes], keep: IO[bytes], reject: IO[bytes
     from tqdm import tqdm
 
     _calibration(pair)
+    rules = Rules() if rules is None else rules
     t0 = time.perf_counter()
     reasons: Counter[str] = Counter()
     total = kept = chars = 0

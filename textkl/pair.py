@@ -29,7 +29,7 @@ from .vocab import CharVocab
 FORMAT = "textkl-pair"
 FORMAT_VERSION = 1
 CHECKPOINT_NAME = "pair.pt"
-DEFAULT_PAIR = "moby-dick"  # the embedded pair that textkl.load() and every command use
+DEFAULT_PAIR = "english"  # the embedded pair that textkl.load() and every command use
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -114,6 +114,18 @@ class Pair:
         each gets the scores ``score`` would give it alone."""
         return score_many(self.model, self.vocab, texts, self._cfg(batch_size), self.device,
                           dtype=dtype or torch.float32)
+
+    def defaults(self, kind: str) -> dict[str, Any]:
+        """Settings chosen for this pair, stored in its file, for the span finder ``kind``
+        (``decode``, ...): fields of its config. ``{}`` where the file stores none (the
+        library's defaults apply).
+
+        Example:
+            >>> textkl.load("english").defaults("decode")  # doctest: +SKIP
+            {'level': 0.9}
+        """
+        chosen = self.meta.get("defaults", {})
+        return dict(chosen.get(kind, {})) if isinstance(chosen, dict) else {}
 
     def percentile(self, values: np.ndarray | float, window: int = 1) -> np.ndarray:
         """Percentile (0..100) of KL values (or ``window``-char means) among the book's own."""

@@ -41,8 +41,9 @@ def segment_text(pair: Pair, text: str, *, finder: str | SpanFinder = "decode",
     Args:
         pair: a calibrated ``Pair`` (its calibration and lexicon fit the finder).
         text: any string; ``""`` gives ``[]``.
-        finder: ``decode`` (default), ``hysteresis``, ``changepoint``, or a span finder
-            object (``textkl.finders.make_finder("decode", level=0.9)``).
+        finder: ``decode`` (default), ``hysteresis``, ``changepoint`` (with the settings
+            stored for the pair, ``pair.defaults(name)``), or a span finder object
+            (``textkl.finders.make_finder("decode", level=0.9)``).
         regions: ``"auto"``, a number K of foreign regions, a ``RegionConfig``, or None to
             skip the region step (book-like spans region 0, foreign spans region 1).
         scores: scores of ``text`` (with ``features=True`` when regions are asked for);
@@ -56,7 +57,8 @@ def segment_text(pair: Pair, text: str, *, finder: str | SpanFinder = "decode",
         SettingError: an unknown finder or bad ``regions``, or scores of another length.
         ModelFileError: a pair without calibration.
     """
-    span_finder = make_finder(finder).fit(pair.calibration, pair.lexicon)
+    settings = pair.defaults(finder) if isinstance(finder, str) else {}
+    span_finder = make_finder(finder, **settings).fit(pair.calibration, pair.lexicon)
     config = region_config(regions, seed)
     if not text:
         return []

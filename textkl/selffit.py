@@ -46,6 +46,7 @@ MIN_CHARS = 50_000  # shortest document fitted by default (see FitConfig.min_cha
 # there costs 2 (the default 1). On a 300,000-character French novel with 2.6 % English
 # planted: F1 0.926 -> 0.948 (precision 0.89 -> 0.94), recall unchanged within 0.01.
 FIT_DECODE = DecodeConfig(switch_sentence=2.0)
+FIT_DEFAULTS = {"decode": {"switch_sentence": FIT_DECODE.switch_sentence}}  # stored with the pair
 _FOLD = CharVocab([" ", "\n"])  # only for the length of a text's normalised view
 
 
@@ -129,7 +130,9 @@ def fit_pair(text: str, config: FitConfig | None = None, *, device: str = "auto"
     path = Path(cache_dir or default_fit_dir()) / f"{cache_key(text, cfg)}.pt"
     if cache and path.is_file():
         try:
-            return load(path, device=device)
+            cached = load(path, device=device)
+            cached.meta.setdefault("defaults", FIT_DEFAULTS)  # entries cached before it was stored
+            return cached
         except ModelFileError:  # damaged by something else than textkl: fit again
             pass
     pair = fit_rounds(text, cfg, device=device, progress=progress)
@@ -175,6 +178,7 @@ def fit_rounds(text: str, cfg: FitConfig, *, device: str = "auto", progress: boo
     assert pair is not None
     pair.meta["books"] = ["<self>"]
     pair.meta["self_fit"] = {"config": asdict(cfg), "chars": len(text), "rounds": rounds}
+    pair.meta["defaults"] = FIT_DEFAULTS  # pair.segment and the filter use FIT_DECODE
     return pair
 
 

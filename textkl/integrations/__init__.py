@@ -15,7 +15,7 @@ from typing import Any
 
 from ..filter import DocScore
 
-SCORE_FIELDS = ("mean_kl", "ood_share", "percentile")
+SCORE_FIELDS = ("mean_kl", "ood_share", "percentile", "foreign_share")
 
 
 def flat_scores(score: DocScore | None, reason: str | None, prefix: str = "textkl_"

@@ -9,13 +9,14 @@ Example::
 
     LocalPipelineExecutor([
         JsonlReader("in/"),
-        TextklFilter(model="runs/moby/pair.pt", max_ood_share=0.2,
+        TextklFilter(model="runs/moby/pair.pt", max_foreign_share=0.3,
                      exclusion_writer=JsonlWriter("rejected/")),
         JsonlWriter("kept/"),
     ], tasks=2, workers=2).run()
 
 Every document (kept or dropped) gains ``textkl_mean_kl``, ``textkl_ood_share``,
-``textkl_percentile`` and ``textkl_reason`` (None when kept) in ``doc.metadata``.
+``textkl_percentile``, ``textkl_foreign_share`` and ``textkl_reason`` (None when kept) in
+``doc.metadata``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
-from ..filter import DEFAULT_MAX_OOD_SHARE, Rules, score_documents
+from ..filter import DEFAULT_MAX_FOREIGN_SHARE, Rules, score_documents
 from . import flat_scores
 
 
@@ -34,7 +35,8 @@ class TextklFilter(BaseFilter):
 
     Args:
         model: model file or directory; None for the embedded default pair.
-        max_mean_kl, max_ood_share, min_length: the rules of ``textkl.filter.Rules``.
+        max_foreign_share, max_mean_kl, max_ood_share, min_length: the rules of
+            ``textkl.filter.Rules`` (by default, as ``textkl filter``'s).
         batch_size: documents scored together (their windows share forward passes).
         score_batch_size: windows per forward pass (default: the model's).
         device: ``cpu``, ``cuda`` or ``auto``.
@@ -46,14 +48,16 @@ class TextklFilter(BaseFilter):
     name = "textkl self-KL"
 
     def __init__(self, model: str | None = None, *, max_mean_kl: float | None = None,
-                 max_ood_share: float | None = DEFAULT_MAX_OOD_SHARE, min_length: int = 0,
+                 max_ood_share: float | None = None, min_length: int = 0,
+                 max_foreign_share: float | None = DEFAULT_MAX_FOREIGN_SHARE,
                  batch_size: int = 64,
                  score_batch_size: int | None = None, device: str = "cpu",
                  threads: int | None = None, prefix: str = "textkl_",
                  exclusion_writer: Any = None) -> None:
         super().__init__(exclusion_writer, batch_size=batch_size)
         self.model, self.device, self.threads, self.prefix = model, device, threads, prefix
-        self.rules = Rules(max_mean_kl, max_ood_share, min_length)
+        self.rules = Rules(max_mean_kl=max_mean_kl, max_ood_share=max_ood_share,
+                           min_length=min_length, max_foreign_share=max_foreign_share)
         self.score_batch_size = score_batch_size
         self._pair = None  # loaded on the first batch, once per task (never pickled)
 

@@ -12,7 +12,8 @@ Example::
     kept = scored.filter(lambda row: row["textkl_keep"])
 
 Each batch gains the columns ``textkl_mean_kl``, ``textkl_ood_share``,
-``textkl_percentile`` (float, NaN when not scored), ``textkl_reason`` (str, "" when kept)
+``textkl_percentile``, ``textkl_foreign_share`` (float, NaN when not scored),
+``textkl_reason`` (str, "" when kept)
 and ``textkl_keep`` (bool).
 """
 
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..filter import DEFAULT_MAX_OOD_SHARE, Rules, score_documents
+from ..filter import DEFAULT_MAX_FOREIGN_SHARE, Rules, score_documents
 from . import SCORE_FIELDS
 
 
@@ -32,7 +33,8 @@ class TextklScorer:
     Args:
         model: model file or directory; None for the embedded default pair.
         field: column that holds the text.
-        max_mean_kl, max_ood_share, min_length: the rules of ``textkl.filter.Rules``.
+        max_foreign_share, max_mean_kl, max_ood_share, min_length: the rules of
+            ``textkl.filter.Rules`` (by default, as ``textkl filter``'s).
         device: ``cpu``, ``cuda`` or ``auto``.
         threads: torch CPU threads per actor (keep actors x threads <= cores).
         score_batch_size: windows per forward pass (default: the model's).
@@ -41,7 +43,8 @@ class TextklScorer:
 
     def __init__(self, model: str | None = None, *, field: str = "text",
                  max_mean_kl: float | None = None,
-                 max_ood_share: float | None = DEFAULT_MAX_OOD_SHARE, min_length: int = 0,
+                 max_ood_share: float | None = None, min_length: int = 0,
+                 max_foreign_share: float | None = DEFAULT_MAX_FOREIGN_SHARE,
                  device: str = "cpu", threads: int | None = 1,
                  score_batch_size: int | None = None, prefix: str = "textkl_") -> None:
         import torch
@@ -52,7 +55,8 @@ class TextklScorer:
             torch.set_num_threads(threads)
         self.pair = load(model, device=resolve_device(device))
         self.field, self.prefix, self.score_batch_size = field, prefix, score_batch_size
-        self.rules = Rules(max_mean_kl, max_ood_share, min_length)
+        self.rules = Rules(max_mean_kl=max_mean_kl, max_ood_share=max_ood_share,
+                           min_length=min_length, max_foreign_share=max_foreign_share)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Add the score columns to a numpy batch (``batch_format="numpy"``)."""
