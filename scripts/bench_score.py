@@ -34,6 +34,7 @@ from common import (  # noqa: E402
 
 import textkl  # noqa: E402
 from textkl.model import count_params, flops_per_char  # noqa: E402
+from textkl.score import supported_dtype  # noqa: E402
 
 
 def mixed_text(n_chars: int, seed: int = 0) -> str:
@@ -143,15 +144,17 @@ def main() -> None:
     for path in args.model or [None]:
         pair = textkl.load(path)
         cfg = pair.config
-        name = Path(path).parent.name if path else "default"
+        name = f"{Path(path).parent.name}/{Path(path).stem}" if path else "default"
         fpc = flops_per_char(cfg, pair.score_config.stride + pair.score_config.warmup)
         for device in devices:
             for dtype in (torch.float32, torch.bfloat16):
                 for bs in args.batch_size or [None]:
-                    peak = peaks[f"{device}_{'bf16' if dtype == torch.bfloat16 else 'fp32'}"]
+                    runs_as = supported_dtype(pair.model, dtype, torch.device(device))
+                    peak = peaks[f"{device}_{'bf16' if runs_as == torch.bfloat16 else 'fp32'}"]
                     row = {"tool": f"textkl {name} {cfg.arch} d={cfg.d_model}",
                            "params/model": count_params(pair.model), "device": device,
-                           "dtype": str(dtype).split(".")[-1],
+                           "dtype": str(dtype).split(".")[-1] + (
+                               "" if runs_as == dtype else " (fp32 fallback)"),
                            "batch": bs or pair.score_config.batch_size,
                            "MFLOP/char": fpc / 1e6, "chars": len(text), "_fpc": fpc,
                            "_peak": peak, "_ref": name}  # KL compared with CPU float32
