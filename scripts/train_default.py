@@ -1,12 +1,13 @@
-"""Reproduce an embedded pair: the default (Moby-Dick) or the `english` pair (issue #15).
+"""Reproduce an embedded pair: `moby-dick` or `english` (the default; `--d-model 64` gives
+`english-fast`).
 
 The recipe is the configuration chosen from scripts/bench_train.py and
 scripts/bench_score.py (see the README): a 2-model LSTM, d_model=128, d_embed=32, one
-layer, lr 6e-3, 5,000 steps. Both pairs share it, so they score at the same speed; they
-differ only in their training text:
+layer, lr 6e-3, 5,000 steps. Both pairs share it; they differ in their training text (and
+`english`'s output layer covers 120 characters against 80):
 
-- moby-dick: Moby-Dick from the shared corpora; writes default.pt and default.json
-  (default --out: textkl/data, today's embedded default).
+- moby-dick: Moby-Dick from the shared corpora; writes moby-dick.pt and moby-dick.json
+  (default --out: textkl/data/pairs, the embedded pair).
 - english: the multi-register corpus of scripts/english_corpus.py (--corpus, default
   $TEXTKL_CACHE/english-corpus/english.txt, checked against the manifest.json beside it);
   writes english.pt and english.json (default --out: runs/english).
@@ -15,7 +16,7 @@ A step budget makes the run deterministic on a CPU for a given seed and thread c
 record (command, sources and checksums, configs, validation loss, calibration, machine,
 size) is written next to the weights.
 
-    python scripts/train_default.py                                 # the shipped default
+    python scripts/train_default.py                                 # the moby-dick pair
     python scripts/english_corpus.py && python scripts/train_default.py --pair english
     python scripts/train_default.py --steps 200 --out /tmp/x        # a quick try
 """
@@ -37,7 +38,7 @@ from english_corpus import default_out  # noqa: E402
 from textkl.training import TrainConfig, train_pair  # noqa: E402
 
 RECIPE = {"arch": "lstm", "d_model": 128, "d_embed": 32, "n_layers": 1, "n_models": 2}
-NAMES = {"moby-dick": "default", "english": "english"}  # pair -> file stem of .pt / .json
+NAMES = {"moby-dick": "moby-dick", "english": "english"}  # pair -> file stem of .pt / .json
 
 
 def _sha256(path: Path) -> str:
@@ -101,7 +102,7 @@ def main() -> None:
     corpus = args.corpus or (default_out() / "english.txt" if args.pair == "english"
                              else corpora_dir() / "en_novel_moby_dick.txt")
     out = args.out or (ROOT / "runs" / "english" if args.pair == "english"
-                       else ROOT / "textkl" / "data")
+                       else ROOT / "textkl" / "data" / "pairs")
     sources = corpus_record(args.pair, corpus)
     cfg = TrainConfig(steps=args.steps, lr=args.lr, seed=args.seed, eval_every=250,
                       patience=8)

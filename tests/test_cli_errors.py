@@ -109,11 +109,34 @@ def test_interrupt_exits_130_with_one_line(monkeypatch, tmp_path):
     assert not (tmp_path / "o.json").exists()
 
 
+def _blocked_on_a_pipe(pid: int, timeout: float = 120.0) -> bool | None:
+    """Wait until the process's main thread sleeps in a pipe read (Linux ``/proc/PID/wchan``);
+    None where the kernel does not say."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            wchan = Path(f"/proc/{pid}/wchan").read_text()
+        except OSError:
+            return None
+        if "pipe" in wchan:
+            return True
+        if wchan in ("", "0"):
+            return None
+        time.sleep(0.05)
+    return False
+
+
 def test_real_sigint_while_reading_stdin(tmp_path):
     out = tmp_path / "o.json"
     proc = subprocess.Popen([*TEXTKL, "segment", "-", "--json", str(out)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(4)  # past the interpreter's start-up: the command is waiting on stdin
+    # past the interpreter's start-up (slow on a fresh checkout: imports compile), the
+    # command waits on stdin; a signal during the imports would test something else
+    waiting = _blocked_on_a_pipe(proc.pid)
+    if waiting is None:
+        time.sleep(15)
+    else:
+        assert waiting, "the command never waited on stdin"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
