@@ -109,21 +109,27 @@ def test_interrupt_exits_130_with_one_line(monkeypatch, tmp_path):
     assert not (tmp_path / "o.json").exists()
 
 
-def _blocked_on_a_pipe(pid: int, timeout: float = 120.0) -> bool | None:
-    """Wait until the process's main thread sleeps in a pipe read (Linux ``/proc/PID/wchan``);
-    None where the kernel does not say."""
+_READ = {"x86_64": "0", "aarch64": "63"}  # the read syscall's number
+
+
+def _reading_stdin(pid: int, timeout: float = 120.0) -> bool | None:
+    """Wait until the process's main thread is blocked in ``read(0, ...)``
+    (``/proc/PID/syscall``: number and first argument); None where the kernel does not
+    say. A wait on any pipe is not enough: start-up code reads the pipes of the
+    subprocesses it runs (``ldconfig -p``), and some swallow a KeyboardInterrupt there."""
+    import platform
+
+    number = _READ.get(platform.machine())
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while number is not None and time.monotonic() < deadline:
         try:
-            wchan = Path(f"/proc/{pid}/wchan").read_text()
+            fields = Path(f"/proc/{pid}/syscall").read_text().split()
         except OSError:
             return None
-        if "pipe" in wchan:
+        if fields[:2] == [number, "0x0"]:
             return True
-        if wchan in ("", "0"):
-            return None
         time.sleep(0.05)
-    return False
+    return None if number is None else False
 
 
 def test_real_sigint_while_reading_stdin(tmp_path):
@@ -132,7 +138,7 @@ def test_real_sigint_while_reading_stdin(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     # past the interpreter's start-up (slow on a fresh checkout: imports compile), the
     # command waits on stdin; a signal during the imports would test something else
-    waiting = _blocked_on_a_pipe(proc.pid)
+    waiting = _reading_stdin(proc.pid)
     if waiting is None:
         time.sleep(15)
     else:

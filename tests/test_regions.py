@@ -187,3 +187,22 @@ def test_regions_describe_themselves():
     assert all(len(g) == 3 and g.isalpha() for t in terms.values() for g in t.ngrams)
     assert "sch" not in terms[2].ngrams  # trigrams come from the region's own words
     assert region_terms("", []) == []
+
+
+def test_profile_buckets_set_the_width_of_the_span_profiles():
+    from textkl.errors import SettingError
+    from textkl.regions import RegionConfig, span_profiles
+    from textkl.spans import Span
+
+    text = "Le chat dort sur le mur. The cat sleeps on the wall. Der Hund schläft."
+    spans = [Span(0, 25, True), Span(25, 53, True), Span(53, len(text), True)]
+    for buckets in (64, 2048):
+        prof = span_profiles(text, spans, buckets=buckets)
+        assert prof.shape == (3, buckets)
+        # square roots of one distribution (unigrams and bigrams together) per span
+        np.testing.assert_allclose((prof ** 2).sum(1), 1.0, rtol=1e-9)
+        half = buckets // 2  # unigrams, then bigrams
+        assert (prof[:, :half] > 0).any(1).all() and (prof[:, half:] > 0).any(1).all()
+    for bad in (15, 513, 0):
+        with pytest.raises(SettingError, match="profile_buckets"):
+            RegionConfig(profile_buckets=bad)

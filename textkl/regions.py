@@ -74,6 +74,7 @@ class RegionConfig:
     max_clusters: int = 8  # "auto" never keeps more foreign regions than this
     book_anchor: bool = True  # "auto": foreign spans merging into the book-like text get region 0
     refine_iters: int = 10  # k-means passes on whole-span n-gram profiles after Ward (0: none)
+    profile_buckets: int = 2048  # hashed n-gram buckets of the whole-span profiles (Ward, refine)
     clusters: int | str = "auto"  # number K of foreign regions, or "auto"
     seed: int = 0  # seed of the k-means pre-grouping used when there are very many spans
 
@@ -81,6 +82,9 @@ class RegionConfig:
         c = self.clusters
         if c != "auto" and (isinstance(c, bool) or not isinstance(c, int) or c < 1):
             raise SettingError(f"clusters must be a positive int or 'auto', got {c!r}")
+        if self.profile_buckets < 16 or self.profile_buckets % 2:
+            raise SettingError(f"profile_buckets must be an even number >= 16, "
+                               f"got {self.profile_buckets}")
 
 
 def _reduce(features: np.ndarray, fit_rows: np.ndarray, dims: int) -> np.ndarray:
@@ -319,7 +323,8 @@ def ward_clusters(mu: np.ndarray, counts: np.ndarray, clusters: int | str, penal
     return labels
 
 
-def span_profiles(text: str, spans: list[Span], pooled: bool = False) -> np.ndarray:
+def span_profiles(text: str, spans: list[Span], pooled: bool = False, buckets: int = 512
+                  ) -> np.ndarray:
     """Square-root character n-gram frequencies of whole spans (``char_profiles``).
 
     All spans are profiled in one pass over the text: each span is one block, and bigrams
@@ -329,23 +334,24 @@ def span_profiles(text: str, spans: list[Span], pooled: bool = False) -> np.ndar
         float64 (S, F), or (1, F) for all spans pooled into one profile.
     """
     if pooled:
-        return char_profiles(" ".join(text[s:e] for s, e, _ in spans), np.zeros(1, np.int64))
+        return char_profiles(" ".join(text[s:e] for s, e, _ in spans), np.zeros(1, np.int64),
+                             buckets)
     if not spans:
-        return np.zeros((0, 512))
+        return np.zeros((0, buckets))
     starts = np.array([s for s, _, _ in spans], dtype=np.int64)
     ends = np.array([e for _, e, _ in spans], dtype=np.int64)
     # blocks at every start and end: the gaps between spans are blocks of their own
     edges = np.unique(np.concatenate(([0], starts, ends)))
     edges = edges[edges < len(text)]
-    prof = char_profiles(text, edges)
+    prof = char_profiles(text, edges, buckets)
     rows = np.searchsorted(edges, starts)
     if not np.array_equal(np.append(edges, len(text))[rows + 1], ends):  # nested or empty
-        return np.concatenate([char_profiles(text[s:e], np.zeros(1, dtype=np.int64))
+        return np.concatenate([char_profiles(text[s:e], np.zeros(1, dtype=np.int64), buckets)
                                for s, e, _ in spans])
     return prof[rows]
 
 
-def null_cost(text: str, spans: list[Span]) -> float:
+def null_cost(text: str, spans: list[Span], buckets: int = 512) -> float:
     """What merging two pieces of one region costs: the scale of Ward's merge costs.
 
     Each span's two halves (cut at the word start nearest its middle) are one sample of
@@ -363,7 +369,7 @@ def null_cost(text: str, spans: list[Span]) -> float:
             halves += [Span(s, cut, True), Span(cut, e, True)]
     if not halves:
         return 1.0
-    prof = span_profiles(text, halves)
+    prof = span_profiles(text, halves, buckets=buckets)
     a, b = prof[0::2], prof[1::2]
     left = np.array([h.end - h.start for h in halves[0::2]], dtype=np.float64)
     right = np.array([h.end - h.start for h in halves[1::2]], dtype=np.float64)
@@ -450,15 +456,17 @@ def _assign_regions(text: str, spans: list[Span], scores: Scores, cfg: RegionCon
     labels = [0] * len(spans)
     if idx:
         fspans = [spans[i] for i in idx]
-        prof = span_profiles(text, fspans)
+        prof = span_profiles(text, fspans, buckets=cfg.profile_buckets)
         sizes = np.array([e - s for s, e, _ in fspans], dtype=np.float64)
         anchor = None
         book = [sp for sp in spans if not sp[2]]
         n_book = sum(e - s for s, e, _ in book)
         if cfg.book_anchor and clusters == "auto" and n_book >= cfg.min_chars:
-            anchor = (span_profiles(text, book, pooled=True)[0], float(n_book))
+            anchor = (span_profiles(text, book, pooled=True, buckets=cfg.profile_buckets)[0],
+                      float(n_book))
         # the largest of S - 1 merges of pieces that belong together grows like log S
-        penalty = cfg.merge_penalty * (2.0 + np.log(len(fspans))) * null_cost(text, fspans)
+        penalty = (cfg.merge_penalty * (2.0 + np.log(len(fspans)))
+                   * null_cost(text, fspans, cfg.profile_buckets))
         raw = ward_clusters(prof, sizes, clusters, penalty, seed, anchor=anchor,
                             max_clusters=cfg.max_clusters)
         if cfg.refine_iters:
