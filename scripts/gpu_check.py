@@ -1,6 +1,6 @@
 """One prepared GPU check: CUDA correctness against the CPU, then scoring throughput.
 
-For a session that is lent a GPU machine: run it there in one call, e.g.
+On a machine with a CUDA GPU: run it there in one call, e.g.
 
     python scripts/gpu_check.py --chars 20000000
 

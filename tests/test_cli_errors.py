@@ -134,8 +134,11 @@ def _reading_stdin(pid: int, timeout: float = 120.0) -> bool | None:
 
 def test_real_sigint_while_reading_stdin(tmp_path):
     out = tmp_path / "o.json"
+    # a background job of a non-interactive shell (a CI script) starts with SIGINT ignored,
+    # and a child inherits that: give the command the disposition a terminal would
     proc = subprocess.Popen([*TEXTKL, "segment", "-", "--json", str(out)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # past the interpreter's start-up (slow on a fresh checkout: imports compile), the
     # command waits on stdin; a signal during the imports would test something else
     waiting = _reading_stdin(proc.pid)
