@@ -250,10 +250,9 @@ def pair_decisions(pair, items: list[str], scores: list, variants: dict, shares)
 
     out: dict = {}
     finder = span_finder(pair)
-    share = [foreign_share(t, finder.predict(t, s)) for t, s in zip(items, scores)]
-    out["segment"] = [not sh >= 0.5 for sh in share]  # NaN (all space): kept
-    rules = Rules()
     ds = [doc_score(pair, t, s, finder) for t, s in zip(items, scores)]
+    out["segment"] = [not d.foreign_share >= 0.5 for d in ds]  # NaN (all space): kept
+    rules = Rules()
     out["filter"] = [decide(d, rules) is None for d in ds]
     # the KL-only rule of textkl < 0.3 (--max-ood-share 0.25)
     out["filter ood-rule"] = [decide(d, Rules(max_ood_share=0.25, max_foreign_share=None))
@@ -520,7 +519,6 @@ def plot_curve(results: dict, path: Path) -> None:
     colours = {"english": "tab:blue", "moby-dick": "tab:orange"}
     for ax, length in zip(axes, LENGTHS):
         target = (0.03, 0.01) if length == "sentence" else (0.01, 0.01)
-        ax.axvspan(floor * 0.8, target[0], ymax=0.0, alpha=0)
         ax.fill_between([floor * 0.8, target[0]], floor * 0.8, target[1], color="tab:green",
                         alpha=0.12, label="targets (issue 15)")
         for split, style in (("dev", "--"), ("test", "-")):
@@ -630,9 +628,8 @@ def main(argv: list[str] | None = None) -> dict:
     shares = SHARES if args.curve else ()
     methods: list[str] = []
     secs: dict = {}
-    pairs = args.pairs.split(",")
-    for name in pairs:
-        pair = textkl.load(name)
+    loaded = {name: textkl.load(name) for name in args.pairs.split(",")}
+    for name, pair in loaded.items():
         t = time.perf_counter()
         for g in groups.values():
             for length, items in g["items"].items():
@@ -660,10 +657,10 @@ def main(argv: list[str] | None = None) -> dict:
 
         det2 = LanguageDetectorBuilder.from_languages(Language.ENGLISH, Language.FRENCH).build()
     t = time.perf_counter()
-    mixed = run_mixed(groups, splits, {name: textkl.load(name) for name in pairs}, det2,
+    mixed = run_mixed(groups, splits, loaded, det2,
                       args.mixed_docs or (28 if args.quick else 140), args.seed, variants)
     secs["mixed"] = round(time.perf_counter() - t, 1)
-    styles = style_shifts({name: textkl.load(name) for name in pairs}, n["paragraph"], args.seed)
+    styles = style_shifts(loaded, n["paragraph"], args.seed)
     results = {"machine": machine(), "argv": sys.argv[1:] if argv is None else argv,
                "seed": args.seed, "per_source": n, "splits": splits, "methods": methods,
                "packages": manifest, "seconds": secs, "mixed": mixed,

@@ -131,7 +131,7 @@ def fit_pair(text: str, config: FitConfig | None = None, *, device: str = "auto"
     if cache and path.is_file():
         try:
             cached = load(path, device=device)
-            cached.meta.setdefault("defaults", FIT_DEFAULTS)  # entries cached before it was stored
+            cached.meta.setdefault("defaults", copy.deepcopy(FIT_DEFAULTS))  # older cache entries
             return cached
         except ModelFileError:  # damaged by something else than textkl: fit again
             pass
@@ -178,7 +178,7 @@ def fit_rounds(text: str, cfg: FitConfig, *, device: str = "auto", progress: boo
     assert pair is not None
     pair.meta["books"] = ["<self>"]
     pair.meta["self_fit"] = {"config": asdict(cfg), "chars": len(text), "rounds": rounds}
-    pair.meta["defaults"] = FIT_DEFAULTS  # pair.segment and the filter use FIT_DECODE
+    pair.meta["defaults"] = copy.deepcopy(FIT_DEFAULTS)  # pair.segment and the filter use them
     return pair
 
 
