@@ -12,6 +12,13 @@ Madame Bovary and Pride and Prejudice), in one process and on the same text:
   (what ``textkl segment`` runs with its defaults, minus reading and writing files);
 - lingua EN+FR's ``detect_multiple_languages_of`` on the same text.
 
+``--region-check N``: N characters of shuffled paragraphs (300-700 characters) in six
+languages (English, French, German, Spanish, Dutch, Latin; one novel or poem each from the
+shared corpora), scored once; the region step as ``segment`` runs it (at most
+``RegionConfig.max_direct`` = 300 groups merged by Ward, k-means pre-grouping above) against
+exact Ward on every span, each timed, with its character ARI against the true languages:
+what bounding the region step costs on a long document.
+
 Also the cold import time of the pipeline's modules in a fresh interpreter (what a
 one-shot ``textkl segment`` pays before any work), the number of spans, and this
 process's peak RSS. Prints a Markdown table with the CPU's model and flags; writes
@@ -19,6 +26,7 @@ process's peak RSS. Prints a Markdown table with the CPU's model and flags; writ
 
     python scripts/bench_pipeline.py                       # 100k and 1M characters
     python scripts/bench_pipeline.py --sizes 100000,1000000,10000000 --no-lingua
+    python scripts/bench_pipeline.py --sizes 100000 --region-check 1000000
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, peak_rss_mb, read_corpus, table, write_results  # noqa: E402
@@ -47,6 +57,60 @@ def mixed_text(n: int) -> str:
         size += len(p) + 2
         i += 1
     return "\n\n".join(parts)[:n]
+
+
+REGION_BOOKS = {"en": "en_novel_pride_and_prejudice", "fr": "fr_novel_madame_bovary",
+                "de": "de_novel_grimm_maerchen", "es": "es_novel_don_quijote",
+                "nl": "nl_novel_uilenspiegel", "la": "la_poetry_aeneid"}
+
+
+def six_language_text(n: int, seed: int = 0) -> tuple[str, np.ndarray]:
+    """``n`` characters of paragraphs of 300-700 characters in a seeded random order of
+    languages (English half of them), and the language index of every character."""
+    import random
+
+    rng = random.Random(seed)
+    pools = {}
+    for lang, book in REGION_BOOKS.items():
+        lines = read_corpus(book).split("\n\n")
+        paras = [" ".join(p.split()) for p in lines]
+        pools[lang] = [p for p in paras if 300 <= len(p) <= 700] or \
+            [" ".join(" ".join(lines).split()[i : i + 80]) for i in range(0, 40000, 80)]
+    langs = list(REGION_BOOKS)
+    parts, labels, size = [], [], 0
+    while size < n:
+        lang = "en" if rng.random() < 0.5 else rng.choice(langs[1:])
+        p = rng.choice(pools[lang])
+        parts.append(p)
+        labels.append(np.full(len(p) + 2, langs.index(lang)))
+        size += len(p) + 2
+    return "\n\n".join(parts)[:n], np.concatenate(labels)[:n]
+
+
+def region_check(pair, n: int) -> dict:
+    """Bounded region step against exact Ward on one long six-language text."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from textkl.regions import RegionConfig
+
+    text, truth = six_language_text(n)
+    scores = pair.score(text, features=True)
+    keep = np.array([not c.isspace() for c in text])
+    row = {"chars": len(text)}
+    for name, max_direct in (("bounded", RegionConfig().max_direct), ("exact", 10**9)):
+        segs, t = timed(lambda: pair.segment(text, scores=scores,
+                                             regions=RegionConfig(max_direct=max_direct)))
+        pred = np.zeros(len(text), dtype=int)
+        for sg in segs:
+            pred[sg.start : sg.end] = sg.label
+        row[f"{name}_s"] = t
+        row[f"{name}_char_ari"] = adjusted_rand_score(truth[keep], pred[keep])
+        row[f"{name}_regions"] = len({sg.label for sg in segs})
+        print(f"[regions, {len(text):,} chars] {name}: {t:.2f} s, char ARI "
+              f"{row[f'{name}_char_ari']:.3f}, {row[f'{name}_regions']} regions",
+              file=sys.stderr)
+    row["spans"] = len(pair.segment(text, scores=scores, regions=None))
+    return row
 
 
 def timed(fn):
@@ -97,6 +161,8 @@ def main() -> None:
                     help="comma-separated text sizes in characters")
     ap.add_argument("--model", default=None, help="model file (default: the embedded pair)")
     ap.add_argument("--no-lingua", action="store_true", help="skip lingua (large sizes)")
+    ap.add_argument("--region-check", type=int, default=0, metavar="N",
+                    help="also: bounded vs exact region step on N chars of six languages")
     args = ap.parse_args()
 
     import textkl
@@ -111,9 +177,11 @@ def main() -> None:
         detector = LanguageDetectorBuilder.from_languages(Language.ENGLISH,
                                                           Language.FRENCH).build()
         detector.detect_multiple_languages_of(mixed_text(5000))  # load its models
-    rows = [run_size(pair, detector, int(n)) for n in args.sizes.split(",")]
+    rows = [run_size(pair, detector, int(n)) for n in args.sizes.split(",") if n]
     results = {"machine": machine(), "pair": pair.describe(), "cold_import_s": cold,
                "rows": rows, "peak_rss_mb": peak_rss_mb()}
+    if args.region_check:
+        results["region_check"] = region_check(pair, args.region_check)
     path = write_results("bench_pipeline", results)
     m = results["machine"]["cpu"]
     print(f"CPU: {m['model']} ({', '.join(m['flags']) or 'no AVX2'}), "
@@ -123,7 +191,12 @@ def main() -> None:
             "segment_chars_per_s", "non_scoring_share"]
     if detector is not None:
         cols += ["lingua_en_fr_chars_per_s", "segment_vs_lingua"]
-    print(table(rows, cols))
+    if rows:
+        print(table(rows, cols))
+    if args.region_check:
+        rc = results["region_check"]
+        print(table([rc], ["chars", "spans", "bounded_s", "bounded_char_ari",
+                           "bounded_regions", "exact_s", "exact_char_ari", "exact_regions"]))
     print(f"wrote {path}")
 
 

@@ -269,7 +269,8 @@ class StackedLSTM(_Stacked):
         chunk = STATS_ROWS if cpu else xt.numel()
         parts = max(1, torch.get_num_threads()) if cpu else 1  # row ranges, one per thread
         states: list = [None] * m
-        hids = []
+        hid = (torch.empty(m, *xt.shape, self.cfg.d_model, device=dev) if features
+               else None)  # (M, T, B, H), filled block by block
 
         def recur(k: int, ids: torch.Tensor) -> torch.Tensor:
             h, states[k] = self.recur_one(k, ids, states[k])
@@ -293,10 +294,10 @@ class StackedLSTM(_Stacked):
             cuts = [n * i // parts for i in range(parts + 1)]
             run_models([partial(stats, flat, yt[t0 : t0 + time_block].reshape(n), dest, lo, hi)
                         for lo, hi in zip(cuts, cuts[1:])], dev)
-            if features:
-                hids.append(torch.stack(hs).float())  # (M, T_block, B, H)
-        hid = torch.cat(hids, dim=1).transpose(1, 2) if features else None  # (M, B, T, H)
-        return out.transpose(1, 2), hid
+            if hid is not None:
+                for k, h in enumerate(hs):
+                    hid[k, t0 : t0 + time_block] = h
+        return out.transpose(1, 2), hid.transpose(1, 2) if hid is not None else None
 
 
 class StackedTransformer(_Stacked):

@@ -72,6 +72,7 @@ class RegionConfig:
     snap_radius: int = 64  # characters searched for a paragraph/sentence start at a split
     merge_penalty: float = 0.5  # "auto" stops above this x (2 + log spans) x the null cost
     max_clusters: int = 8  # "auto" never keeps more foreign regions than this
+    max_direct: int = 300  # Ward merges at most this many groups; more spans: k-means first
     book_anchor: bool = True  # "auto": foreign spans merging into the book-like text get region 0
     refine_iters: int = 10  # k-means passes on whole-span n-gram profiles after Ward (0: none)
     profile_buckets: int = 2048  # hashed n-gram buckets of the whole-span profiles (Ward, refine)
@@ -85,6 +86,8 @@ class RegionConfig:
         if self.profile_buckets < 16 or self.profile_buckets % 2:
             raise SettingError(f"profile_buckets must be an even number >= 16, "
                                f"got {self.profile_buckets}")
+        if self.max_direct < 2:
+            raise SettingError(f"max_direct must be >= 2, got {self.max_direct}")
 
 
 def _reduce(features: np.ndarray, fit_rows: np.ndarray, dims: int) -> np.ndarray:
@@ -247,6 +250,25 @@ def block_features(text: str, scores: Scores, foreign_blocks: np.ndarray,
                            _reduce(stats, foreign_blocks, 3)], axis=1)
 
 
+def _pregroup(mu: np.ndarray, counts: np.ndarray, groups: int, seed: int,
+               dims: int = 64) -> np.ndarray:
+    """k-means of span vectors into ``groups`` groups of near-identical spans: labels (S,).
+
+    It runs on a seeded Gaussian projection to ``dims`` dimensions (distances kept to
+    about ``1 / sqrt(dims)``): the groups only need to hold spans much closer to each
+    other than to other regions, and k-means on all of a 2048-bucket profile costs 30
+    times more.
+    """
+    from sklearn.cluster import KMeans
+
+    x = np.asarray(mu, dtype=np.float64)
+    if x.shape[1] > dims:
+        proj = np.random.default_rng(seed).standard_normal((x.shape[1], dims))
+        x = x @ (proj / np.sqrt(dims))
+    return KMeans(n_clusters=groups, n_init=1, random_state=seed).fit_predict(
+        x, sample_weight=counts)
+
+
 def ward_clusters(mu: np.ndarray, counts: np.ndarray, clusters: int | str, penalty: float,
                   seed: int = 0, max_direct: int = 300,
                   anchor: tuple[np.ndarray, float] | None = None,
@@ -273,13 +295,11 @@ def ward_clusters(mu: np.ndarray, counts: np.ndarray, clusters: int | str, penal
         return np.zeros(0, dtype=int)
     pre = np.arange(n)
     if n > max_direct:  # bound the O(S^2) merging: group near-identical spans first
-        from sklearn.cluster import KMeans
-
-        pre = KMeans(n_clusters=max_direct, n_init=1, random_state=seed).fit_predict(
-            mu, sample_weight=counts)
+        pre = _pregroup(mu, counts, max_direct, seed)
         w = np.bincount(pre, weights=counts, minlength=max_direct)
-        mu = np.stack([np.average(mu[pre == c], 0, counts[pre == c]) if w[c] > 0
-                       else np.zeros(mu.shape[1]) for c in range(max_direct)])
+        sums = np.zeros((max_direct, mu.shape[1]))
+        np.add.at(sums, pre, mu * counts[:, None])
+        mu = sums / np.maximum(w, 1e-300)[:, None]
         counts = np.maximum(w, 1e-9)
     m, w = mu.astype(np.float64).copy(), counts.astype(np.float64).copy()
     if anchor is not None:  # the last row; merges into it keep its index
@@ -288,16 +308,20 @@ def ward_clusters(mu: np.ndarray, counts: np.ndarray, clusters: int | str, penal
     alive = w > 1e-9
     owner = np.arange(len(m))
     target = (1 if clusters == "auto" else int(clusters)) + (anchor is not None)
+    sq = (m * m).sum(1)  # |m_i|^2: a merge cost needs one dot product per pair
 
     def costs(a: int) -> np.ndarray:
-        c = w[a] * w / (w[a] + w) * ((m - m[a]) ** 2).sum(1)
+        d2 = np.maximum(sq[a] + sq - 2.0 * (m @ m[a]), 0.0)
+        c = w[a] * w / (w[a] + w) * d2
         c[~alive] = np.inf
         c[a] = np.inf
         return c
 
-    cost = np.full((len(m), len(m)), np.inf)
-    for a in np.flatnonzero(alive):
-        cost[a] = costs(a)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (m @ m.T), 0.0)
+    cost = np.outer(w, w) / (w[:, None] + w[None, :]) * d2
+    cost[~alive] = np.inf
+    cost[:, ~alive] = np.inf
+    np.fill_diagonal(cost, np.inf)
     while alive.sum() > target:
         a, b = np.unravel_index(np.argmin(cost), cost.shape)
         n_regions = alive.sum() - (anchor is not None)
@@ -307,6 +331,7 @@ def ward_clusters(mu: np.ndarray, counts: np.ndarray, clusters: int | str, penal
         if anchor is not None and b == len(m) - 1:
             a, b = b, a  # the anchor absorbs
         m[a] = (w[a] * m[a] + w[b] * m[b]) / (w[a] + w[b])
+        sq[a] = m[a] @ m[a]
         w[a] += w[b]
         alive[b] = False
         owner[owner == b] = a
@@ -404,7 +429,7 @@ def refine_labels(profiles: np.ndarray, weights: np.ndarray, labels: np.ndarray,
     cur = lab[free]
     for _ in range(iters):
         cent = np.stack([np.average(x[cur == c], 0, w[cur == c]) for c in range(k)])
-        new = ((x[:, None, :] - cent[None]) ** 2).sum(-1).argmin(1)
+        new = ((cent * cent).sum(1)[None, :] - 2.0 * (x @ cent.T)).argmin(1)  # nearest
         if np.array_equal(new, cur) or len(np.unique(new)) < k:
             break
         cur = new
@@ -467,8 +492,8 @@ def _assign_regions(text: str, spans: list[Span], scores: Scores, cfg: RegionCon
         # the largest of S - 1 merges of pieces that belong together grows like log S
         penalty = (cfg.merge_penalty * (2.0 + np.log(len(fspans)))
                    * null_cost(text, fspans, cfg.profile_buckets))
-        raw = ward_clusters(prof, sizes, clusters, penalty, seed, anchor=anchor,
-                            max_clusters=cfg.max_clusters)
+        raw = ward_clusters(prof, sizes, clusters, penalty, seed, max_direct=cfg.max_direct,
+                            anchor=anchor, max_clusters=cfg.max_clusters)
         if cfg.refine_iters:
             raw = refine_labels(prof, sizes, raw, cfg.refine_iters)
         order: dict[int, int] = {}

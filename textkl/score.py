@@ -152,14 +152,17 @@ class _ViewScorer:
     def _pool(self, hid: np.ndarray, w: _Window) -> np.ndarray:
         """Mean hidden state (concatenated over models) per feature block of the window."""
         fb = self.cfg.feature_block
-        h = np.concatenate(list(hid[:, w.lo : w.length]), axis=-1)  # (L, M*H)
-        n_scored = w.length - w.lo + (w.k == 0)
-        n_blocks = -(-n_scored // fb)
-        out = np.zeros((n_blocks, h.shape[-1]), dtype=np.float32)
-        for b in range(n_blocks):
-            chunk = h[b * fb : (b + 1) * fb]
-            out[b] = chunk.mean(0) if len(chunk) else out[b - 1]
-        return out
+        h = hid[:, w.lo : w.length]  # (M, L, H)
+        m, n, d = h.shape
+        n_blocks = -(-(n + (w.k == 0)) // fb)
+        full = n // fb
+        out = np.empty((n_blocks, m, d), dtype=np.float32)
+        out[:full] = h[:, : full * fb].reshape(m, full, fb, d).mean(2).transpose(1, 0, 2)
+        if n % fb:
+            out[full] = h[:, full * fb :].mean(1)
+        filled = full + bool(n % fb)
+        out[filled:] = out[filled - 1] if filled else 0.0  # a block with no scored step
+        return out.reshape(n_blocks, m * d)
 
 
 def score_many(model, vocab: CharVocab, texts: Sequence[str], cfg: ScoreConfig,
