@@ -160,24 +160,20 @@ class DecodeFinder:
         space = space_mask(text)
         words, sents = snap_candidates(text, space)
         unit = self._word_evidence(text, pct, surprise, space, words, sents)
-        cost = np.where(np.isin(words[:-1], sents), self.config.switch_sentence,
+        cost = np.where(_member(words[:-1], sents), self.config.switch_sentence,
                         self.config.switch_word)
         labels = _viterbi(unit, cost)
-        spans: list[Span] = []
-        for j, foreign in enumerate(labels.tolist()):
-            s, e = int(words[j]), int(words[j + 1])
-            if spans and spans[-1].foreign == foreign:
-                spans[-1] = Span(spans[-1].start, e, foreign)
-            else:
-                spans.append(Span(s, e, foreign))
-        return spans
+        cuts = np.flatnonzero(labels[1:] != labels[:-1]) + 1  # first unit of each new span
+        first = np.concatenate(([0], cuts))
+        bounds = words[np.append(first, len(labels))].tolist()
+        return [Span(s, e, f) for s, e, f in zip(bounds, bounds[1:], labels[first].tolist())]
 
     def _word_evidence(self, text: str, pct: np.ndarray, surprise: np.ndarray | None,
                        space: np.ndarray, words: np.ndarray, sents: np.ndarray) -> np.ndarray:
         """float (W,): the evidence for "foreign" of each word unit ``[words[j], words[j+1])``."""
         cfg = self.config
         starts = words[:-1]
-        name = np.array([text[i].isupper() for i in starts], dtype=bool) & ~np.isin(starts, sents)
+        name = np.array([text[i].isupper() for i in starts], dtype=bool) & ~_member(starts, sents)
         ev = np.where(np.isnan(pct), 0.0, np.asarray(pct, dtype=np.float64) - cfg.level)
         ev[space] = 0.0
         if surprise is not None:
@@ -196,23 +192,36 @@ class DecodeFinder:
         return unit
 
 
+def _member(x: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """Bool: ``np.isin(x, sorted_set)`` for a sorted ``sorted_set``, by binary search."""
+    if len(sorted_set) == 0:
+        return np.zeros(len(x), dtype=bool)
+    i = np.minimum(np.searchsorted(sorted_set, x), len(sorted_set) - 1)
+    return sorted_set[i] == x
+
+
 def _viterbi(unit: np.ndarray, cost: np.ndarray) -> np.ndarray:
-    """bool (W,): the labelling maximising the evidence of foreign units minus switch costs."""
+    """bool (W,): the labelling maximising the evidence of foreign units minus switch costs.
+
+    Two states, so only the difference ``d = v1 - v0`` of their best scores matters: a
+    step is ``d <- clip(d, -c, c) + u``, and the best path into state 0 (1) switched
+    there iff ``d > c`` (``d < -c``) before the step.
+    """
     n = len(unit)
-    back = np.zeros((n, 2), dtype=bool)  # back[j, s]: came from the other state
-    v0, v1 = 0.0, 0.0
-    for j, (u, c) in enumerate(zip(unit.tolist(), cost.tolist())):
-        stay0, move0 = v0, v1 - c
-        stay1, move1 = v1, v0 - c
-        back[j, 0], back[j, 1] = move0 > stay0, move1 > stay1
-        v0, v1 = max(stay0, move0), max(stay1, move1) + u
-    state = int(v1 > v0)
-    labels = np.zeros(n, dtype=bool)
+    before = []  # d before each step
+    d = 0.0
+    for u, c in zip(unit.tolist(), cost.tolist()):
+        before.append(d)
+        d = min(max(d, -c), c) + u
+    prev = np.array(before)
+    switch = (prev > cost).tolist(), (prev < -cost).tolist()  # into state 0, into state 1
+    state = int(d > 0.0)
+    labels = [False] * n
     for j in range(n - 1, -1, -1):
         labels[j] = bool(state)
-        if back[j, state]:
+        if switch[state][j]:
             state = 1 - state
-    return labels
+    return np.array(labels, dtype=bool)
 
 
 # --------------------------------------------------------------------------- hysteresis

@@ -272,8 +272,10 @@ class StackedLSTM(_Stacked):
         hid = (torch.empty(m, *xt.shape, self.cfg.d_model, device=dev) if features
                else None)  # (M, T, B, H), filled block by block
 
-        def recur(k: int, ids: torch.Tensor) -> torch.Tensor:
+        def recur(k: int, t0: int, ids: torch.Tensor) -> torch.Tensor:
             h, states[k] = self.recur_one(k, ids, states[k])
+            if hid is not None:  # copied in the model's own thread
+                hid[k, t0 : t0 + len(h)] = h
             return h
 
         def stats(hs: list[torch.Tensor], targets: torch.Tensor, dest: torch.Tensor,
@@ -288,15 +290,12 @@ class StackedLSTM(_Stacked):
         for t0 in range(0, xt.shape[0], time_block):
             ids = xt[t0 : t0 + time_block]
             n = ids.numel()
-            hs = run_models([partial(recur, k, ids) for k in range(m)], dev)
+            hs = run_models([partial(recur, k, t0, ids) for k in range(m)], dev)
             flat = [h.reshape(n, -1) for h in hs]
             dest = out[:, t0 : t0 + time_block].view(3, n)
             cuts = [n * i // parts for i in range(parts + 1)]
             run_models([partial(stats, flat, yt[t0 : t0 + time_block].reshape(n), dest, lo, hi)
                         for lo, hi in zip(cuts, cuts[1:])], dev)
-            if hid is not None:
-                for k, h in enumerate(hs):
-                    hid[k, t0 : t0 + time_block] = h
         return out.transpose(1, 2), hid.transpose(1, 2) if hid is not None else None
 
 

@@ -100,9 +100,13 @@ def _reduce(features: np.ndarray, fit_rows: np.ndarray, dims: int) -> np.ndarray
     Returns:
         float64 (K, <= dims).
     """
-    x = np.asarray(features, dtype=np.float64)
+    from scipy import sparse as sp
+
+    x = features.astype(np.float64) if sp.issparse(features) \
+        else np.asarray(features, dtype=np.float64)
     fit = x[fit_rows] if fit_rows.sum() >= 2 else x
-    fit = fit[:: max(1, len(fit) // 4000)]  # a few thousand blocks fix the components
+    fit = fit[:: max(1, fit.shape[0] // 4000)]  # a few thousand blocks fix the components
+    fit = fit.toarray() if sp.issparse(fit) else fit
     mu = fit.mean(0)
     # the principal axes from the (D, D) scatter matrix: the same axes as an SVD of the
     # (rows, D) data, at a fraction of the cost when rows >> D
@@ -111,7 +115,8 @@ def _reduce(features: np.ndarray, fit_rows: np.ndarray, dims: int) -> np.ndarray
     order = np.argsort(evals)[::-1]
     s = np.sqrt(np.maximum(evals[order], 0.0))  # singular values, largest first
     d = int(max(1, min(dims, len(s), np.sum(s > 1e-6 * max(s[0], 1e-12)))))
-    z = (x - mu) @ evecs[:, order[:d]]
+    axes = evecs[:, order[:d]]
+    z = x @ axes - mu @ axes  # (x - mu) @ axes, without densifying a sparse x
     zf = z[fit_rows] if fit_rows.sum() >= 3 else z
     if len(zf) < 3:
         return z
@@ -119,35 +124,41 @@ def _reduce(features: np.ndarray, fit_rows: np.ndarray, dims: int) -> np.ndarray
     return z / np.maximum(noise, 1e-6 * max(float(noise.max()), 1e-12))
 
 
-def char_profiles(text: str, offsets: np.ndarray, buckets: int = 512) -> np.ndarray:
+def char_profiles(text: str, offsets: np.ndarray, buckets: int = 512, sparse: bool = False
+                  ) -> np.ndarray:
     """Hashed character unigram and bigram frequencies of each feature block of ``text``.
 
     Block j covers ``text[offsets[j]:offsets[j+1]]``. Letters are lower-cased and other
     characters map to one "non-letter" symbol, so punctuation and spacing count little.
 
     Returns:
-        float64 (K, buckets): square roots of the frequencies (rows sum to 1 before the root).
+        float64 (K, buckets): square roots of the frequencies (rows sum to 1 before the
+        root); a ``scipy.sparse`` CSR matrix with ``sparse`` (short blocks use few buckets).
     """
+    from scipy import sparse as sp
+
     from .vocab import codepoints
 
     k = len(offsets)
-    out = np.zeros((k, buckets))
     if not text or k == 0:
-        return out
-    cp = codepoints(text.lower()).astype(np.int64) if len(text.lower()) == len(text) \
+        return sp.csr_matrix((k, buckets)) if sparse else np.zeros((k, buckets))
+    lower = text.lower()
+    cp = codepoints(lower).astype(np.int64) if len(lower) == len(text) \
         else np.array([ord(c.lower()[0]) for c in text], dtype=np.int64)
     cp = np.where(_letters(text), cp, 32)
     block = np.searchsorted(offsets, np.arange(len(text)), side="right") - 1
     uni = cp % (buckets // 2)
     bi = (cp[:-1] * 1_000_003 + cp[1:] * 7919) % (buckets // 2) + buckets // 2
     keep = block >= 0
-    out += np.bincount(block[keep] * buckets + uni[keep], minlength=k * buckets
-                       ).reshape(k, buckets)
     kb = keep[1:] & (block[1:] == block[:-1])
-    out += np.bincount(block[1:][kb] * buckets + bi[kb], minlength=k * buckets
-                       ).reshape(k, buckets)
-    tot = out.sum(1, keepdims=True)
-    return np.sqrt(out / np.maximum(tot, 1.0))
+    rows = np.concatenate((block[keep], block[1:][kb]))
+    cols = np.concatenate((uni[keep], bi[kb]))
+    counts = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(k, buckets))
+    counts.sum_duplicates()
+    tot = np.asarray(counts.sum(1)).ravel()
+    counts.data /= np.repeat(np.maximum(tot, 1.0), np.diff(counts.indptr))
+    np.sqrt(counts.data, out=counts.data)
+    return counts if sparse else counts.toarray()
 
 
 @lru_cache(maxsize=1)
@@ -246,7 +257,8 @@ def block_features(text: str, scores: Scores, foreign_blocks: np.ndarray,
     stats = np.where(np.isnan(stats), np.nanmean(stats, 0) if np.isfinite(stats).any() else 0,
                      stats)
     return np.concatenate([_reduce(scores.features, foreign_blocks, cfg.pca_dims),
-                           _reduce(char_profiles(text, offsets), foreign_blocks, cfg.ngram_dims),
+                           _reduce(char_profiles(text, offsets, sparse=True), foreign_blocks,
+                                   cfg.ngram_dims),
                            _reduce(stats, foreign_blocks, 3)], axis=1)
 
 

@@ -135,7 +135,8 @@ class _ViewScorer:
         kl, nll, ent, hid = score_windows(self.model, torch.from_numpy(x).to(self.device),
                                           torch.from_numpy(y).to(self.device),
                                           self.cfg.time_block, self.dtype, self.features)
-        parts_kl, parts_nll, parts_ent, feats = [], [], [], []
+        parts_kl, parts_nll, parts_ent = [], [], []
+        pooled = self._pool(hid, wins) if hid is not None else None
         for i, w in enumerate(wins):
             lo, hi = w.lo, w.length
             if w.k == 0:
@@ -143,26 +144,42 @@ class _ViewScorer:
                 parts_kl.append(nan), parts_nll.append(nan), parts_ent.append(nan)
             parts_kl.append(kl[i, lo:hi]), parts_nll.append(nll[i, lo:hi])
             parts_ent.append(ent[i, lo:hi])
-            if hid is not None:
-                feats.append(self._pool(hid[:, i], w))
         out = [np.concatenate(p) for p in (parts_kl, parts_nll, parts_ent)]
-        f = np.concatenate(feats) if feats else None
-        return (*out, f)
+        return (*out, np.concatenate(pooled) if pooled else None)
 
-    def _pool(self, hid: np.ndarray, w: _Window) -> np.ndarray:
-        """Mean hidden state (concatenated over models) per feature block of the window."""
+    def _pool(self, hid: np.ndarray, wins: list[_Window]) -> list[np.ndarray]:
+        """Mean hidden state (concatenated over models) per feature block of each window:
+        float32 (blocks, M*H) per window, from ``hid`` (M, B, T, H).
+
+        Windows with the same first scored step and length (all but the first and the last
+        of a text) are pooled together, reading the hidden states in the model's time-major
+        layout: one window at a time would stride across the whole batch at every step.
+        """
         fb = self.cfg.feature_block
-        h = hid[:, w.lo : w.length]  # (M, L, H)
-        m, n, d = h.shape
-        n_blocks = -(-(n + (w.k == 0)) // fb)
-        full = n // fb
-        out = np.empty((n_blocks, m, d), dtype=np.float32)
-        out[:full] = h[:, : full * fb].reshape(m, full, fb, d).mean(2).transpose(1, 0, 2)
-        if n % fb:
-            out[full] = h[:, full * fb :].mean(1)
-        filled = full + bool(n % fb)
-        out[filled:] = out[filled - 1] if filled else 0.0  # a block with no scored step
-        return out.reshape(n_blocks, m * d)
+        tm = hid.transpose(0, 2, 1, 3)  # (M, T, B, H): a view of the time-major memory
+        m, _, _, d = tm.shape
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, w in enumerate(wins):
+            groups.setdefault((w.lo, w.length), []).append(i)
+        out: list[np.ndarray] = [np.empty(0)] * len(wins)
+        for (lo, length), idx in groups.items():
+            n = length - lo
+            cols = slice(idx[0], idx[-1] + 1) if idx[-1] - idx[0] + 1 == len(idx) else idx
+            h = tm[:, lo:length, cols]  # (M, n, G, H)
+            full = n // fb
+            means = [h[:, : full * fb].reshape(m, full, fb, len(idx), d).mean(2)]
+            if n % fb:
+                means.append(h[:, full * fb :].mean(1, keepdims=True))
+            pooled = np.concatenate(means, axis=1).transpose(2, 1, 0, 3)  # (G, blocks, M, H)
+            for g, i in enumerate(idx):
+                w = wins[i]
+                n_blocks = -(-(n + (w.k == 0)) // fb)
+                got = pooled[g].reshape(-1, m * d)
+                if n_blocks > len(got):  # a block with no scored step repeats the last
+                    last = got[-1:] if len(got) else np.zeros((1, m * d), np.float32)
+                    got = np.concatenate([got, np.repeat(last, n_blocks - len(got), 0)])
+                out[i] = np.ascontiguousarray(got[:n_blocks], dtype=np.float32)
+        return out
 
 
 def score_many(model, vocab: CharVocab, texts: Sequence[str], cfg: ScoreConfig,

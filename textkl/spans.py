@@ -94,13 +94,20 @@ def snap_candidates(text: str, space: np.ndarray | None = None
     Returns:
         words, sentences: sorted int64 arrays, both including 0 and ``len(text)``.
     """
-    ends = np.array([0, len(text)], dtype=np.int64)
     sp = space_mask(text) if space is None else space
     words = np.flatnonzero(sp[:-1] & ~sp[1:]) + 1  # a non-space after a space
     sents = [m.end() for m in _SENTENCE_END.finditer(text)
              if not _ABBREV.search(text, max(0, m.start() - 5), m.start() + 1)]
-    return (np.unique(np.concatenate((words, ends))),
-            np.unique(np.concatenate((np.array(sents, dtype=np.int64), ends))))
+    return (_with_ends(words, len(text)),
+            _with_ends(np.array(sents, dtype=np.int64), len(text)))
+
+
+def _with_ends(offsets: np.ndarray, n: int) -> np.ndarray:
+    """Increasing int64 ``offsets`` in [0, n] with 0 and n added where missing."""
+    head = [0] if len(offsets) == 0 or offsets[0] != 0 else []
+    tail = [n] if (len(offsets) == 0 or offsets[-1] != n) and n != 0 else []
+    return np.concatenate((np.array(head, np.int64), offsets.astype(np.int64),
+                           np.array(tail, np.int64)))
 
 
 def space_mask(text: str) -> np.ndarray:

@@ -32,9 +32,14 @@ def codepoints(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
+_SPACE_TABLE = np.zeros(int(_WHITESPACE.max()) + 1, dtype=bool)
+_SPACE_TABLE[_WHITESPACE] = True
+
+
 def is_whitespace(cps: np.ndarray) -> np.ndarray:
-    """Bool mask of the code points for which ``str.isspace`` is true."""
-    return np.isin(cps, _WHITESPACE)
+    """Bool mask of the code points for which ``str.isspace`` is true (a table lookup)."""
+    top = len(_SPACE_TABLE) - 1
+    return _SPACE_TABLE[np.minimum(cps, top)] & (cps <= top)
 
 
 @lru_cache(maxsize=1)
