@@ -27,6 +27,12 @@ process's peak RSS. Prints a Markdown table with the CPU's model and flags; writ
     python scripts/bench_pipeline.py                       # 100k and 1M characters
     python scripts/bench_pipeline.py --sizes 100000,1000000,10000000 --no-lingua
     python scripts/bench_pipeline.py --sizes 100000 --region-check 1000000
+    python scripts/bench_pipeline.py --sizes "" --no-lingua --stream 3000000,30000000
+
+``--stream SIZES``: the command line on files of six-language text of these sizes, read
+chunk by chunk (``textkl.chunked``): wall time (import included), the child process's peak
+RSS, char ARI against the languages, and the same text segmented whole in this process
+(sizes up to ``--stream-whole``).
 """
 
 from __future__ import annotations
@@ -83,9 +89,65 @@ def six_language_text(n: int, seed: int = 0) -> tuple[str, np.ndarray]:
         lang = "en" if rng.random() < 0.5 else rng.choice(langs[1:])
         p = rng.choice(pools[lang])
         parts.append(p)
-        labels.append(np.full(len(p) + 2, langs.index(lang)))
+        labels.append(np.full(len(p) + 2, langs.index(lang), dtype=np.int8))
         size += len(p) + 2
     return "\n\n".join(parts)[:n], np.concatenate(labels)[:n]
+
+
+def char_ari(truth: np.ndarray, pred: np.ndarray) -> float:
+    """Adjusted Rand index of two labellings (small non-negative ints), in bounded memory."""
+    t, p = truth.astype(np.int64), pred.astype(np.int64)
+    k = int(p.max()) + 1
+    table = np.bincount(t * k + p, minlength=(int(t.max()) + 1) * k).astype(np.float64)
+
+    def pairs(x: np.ndarray) -> float:
+        return float((x * (x - 1) / 2).sum())
+
+    table = table.reshape(-1, k)
+    both, rows, cols, n = pairs(table), pairs(table.sum(1)), pairs(table.sum(0)), len(t)
+    expected = rows * cols / (n * (n - 1) / 2)
+    return (both - expected) / ((rows + cols) / 2 - expected)
+
+
+def stream_check(model: str | None, n: int, whole_pair=None) -> dict:
+    """``textkl segment FILE --json`` in a child process on ``n`` characters of the
+    six-language text: wall time, the child's peak RSS, char ARI against the languages
+    (non-space characters); with ``whole_pair`` also ``pair.segment`` on the whole text."""
+    import json
+    import resource
+    import tempfile
+
+    text, truth = six_language_text(n, seed=1)
+    keep = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32) > 32
+    row = {"chars": len(text)}
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "six.txt", Path(tmp) / "segs.json"
+        src.write_text(text, encoding="utf-8")
+        cmd = [sys.executable, "-m", "textkl", "segment", str(src), "--json", str(out),
+               "--no-progress"] + (["-m", model] if model else [])
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        _, row["cli_s"] = timed(lambda: subprocess.run(cmd, check=True))
+        row["cli_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        row["cli_peak_rss_mb_before"] = before / 1024  # an earlier child's peak, if larger
+        doc = json.loads(out.read_text())
+    pred = np.zeros(len(text), dtype=np.int8)
+    for sg in doc["segments"]:
+        pred[sg["start"] : sg["end"]] = sg["label"]
+    row["cli_chars_per_s"] = len(text) / row["cli_s"]
+    row["cli_char_ari"] = char_ari(truth[keep], pred[keep])
+    row["cli_regions"] = len(doc["regions"])
+    if whole_pair is not None:
+        segs, row["whole_s"] = timed(lambda: whole_pair.segment(text))
+        whole = np.zeros(len(text), dtype=np.int8)
+        for sg in segs:
+            whole[sg.start : sg.end] = sg.label
+        row["whole_char_ari"] = char_ari(truth[keep], whole[keep])
+        row["whole_regions"] = len({sg.label for sg in segs})
+    print(f"[stream, {len(text):,} chars] CLI {row['cli_s']:.1f} s, peak RSS "
+          f"{row['cli_peak_rss_mb']:.0f} MB, char ARI {row['cli_char_ari']:.3f}"
+          + (f"; whole {row['whole_char_ari']:.3f}" if whole_pair is not None else ""),
+          file=sys.stderr)
+    return row
 
 
 def region_check(pair, n: int) -> dict:
@@ -99,8 +161,8 @@ def region_check(pair, n: int) -> dict:
     keep = np.array([not c.isspace() for c in text])
     row = {"chars": len(text)}
     for name, max_direct in (("bounded", RegionConfig().max_direct), ("exact", 10**9)):
-        segs, t = timed(lambda: pair.segment(text, scores=scores,
-                                             regions=RegionConfig(max_direct=max_direct)))
+        config = RegionConfig(max_direct=max_direct)
+        segs, t = timed(lambda c=config: pair.segment(text, scores=scores, regions=c))
         pred = np.zeros(len(text), dtype=int)
         for sg in segs:
             pred[sg.start : sg.end] = sg.label
@@ -162,6 +224,11 @@ def main() -> None:
                     help="comma-separated text sizes in characters")
     ap.add_argument("--model", default=None, help="model file (default: the embedded pair)")
     ap.add_argument("--no-lingua", action="store_true", help="skip lingua (large sizes)")
+    ap.add_argument("--stream", default="", metavar="SIZES",
+                    help="also: `textkl segment FILE --json` (chunked) on six-language files "
+                         "of these sizes, peak RSS and char ARI")
+    ap.add_argument("--stream-whole", type=int, default=10_000_000, metavar="N",
+                    help="compare with pair.segment on the whole text up to N chars")
     ap.add_argument("--region-check", type=int, default=0, metavar="N",
                     help="also: bounded vs exact region step on N chars of six languages")
     args = ap.parse_args()
@@ -184,6 +251,8 @@ def main() -> None:
                "rows": rows, "peak_rss_mb": peak_rss_mb()}
     if args.region_check:
         results["region_check"] = region_check(pair, args.region_check)
+    results["stream"] = [stream_check(args.model, int(n), pair if int(n) <= args.stream_whole
+                                      else None) for n in args.stream.split(",") if n]
     path = write_results("bench_pipeline", results)
     m = results["machine"]["cpu"]
     print(f"CPU: {m['model']} ({', '.join(m['flags']) or 'no AVX2'}), "
@@ -199,6 +268,10 @@ def main() -> None:
         rc = results["region_check"]
         print(table([rc], ["chars", "spans", "bounded_s", "bounded_char_ari",
                            "bounded_regions", "exact_s", "exact_char_ari", "exact_regions"]))
+    if results["stream"]:
+        print(table(results["stream"], ["chars", "cli_s", "cli_chars_per_s", "cli_peak_rss_mb",
+                                        "cli_char_ari", "cli_regions", "whole_char_ari",
+                                        "whole_regions"]))
     print(f"wrote {path}")
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "textkl"
 # after the scorer everything is numpy: these modules must not import torch
-NUMPY_ONLY = {"numerics", "spans", "finders", "regions", "segment", "calibrate", "lexicon",
-              "report", "filter", "vocab", "errors", "io"}
+NUMPY_ONLY = {"numerics", "spans", "finders", "regions", "segment", "chunked", "calibrate",
+              "lexicon", "report", "filter", "vocab", "errors", "io"}
 
 
 def _module_name(path: Path) -> str:

@@ -241,7 +241,7 @@ _GERMAN = ("Am Abend kam der alte Müller langsam über die Brücke zurück ins 
 
 @functools.lru_cache(maxsize=1)
 def trained_test_pair():
-    """A small LSTM pair trained for ~20 s on the grammar's English (cached for the whole test run)."""
+    """A small LSTM pair trained for ~20 s on the grammar's English (cached for the test run)."""
     import torch
 
     from textkl.training import TrainConfig, train_on_text

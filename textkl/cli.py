@@ -294,12 +294,17 @@ def _finder_names() -> list[str]:
               help="Span finder: word-level two-state decoding, hysteresis on the smoothed "
                    "KL, or kernel change points (see textkl.finders).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Clustering seed.")
+@click.option("--chunk-chars", type=click.IntRange(min=10_000), default=1_000_000,
+              show_default=True,
+              help="A longer input is read, scored and split chunk by chunk (bounded "
+                   "memory) and its regions clustered once over all chunks (textkl.chunked); "
+                   "--html and --fit hold the whole text.")
 @fit_options
 @precision_options
 @DEVICE
 @progress_options
-def segment(file, model_path, json_out, html_out, clusters, finder, seed, fit_self, minutes,
-            no_cache, precision, bf16, device, progress, quiet):
+def segment(file, model_path, json_out, html_out, clusters, finder, seed, chunk_chars,
+            fit_self, minutes, no_cache, precision, bf16, device, progress, quiet):
     """Cut FILE (or - for stdin) into book-like and foreign spans grouped into regions.
 
     Region 0 is the book-like text; regions 1..K are foreign spans clustered without labels
@@ -315,17 +320,27 @@ def segment(file, model_path, json_out, html_out, clusters, finder, seed, fit_se
       textkl segment mixed.txt --json segments.json --html report.html
       textkl segment novel_with_insertions.txt --fit --json segments.json
     """
-    import json
+    _check_fit(fit_self, model_path, minutes, no_cache, "")
+    if fit_self or html_out:
+        _segment_whole(file, model_path, json_out, html_out, clusters, finder, seed, fit_self,
+                       minutes, no_cache, _dtype(precision, bf16), device,
+                       _progress(progress, quiet))
+    else:
+        _segment_chunked(file, model_path, json_out, clusters, finder, seed, chunk_chars,
+                         _dtype(precision, bf16), device, _progress(progress, quiet))
 
-    from .io import atomic_write, read_text
+
+def _segment_whole(file, model_path, json_out, html_out, clusters, finder, seed, fit_self,
+                   minutes, no_cache, dtype, device, progress) -> None:
+    """``segment`` with the whole text in memory: what --fit and --html need."""
+    from .io import read_text
+    from .regions import region_terms
     from .segment import segment_text
 
-    _check_fit(fit_self, model_path, minutes, no_cache, "")
     text = read_text(file)
-    pair = fit_or_load(text, model_path, fit_self, minutes, no_cache, device,
-                       _progress(progress, quiet))
-    scores = pair.score(text, features=clusters is not None, dtype=_dtype(precision, bf16),
-                        progress=_progress(progress, quiet)) if text else None
+    pair = fit_or_load(text, model_path, fit_self, minutes, no_cache, device, progress)
+    scores = pair.score(text, features=clusters is not None, dtype=dtype,
+                        progress=progress) if text else None
     segs = segment_text(pair, text, finder=finder, regions=clusters, scores=scores, seed=seed)
     page = None
     if html_out:
@@ -333,27 +348,62 @@ def segment(file, model_path, json_out, html_out, clusters, finder, seed, fit_se
 
         page = render_report(text, scores, segs, pair)  # before any output is written
     if json_out:
-        from .outputs import segment_document
-
-        with atomic_write(json_out) as f:
-            json.dump(segment_document(text, segs), f)
-            f.write("\n")
+        _write_segments(json_out, len(text), segs, lambda: region_terms(text, segs))
     if page is not None:
+        from .io import atomic_write
+
         with atomic_write(html_out) as f:
             f.write(page)
-    click.echo(_segment_summary(text, segs), err=True)
+    click.echo(_segment_summary(len(text), segs), err=True)
 
 
-def _segment_summary(text: str, segs) -> str:
+def _segment_chunked(file, model_path, json_out, clusters, finder, seed, chunk_chars, dtype,
+                     device, progress) -> None:
+    """``segment`` chunk by chunk (``textkl.chunked``): bounded memory on any length."""
+    import os
+
+    from tqdm.auto import tqdm
+
+    from .chunked import file_terms, readable_twice, segment_chunks
+    from .io import check_readable, iter_text
+
+    check_readable(file)
+    pair = load_pair(model_path, device)
+    with readable_twice(file) as path:
+        size = os.path.getsize(path)
+        with tqdm(total=size, unit="B", unit_scale=True, desc="segment",
+                  disable=not progress) as bar:
+            segs, n, _ = segment_chunks(
+                pair, iter_text(path), finder=finder, regions=clusters, seed=seed,
+                dtype=dtype, chunk_chars=chunk_chars,
+                on_chunk=lambda c: bar.update(len(c.encode("utf-8", "replace"))))
+        if json_out:
+            _write_segments(json_out, n, segs, lambda: file_terms(path, segs, chunk_chars))
+    click.echo(_segment_summary(n, segs), err=True)
+
+
+def _write_segments(json_out: str, n: int, segs, terms) -> None:
+    import json
+
+    from .io import atomic_write
+    from .outputs import segment_document
+
+    doc = segment_document(n, segs, terms())
+    with atomic_write(json_out) as f:
+        json.dump(doc, f)
+        f.write("\n")
+
+
+def _segment_summary(n: int, segs) -> str:
     """Spans count, then one line per region: share of the text and mean KL in nats."""
-    lines = [f"{len(text)} characters, {len(segs)} spans, "
+    lines = [f"{n} characters, {len(segs)} spans, "
              f"{len({s.label for s in segs})} regions (0 = book-like)"]
     for label in sorted({s.label for s in segs}):
         mine = [s for s in segs if s.label == label]
-        n = sum(s.end - s.start for s in mine)
+        share = sum(s.end - s.start for s in mine)
         kl = [(s.mean_kl, s.end - s.start) for s in mine if s.mean_kl == s.mean_kl]
         mean = sum(m * w for m, w in kl) / max(sum(w for _, w in kl), 1)
-        lines.append(f"  region {label}: {len(mine)} spans, {n / max(len(text), 1):.1%} of the "
+        lines.append(f"  region {label}: {len(mine)} spans, {share / max(n, 1):.1%} of the "
                      f"text, mean KL {mean:.4f} nats")
     return "\n".join(lines)
 
@@ -395,7 +445,7 @@ def demo(out, model_path, device):
         preview = preview if len(preview) <= 60 else preview[:57] + "..."
         click.echo(f"  [{s.start:5d}, {s.end:5d})  region {s.label}  {kind}  "
                    f"KL {s.mean_kl:.3f}  {preview}")
-    click.echo(_segment_summary(text, segs))
+    click.echo(_segment_summary(len(text), segs))
     click.echo(f"report: {Path(out).resolve()}")
 
 

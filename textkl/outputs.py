@@ -152,26 +152,25 @@ def _write_npz(pair, npz_out, tmpdir: Path, n: int) -> None:
                 shutil.copyfileobj(src, entry, _CHUNK)
 
 
-def segment_document(text: str, segments: list) -> dict:
+def segment_document(text_length: int, segments: list, terms: list) -> dict:
     """The JSON document of ``textkl segment``: the contract's ``text_length`` and
     ``segments``, and ``regions``, one entry per region label with its share of the text,
-    its mean KL and its most distinctive words and character trigrams
-    (``textkl.regions.region_terms``)."""
-    from .regions import region_terms
-
+    its mean KL and its most distinctive words and character trigrams (``terms``:
+    ``textkl.regions.region_terms`` or, for a file read in chunks, ``chunked.file_terms``).
+    """
     def num(x: float) -> float | None:
         return None if x != x else x
 
     regions = []
-    for terms in region_terms(text, segments):
-        mine = [s for s in segments if s.label == terms.label]
+    for t in terms:
+        mine = [s for s in segments if s.label == t.label]
         n = sum(s.end - s.start for s in mine)
         scored = [(s.mean_kl, s.end - s.start) for s in mine if s.mean_kl == s.mean_kl]
         mean = (sum(m * w for m, w in scored) / sum(w for _, w in scored)) if scored else None
-        regions.append({"label": terms.label, "chars": n, "share": round(n / len(text), 6),
+        regions.append({"label": t.label, "chars": n, "share": round(n / text_length, 6),
                         "segments": len(mine), "mean_kl": mean,
-                        "words": list(terms.words), "ngrams": list(terms.ngrams)})
-    return {"text_length": len(text),
+                        "words": list(t.words), "ngrams": list(t.ngrams)})
+    return {"text_length": text_length,
             "segments": [{"start": s.start, "end": s.end, "label": s.label,
                           "in_distribution": s.in_distribution, "mean_kl": num(s.mean_kl)}
                          for s in segments],

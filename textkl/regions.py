@@ -21,10 +21,13 @@ Three steps:
    and spans are merged bottom-up by Ward's criterion weighted by their lengths: merging
    clusters a and b costs ``n_a n_b / (n_a + n_b) * |mu_a - mu_b|^2``. With
    ``clusters=K`` merging stops at K clusters. With ``clusters="auto"`` it stops when the
-   cheapest merge costs more than ``merge_penalty * (2 + log S) * null`` for S spans,
-   where ``null`` is the median cost of merging the two halves of one span: what merging
-   text that belongs together costs, set by sampling noise alone (``null_cost``); the
-   largest of S - 1 such merges grows like log S. At most ``max_clusters`` are kept.
+   cheapest merge costs more than ``merge_penalty * (2 + log S) * null * (L / 300) **
+   length_exponent`` for S spans of median length L, where ``null`` is the median cost
+   of merging the two halves of one span: what merging text that belongs together costs,
+   set by sampling noise alone (``null_cost``); the largest of S - 1 such merges grows
+   like log S. Merges of different languages cost relatively more when spans are long,
+   so the threshold rises slowly with L (exponent 0.25, chosen on the region
+   benchmark's development documents). At most ``max_clusters`` are kept.
    Also with ``auto``, the book-like text takes part in the merging as one fixed cluster
    (the "anchor"): foreign-flagged spans that merge into it (say English dialogue that a
    Moby-Dick pair finds unusual) join region 0 but keep ``in_distribution=False``.
@@ -44,9 +47,10 @@ are merged.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -71,6 +75,7 @@ class RegionConfig:
     min_chars: int = 40  # ... unless that leaves a piece shorter than this
     snap_radius: int = 64  # characters searched for a paragraph/sentence start at a split
     merge_penalty: float = 0.5  # "auto" stops above this x (2 + log spans) x the null cost
+    length_exponent: float = 0.25  # ... x (median piece length / 300) ** this
     max_clusters: int = 8  # "auto" never keeps more foreign regions than this
     max_direct: int = 300  # Ward merges at most this many groups; more spans: k-means first
     book_anchor: bool = True  # "auto": foreign spans merging into the book-like text get region 0
@@ -281,6 +286,17 @@ def _pregroup(mu: np.ndarray, counts: np.ndarray, groups: int, seed: int,
         x, sample_weight=counts)
 
 
+def group_centroids(x: np.ndarray, weights: np.ndarray, groups: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted mean of the rows of ``x`` in each group: centroids (G, F), their weights
+    (G,) and ``groups`` renumbered 0..G-1 over the groups that hold weight."""
+    used, groups = np.unique(groups, return_inverse=True)
+    w = np.bincount(groups, weights=weights, minlength=len(used))
+    sums = np.zeros((len(used), x.shape[1]))
+    np.add.at(sums, groups, x * weights[:, None])
+    return sums / np.maximum(w, 1e-300)[:, None], w, groups
+
+
 def ward_clusters(mu: np.ndarray, counts: np.ndarray, clusters: int | str, penalty: float,
                   seed: int = 0, max_direct: int = 300,
                   anchor: tuple[np.ndarray, float] | None = None,
@@ -307,12 +323,7 @@ def ward_clusters(mu: np.ndarray, counts: np.ndarray, clusters: int | str, penal
         return np.zeros(0, dtype=int)
     pre = np.arange(n)
     if n > max_direct:  # bound the O(S^2) merging: group near-identical spans first
-        pre = _pregroup(mu, counts, max_direct, seed)
-        w = np.bincount(pre, weights=counts, minlength=max_direct)
-        sums = np.zeros((max_direct, mu.shape[1]))
-        np.add.at(sums, pre, mu * counts[:, None])
-        mu = sums / np.maximum(w, 1e-300)[:, None]
-        counts = np.maximum(w, 1e-9)
+        mu, counts, pre = group_centroids(mu, counts, _pregroup(mu, counts, max_direct, seed))
     m, w = mu.astype(np.float64).copy(), counts.astype(np.float64).copy()
     if anchor is not None:  # the last row; merges into it keep its index
         m = np.vstack([m, anchor[0][None, :]])
@@ -388,6 +399,24 @@ def span_profiles(text: str, spans: list[Span], pooled: bool = False, buckets: i
     return prof[rows]
 
 
+def null_samples(text: str, spans: list[Span], buckets: int = 512) -> np.ndarray:
+    """The cost of merging each span's two halves (see ``null_cost``): float64 (<= S,)."""
+    halves = []
+    for s, e, _ in spans:
+        mid = s + (e - s) // 2
+        m = _WORD_START.search(text, mid, e)
+        cut = m.start() + 1 if m else mid
+        if cut - s >= 8 and e - cut >= 8:
+            halves += [Span(s, cut, True), Span(cut, e, True)]
+    if not halves:
+        return np.zeros(0)
+    prof = span_profiles(text, halves, buckets=buckets)
+    a, b = prof[0::2], prof[1::2]
+    left = np.array([h.end - h.start for h in halves[0::2]], dtype=np.float64)
+    right = np.array([h.end - h.start for h in halves[1::2]], dtype=np.float64)
+    return left * right / (left + right) * ((a - b) ** 2).sum(1)
+
+
 def null_cost(text: str, spans: list[Span], buckets: int = 512) -> float:
     """What merging two pieces of one region costs: the scale of Ward's merge costs.
 
@@ -397,21 +426,8 @@ def null_cost(text: str, spans: list[Span], buckets: int = 512) -> float:
     spans that hold two regions. Sampling noise sets this scale (about a quarter of the
     number of n-grams seen), so it is the unit of ``RegionConfig.merge_penalty``.
     """
-    halves = []
-    for s, e, _ in spans:
-        mid = s + (e - s) // 2
-        m = _WORD_START.search(text, mid, e)
-        cut = m.start() + 1 if m else mid
-        if cut - s >= 8 and e - cut >= 8:
-            halves += [Span(s, cut, True), Span(cut, e, True)]
-    if not halves:
-        return 1.0
-    prof = span_profiles(text, halves, buckets=buckets)
-    a, b = prof[0::2], prof[1::2]
-    left = np.array([h.end - h.start for h in halves[0::2]], dtype=np.float64)
-    right = np.array([h.end - h.start for h in halves[1::2]], dtype=np.float64)
-    costs = left * right / (left + right) * ((a - b) ** 2).sum(1)
-    return float(np.median(costs))
+    costs = null_samples(text, spans, buckets)
+    return float(np.median(costs)) if len(costs) else 1.0
 
 
 def refine_labels(profiles: np.ndarray, weights: np.ndarray, labels: np.ndarray,
@@ -474,14 +490,25 @@ def single_region(spans: list[Span], scores: Scores) -> list[Segment]:
     return merge_segments(to_segments(spans, [int(f) for _, _, f in spans], scores.kl))
 
 
-def _assign_regions(text: str, spans: list[Span], scores: Scores, cfg: RegionConfig
-                    ) -> list[Segment]:
-    clusters, seed = cfg.clusters, cfg.seed
-    foreign_any = any(f for _, _, f in spans)
-    if scores.features is None or scores.feature_offsets is None or len(scores.features) == 0:
-        if foreign_any and clusters not in ("auto", 1):
-            raise SettingError("clustering needs scores computed with features=True")
-        return single_region(spans, scores)
+class LocalPieces(NamedTuple):
+    """What the region step needs of one text, before clustering (``local_pieces``)."""
+
+    spans: list[Span]  # the spans after the split step, tiling the text
+    foreign: list[int]  # indices into ``spans`` of the foreign pieces
+    profiles: np.ndarray  # float64 (S, F) whole-piece n-gram profiles of the foreign pieces
+    sizes: np.ndarray  # float64 (S,) their lengths in characters
+    null: np.ndarray  # samples of the cost of merging text that belongs together
+    book: np.ndarray | None  # pooled profile (F,) of the book-like spans, for the anchor
+    book_chars: int  # characters in the book-like spans
+    book_ngrams: int  # unigrams and bigrams behind ``book`` (its rows sum to 1 squared)
+
+
+def local_pieces(text: str, spans: list[Span], scores: Scores, cfg: RegionConfig,
+                 always_book: bool = False) -> LocalPieces:
+    """Split the foreign spans and describe each piece; the part of the region step that
+    looks at one text only (``textkl.chunked`` runs it chunk by chunk). The book-like
+    profile is computed when the anchor may be used and there are foreign pieces to
+    cluster, or always with ``always_book``."""
     offsets = np.asarray(scores.feature_offsets, dtype=np.int64)
     in_foreign = np.zeros(len(offsets), dtype=bool)
     for s, e, f in spans:
@@ -490,29 +517,64 @@ def _assign_regions(text: str, spans: list[Span], scores: Scores, cfg: RegionCon
     blocks = block_features(text, scores, in_foreign, cfg)
     spans = split_foreign(text, spans, blocks, offsets, cfg)
     idx = [i for i, (_, _, f) in enumerate(spans) if f]
-    labels = [0] * len(spans)
-    if idx:
-        fspans = [spans[i] for i in idx]
-        prof = span_profiles(text, fspans, buckets=cfg.profile_buckets)
-        sizes = np.array([e - s for s, e, _ in fspans], dtype=np.float64)
-        anchor = None
-        book = [sp for sp in spans if not sp[2]]
-        n_book = sum(e - s for s, e, _ in book)
-        if cfg.book_anchor and clusters == "auto" and n_book >= cfg.min_chars:
-            anchor = (span_profiles(text, book, pooled=True, buckets=cfg.profile_buckets)[0],
-                      float(n_book))
-        # the largest of S - 1 merges of pieces that belong together grows like log S
-        penalty = (cfg.merge_penalty * (2.0 + np.log(len(fspans)))
-                   * null_cost(text, fspans, cfg.profile_buckets))
-        raw = ward_clusters(prof, sizes, clusters, penalty, seed, max_direct=cfg.max_direct,
-                            anchor=anchor, max_clusters=cfg.max_clusters)
-        if cfg.refine_iters:
-            raw = refine_labels(prof, sizes, raw, cfg.refine_iters)
-        order: dict[int, int] = {}
-        for i, r in zip(idx, raw):
-            labels[i] = 0 if r < 0 else order.setdefault(int(r), len(order) + 1)
-    return merge_segments(to_segments(spans, labels, scores.kl))
+    fspans = [spans[i] for i in idx]
+    buckets = cfg.profile_buckets
+    book = [sp for sp in spans if not sp[2]]
+    n_book = sum(e - s for s, e, _ in book)
+    pooled = None
+    if (idx or always_book) and book and cfg.book_anchor and cfg.clusters == "auto":
+        pooled = span_profiles(text, book, pooled=True, buckets=buckets)[0]
+    joined = n_book + len(book) - 1  # the pooled profile joins the spans with a space
+    return LocalPieces(spans, idx, span_profiles(text, fspans, buckets=buckets),
+                       np.array([e - s for s, e, _ in fspans], dtype=np.float64),
+                       null_samples(text, fspans, buckets) if idx else np.zeros(0),
+                       pooled, n_book, max(2 * joined - 1, 0))
 
+
+def cluster_pieces(profiles: np.ndarray, sizes: np.ndarray, n_pieces: int, null: float,
+                   anchor: tuple[np.ndarray, float] | None, cfg: RegionConfig,
+                   piece_chars: float = 300.0) -> np.ndarray:
+    """Ward (``ward_clusters``) then k-means refinement of piece (or group) profiles.
+
+    ``n_pieces`` sets the penalty's ``log S`` (a group stands for several pieces); ``null``
+    is ``null_cost``'s scale; ``piece_chars`` the median piece length. Returns int labels
+    0..K-1, or -1 for the anchor's region.
+    """
+    # the largest of S - 1 merges of pieces that belong together grows like log S
+    penalty = (cfg.merge_penalty * (2.0 + np.log(n_pieces)) * null
+               * (max(piece_chars, 1.0) / 300.0) ** cfg.length_exponent)
+    raw = ward_clusters(profiles, sizes, cfg.clusters, penalty, cfg.seed,
+                        max_direct=cfg.max_direct, anchor=anchor, max_clusters=cfg.max_clusters)
+    if cfg.refine_iters:
+        raw = refine_labels(profiles, sizes, raw, cfg.refine_iters)
+    return raw
+
+
+def number_regions(raw: Iterable[int], order: dict[int, int] | None = None) -> list[int]:
+    """Cluster ids of the foreign pieces in text order -> region labels: -1 (the anchor)
+    -> 0, the others 1..K in order of first appearance (``order`` carries on across calls)."""
+    order = {} if order is None else order
+    return [0 if r < 0 else order.setdefault(int(r), len(order) + 1) for r in raw]
+
+
+def _assign_regions(text: str, spans: list[Span], scores: Scores, cfg: RegionConfig
+                    ) -> list[Segment]:
+    if scores.features is None or scores.feature_offsets is None or len(scores.features) == 0:
+        if any(f for _, _, f in spans) and cfg.clusters not in ("auto", 1):
+            raise SettingError("clustering needs scores computed with features=True")
+        return single_region(spans, scores)
+    local = local_pieces(text, spans, scores, cfg)
+    labels = [0] * len(local.spans)
+    if local.foreign:
+        anchor = None
+        if local.book is not None and local.book_chars >= cfg.min_chars:
+            anchor = (local.book, float(local.book_chars))
+        null = float(np.median(local.null)) if len(local.null) else 1.0
+        raw = cluster_pieces(local.profiles, local.sizes, len(local.foreign), null, anchor, cfg,
+                             float(np.median(local.sizes)))
+        for i, lab in zip(local.foreign, number_regions(raw)):
+            labels[i] = lab
+    return merge_segments(to_segments(local.spans, labels, scores.kl))
 
 
 @dataclass(frozen=True)
@@ -530,29 +592,83 @@ class RegionTerms:
     ngrams: tuple[str, ...]
 
 
-def _distinctive(keys: np.ndarray, labels: np.ndarray, n_labels: int, top: int,
-                 min_count: int = 2, alpha: float = 0.5) -> list[list[int]]:
-    """Per label, the indices into ``np.unique(keys)`` of the ``top`` keys most over-used in
-    that label against all other labels: a smoothed log-odds ratio divided by its standard
-    error (Monroe, Colaresi and Quinn 2008, with a flat prior)."""
-    uniq, inv = np.unique(keys, return_inverse=True)
-    counts = np.zeros((n_labels, len(uniq)))
-    np.add.at(counts, (labels, inv), 1.0)
+def _distinctive(counts: np.ndarray, top: int, min_count: int = 2, alpha: float = 0.5
+                 ) -> list[list[int]]:
+    """Per label (row of ``counts``, float (labels, keys)), the column indices of the
+    ``top`` keys most over-used in that label against all other labels: a smoothed log-odds
+    ratio divided by its standard error (Monroe, Colaresi and Quinn 2008, flat prior)."""
     total = counts.sum(0)
+    n_keys = counts.shape[1]
     out = []
-    for r in range(n_labels):
+    for r in range(counts.shape[0]):
         c_in, c_out = counts[r], total - counts[r]
         n_in, n_out = c_in.sum(), c_out.sum()
         if n_in == 0:
             out.append([])
             continue
-        delta = (np.log((c_in + alpha) / (n_in + alpha * len(uniq)))
-                 - np.log((c_out + alpha) / (n_out + alpha * len(uniq))))
+        delta = (np.log((c_in + alpha) / (n_in + alpha * n_keys))
+                 - np.log((c_out + alpha) / (n_out + alpha * n_keys)))
         z = delta / np.sqrt(1.0 / (c_in + alpha) + 1.0 / (c_out + alpha))
         z[c_in < min_count] = -np.inf
         best = np.argsort(-z, kind="stable")[:top]
         out.append([int(i) for i in best if np.isfinite(z[i])])
     return out
+
+
+class TermCounter:
+    """Word and letter-trigram counts per region label, added text by text (a long text
+    chunk by chunk); ``terms`` picks each region's most distinctive ones."""
+
+    def __init__(self) -> None:
+        self.words: dict[tuple[int, str], int] = {}
+        self.trigrams: dict[tuple[int, int], int] = {}
+
+    def add(self, text: str, segments: list[Segment], offset: int = 0) -> None:
+        """Count ``text``, whose characters ``[offset, offset + len(text))`` the
+        ``segments`` (in whole-text offsets) label."""
+        from .lexicon import TOKEN
+        from .vocab import codepoints
+
+        if not text or not segments:
+            return
+        char_label = np.zeros(len(text), dtype=np.int64)
+        for sg in segments:
+            char_label[max(sg.start - offset, 0) : max(sg.end - offset, 0)] = sg.label
+        words: dict[tuple[int, str], int] = self.words
+        for m in TOKEN.finditer(text):
+            key = (int(char_label[m.start()]), m.group().casefold())
+            words[key] = words.get(key, 0) + 1
+        lower = text.lower() if len(text.lower()) == len(text) else text
+        cp = codepoints(lower).astype(np.int64)
+        letter = _letters(lower)
+        tri = np.flatnonzero(letter[:-2] & letter[1:-1] & letter[2:]) if len(text) > 2 else \
+            np.zeros(0, dtype=np.int64)
+        keys = (cp[tri] << 42) | (cp[tri + 1] << 21) | cp[tri + 2]
+        pairs = np.stack([char_label[tri], keys], axis=1)
+        if len(pairs):
+            uniq, n = np.unique(pairs, axis=0, return_counts=True)
+            for (lab, key), c in zip(uniq.tolist(), n.tolist()):
+                self.trigrams[lab, key] = self.trigrams.get((lab, key), 0) + c
+
+    def terms(self, labels: list[int], top: int = 6) -> list[RegionTerms]:
+        """``RegionTerms`` of each label in ``labels`` (sorted), against all the others."""
+        index = {lab: i for i, lab in enumerate(labels)}
+        picks = []
+        for table in (self.words, self.trigrams):
+            keys = sorted({k for _, k in table})
+            col = {k: j for j, k in enumerate(keys)}
+            counts = np.zeros((len(labels), len(keys)))
+            for (lab, k), c in table.items():
+                if lab in index:
+                    counts[index[lab], col[k]] += c
+            picks.append((keys, _distinctive(counts, top)))
+        (words, top_words), (trigrams, top_tri) = picks
+        out = []
+        for i, lab in enumerate(labels):
+            grams = tuple("".join(chr((int(trigrams[j]) >> s) & 0x1FFFFF) for s in (42, 21, 0))
+                          for j in top_tri[i])
+            out.append(RegionTerms(lab, tuple(words[j] for j in top_words[i]), grams))
+        return out
 
 
 def region_terms(text: str, segments: list[Segment], top: int = 6) -> list[RegionTerms]:
@@ -566,33 +682,9 @@ def region_terms(text: str, segments: list[Segment], top: int = 6) -> list[Regio
         segments: ``Segment``s tiling it.
         top: terms of each kind per region.
     """
-    from .lexicon import TOKEN
-    from .vocab import codepoints
-
     labels = sorted({s.label for s in segments})
     if not text or not labels:
         return []
-    index = {lab: i for i, lab in enumerate(labels)}
-    char_label = np.zeros(len(text), dtype=np.int64)
-    for s in segments:
-        char_label[s.start : s.end] = index[s.label]
-    matches = list(TOKEN.finditer(text))
-    words = [m.group().casefold() for m in matches]
-    word_pos = np.array([m.start() for m in matches], dtype=np.int64)
-    vocab_words = np.unique(np.array(words, dtype=object)) if words else np.array([])
-    word_ids = np.searchsorted(vocab_words, np.array(words, dtype=object)) if words else word_pos
-    top_words = _distinctive(word_ids, char_label[word_pos], len(labels), top)
-    lower = text.lower() if len(text.lower()) == len(text) else text
-    cp = codepoints(lower).astype(np.int64)
-    letter = _letters(lower)
-    tri = np.flatnonzero(letter[:-2] & letter[1:-1] & letter[2:]) if len(text) > 2 else \
-        np.zeros(0, dtype=np.int64)
-    keys = (cp[tri] << 42) | (cp[tri + 1] << 21) | cp[tri + 2]
-    top_tri = _distinctive(keys, char_label[tri], len(labels), top)
-    uniq_keys = np.unique(keys)
-    out = []
-    for i, lab in enumerate(labels):
-        grams = tuple("".join(chr((int(uniq_keys[j]) >> s) & 0x1FFFFF) for s in (42, 21, 0))
-                      for j in top_tri[i])
-        out.append(RegionTerms(lab, tuple(str(vocab_words[j]) for j in top_words[i]), grams))
-    return out
+    counter = TermCounter()
+    counter.add(text, segments)
+    return counter.terms(labels, top)
