@@ -109,12 +109,28 @@ def char_ari(truth: np.ndarray, pred: np.ndarray) -> float:
     return (both - expected) / ((rows + cols) / 2 - expected)
 
 
+# the command line in a child that writes its own peak RSS (VmHWM, kB) to argv[1]: the
+# high-water mark of the process after exec; ru_maxrss would also count the memory of this
+# process, which the child shares between fork and exec
+CHILD = """
+import sys
+from textkl.cli import cli
+path = sys.argv[1]
+try:
+    cli(sys.argv[2:], prog_name="textkl", standalone_mode=False)
+finally:
+    with open("/proc/self/status") as f:
+        kb = next(line.split()[1] for line in f if line.startswith("VmHWM"))
+    with open(path, "w") as f:
+        f.write(kb)
+"""
+
+
 def stream_check(model: str | None, n: int, whole_pair=None) -> dict:
     """``textkl segment FILE --json`` in a child process on ``n`` characters of the
     six-language text: wall time, the child's peak RSS, char ARI against the languages
     (non-space characters); with ``whole_pair`` also ``pair.segment`` on the whole text."""
     import json
-    import resource
     import tempfile
 
     text, truth = six_language_text(n, seed=1)
@@ -123,12 +139,12 @@ def stream_check(model: str | None, n: int, whole_pair=None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         src, out = Path(tmp) / "six.txt", Path(tmp) / "segs.json"
         src.write_text(text, encoding="utf-8")
-        cmd = [sys.executable, "-m", "textkl", "segment", str(src), "--json", str(out),
-               "--no-progress"] + (["-m", model] if model else [])
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        hwm = Path(tmp) / "vmhwm"
+        args = ["segment", str(src), "--json", str(out), "--no-progress"] + \
+            (["-m", model] if model else [])
+        cmd = [sys.executable, "-c", CHILD, str(hwm), *args]
         _, row["cli_s"] = timed(lambda: subprocess.run(cmd, check=True))
-        row["cli_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        row["cli_peak_rss_mb_before"] = before / 1024  # an earlier child's peak, if larger
+        row["cli_peak_rss_mb"] = int(hwm.read_text()) / 1024
         doc = json.loads(out.read_text())
     pred = np.zeros(len(text), dtype=np.int8)
     for sg in doc["segments"]:

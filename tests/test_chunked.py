@@ -162,3 +162,15 @@ def test_cli_default_chunk_is_the_library_default():
 
     option = next(p for p in cli.commands["segment"].params if p.name == "chunk_chars")
     assert option.default == CHUNK_CHARS
+
+
+@settings(max_examples=6, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(["The crew watched the sea. ", "Le matin était froid. ",
+                                 " " * 3000, "\n\n", "\u2603" * 500, "x", "Ünïcödé "]),
+                min_size=1, max_size=80), st.sampled_from([None, "auto", 2]))
+def test_any_text_in_chunks_is_tiled(pair, parts, regions):
+    text = "".join(parts) * 4
+    segs, n, _ = segment_chunks(pair, [text], regions=regions, chunk_chars=10_000)
+    assert n == len(text)
+    assert segs[0].start == 0 and segs[-1].end == len(text)
+    assert all(a.end == b.start and a.start < a.end for a, b in zip(segs, segs[1:]))

@@ -95,6 +95,10 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(tiny_pair_path, tmp_path)
     assert "\r" not in res.stderr and len(_stderr_lines(res)) == 1  # the summary alone
     forced = CliRunner().invoke(cli, ["score", DEMO, "-m", str(tiny_pair_path), "--progress"])
     assert forced.exit_code == 0 and "\r" in forced.stderr and "score" in forced.stderr
+    quiet = CliRunner().invoke(cli, ["segment", DEMO, "-m", str(tiny_pair_path)])
+    assert quiet.exit_code == 0 and "\r" not in quiet.stderr
+    bar = CliRunner().invoke(cli, ["segment", DEMO, "-m", str(tiny_pair_path), "--progress"])
+    assert bar.exit_code == 0 and "\r" in bar.stderr and "segment" in bar.stderr
 
 
 def test_interrupt_exits_130_with_one_line(monkeypatch, tmp_path):

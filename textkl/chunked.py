@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .finders import make_finder
+from .finders import SpanFinder, make_finder
 from .io import iter_text
 from .regions import (
     LocalPieces,
@@ -156,7 +156,7 @@ class _Pool:
         return np.asarray(raw)[self.owner]
 
 
-def segment_chunks(pair: Pair, pieces: Iterable[str], *, finder: str = "decode",
+def segment_chunks(pair: Pair, pieces: Iterable[str], *, finder: str | SpanFinder = "decode",
                    regions: Regions = "auto", seed: int = 0,
                    dtype: torch.dtype | None = None, chunk_chars: int = CHUNK_CHARS,
                    on_chunk=None) -> tuple[list[Segment], int, bool]:

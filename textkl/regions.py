@@ -509,13 +509,15 @@ def local_pieces(text: str, spans: list[Span], scores: Scores, cfg: RegionConfig
     looks at one text only (``textkl.chunked`` runs it chunk by chunk). The book-like
     profile is computed when the anchor may be used and there are foreign pieces to
     cluster, or always with ``always_book``."""
-    offsets = np.asarray(scores.feature_offsets, dtype=np.int64)
-    in_foreign = np.zeros(len(offsets), dtype=bool)
-    for s, e, f in spans:
-        if f:
-            in_foreign |= (offsets >= s) & (offsets < e)
-    blocks = block_features(text, scores, in_foreign, cfg)
-    spans = split_foreign(text, spans, blocks, offsets, cfg)
+    if scores.features is not None and scores.feature_offsets is not None \
+            and len(scores.features):  # else (a text of no scored character): no split
+        offsets = np.asarray(scores.feature_offsets, dtype=np.int64)
+        in_foreign = np.zeros(len(offsets), dtype=bool)
+        for s, e, f in spans:
+            if f:
+                in_foreign |= (offsets >= s) & (offsets < e)
+        blocks = block_features(text, scores, in_foreign, cfg)
+        spans = split_foreign(text, spans, blocks, offsets, cfg)
     idx = [i for i, (_, _, f) in enumerate(spans) if f]
     fspans = [spans[i] for i in idx]
     buckets = cfg.profile_buckets
