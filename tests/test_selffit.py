@@ -71,7 +71,9 @@ def test_fit_marks_the_planted_passage_and_the_cache_skips_training(planted, tin
     # the fitted pair carries its finder settings: plain pair.segment uses them
     from textkl.selffit import FIT_DECODE
 
-    assert again.defaults("decode") == {"switch_sentence": FIT_DECODE.switch_sentence} != {}
+    assert again.defaults("decode") == {"level": FIT_DECODE.level,
+                                        "switch_sentence": FIT_DECODE.switch_sentence,
+                                        "switch_word": FIT_DECODE.switch_word} != {}
 
 
 def test_cache_key_holds_the_text_and_every_setting():
