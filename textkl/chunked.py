@@ -43,11 +43,11 @@ from .regions import (
     RegionConfig,
     RegionTerms,
     TermCounter,
-    _pregroup,
     cluster_pieces,
     group_centroids,
     local_pieces,
     number_regions,
+    pregroup,
     single_region,
 )
 from .segment import Regions, region_config, segment_text
@@ -127,7 +127,7 @@ class _Pool:
         self.sizes.append(local.sizes)
         self.pieces += n
         cap = self.cfg.max_direct
-        pre = _pregroup(local.profiles, local.sizes, cap, self.cfg.seed) if n > cap \
+        pre = pregroup(local.profiles, local.sizes, cap, self.cfg.seed) if n > cap \
             else np.arange(n)
         cent, w, pre = group_centroids(local.profiles, local.sizes, pre)
         first = len(self.owner)
@@ -135,7 +135,7 @@ class _Pool:
         self.centroids = np.vstack([self.centroids, cent])
         self.weights = np.concatenate([self.weights, w])
         if len(self.weights) > 4 * cap:
-            groups = _pregroup(self.centroids, self.weights, cap, self.cfg.seed)
+            groups = pregroup(self.centroids, self.weights, cap, self.cfg.seed)
             self.centroids, self.weights, groups = group_centroids(self.centroids,
                                                                    self.weights, groups)
             self.owner = groups[self.owner]

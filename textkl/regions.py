@@ -267,7 +267,7 @@ def block_features(text: str, scores: Scores, foreign_blocks: np.ndarray,
                            _reduce(stats, foreign_blocks, 3)], axis=1)
 
 
-def _pregroup(mu: np.ndarray, counts: np.ndarray, groups: int, seed: int,
+def pregroup(mu: np.ndarray, counts: np.ndarray, groups: int, seed: int,
                dims: int = 64) -> np.ndarray:
     """k-means of span vectors into ``groups`` groups of near-identical spans: labels (S,).
 
@@ -323,7 +323,7 @@ def ward_clusters(mu: np.ndarray, counts: np.ndarray, clusters: int | str, penal
         return np.zeros(0, dtype=int)
     pre = np.arange(n)
     if n > max_direct:  # bound the O(S^2) merging: group near-identical spans first
-        mu, counts, pre = group_centroids(mu, counts, _pregroup(mu, counts, max_direct, seed))
+        mu, counts, pre = group_centroids(mu, counts, pregroup(mu, counts, max_direct, seed))
     m, w = mu.astype(np.float64).copy(), counts.astype(np.float64).copy()
     if anchor is not None:  # the last row; merges into it keep its index
         m = np.vstack([m, anchor[0][None, :]])
