@@ -31,6 +31,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -188,7 +189,7 @@ def segment_chunks(pair: Pair, pieces: Iterable[str], *, finder: str | SpanFinde
     pool = _Pool(config) if config is not None else None
     done: list[tuple[list[Segment], list[int], np.ndarray]] = []
     offset = 0
-    for chunk in _chain(first, second, it):
+    for chunk in chain([first, second], it):
         scores = pair.score(chunk, features=pool is not None, dtype=dtype)
         spans = span_finder.predict(chunk, scores)
         if pool is None:
@@ -217,12 +218,6 @@ def segment_chunks(pair: Pair, pieces: Iterable[str], *, finder: str | SpanFinde
             segs[i] = Segment(s.start, s.end, lab, s.in_distribution, s.mean_kl)
         out.extend(segs)
     return merge_segments(out), offset, False
-
-
-def _chain(first: str, second: str, rest: Iterator[str]) -> Iterator[str]:
-    yield first
-    yield second
-    yield from rest
 
 
 def _shift(s: Segment, offset: int) -> Segment:

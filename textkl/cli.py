@@ -376,7 +376,8 @@ def _segment_chunked(file, model_path, json_out, clusters, finder, seed, chunk_c
             segs, n, _ = segment_chunks(
                 pair, iter_text(path), finder=finder, regions=clusters, seed=seed,
                 dtype=dtype, chunk_chars=chunk_chars,
-                on_chunk=lambda c: bar.update(len(c.encode("utf-8", "replace"))))
+                on_chunk=(lambda c: bar.update(len(c.encode("utf-8", "replace"))))
+                if progress else None)
         if json_out:
             _write_segments(json_out, n, segs, lambda: file_terms(path, segs, chunk_chars))
     click.echo(_segment_summary(n, segs), err=True)

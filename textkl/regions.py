@@ -640,7 +640,8 @@ class TermCounter:
         for m in TOKEN.finditer(text):
             key = (int(char_label[m.start()]), m.group().casefold())
             words[key] = words.get(key, 0) + 1
-        lower = text.lower() if len(text.lower()) == len(text) else text
+        lower = text.lower()
+        lower = lower if len(lower) == len(text) else text
         cp = codepoints(lower).astype(np.int64)
         letter = _letters(lower)
         tri = np.flatnonzero(letter[:-2] & letter[1:-1] & letter[2:]) if len(text) > 2 else \
