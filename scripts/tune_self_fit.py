@@ -5,19 +5,22 @@ The documents are ``bench_self_fit.py``'s, built by its own generator and seeds:
 French novels with 1-3 % English planted (``--split dev``: Les Misérables and Candide,
 seeds 1 and 2; ``--split test``: Madame Bovary, seed 0, the benchmark's document), and
 with ``--split others`` task 3's German (Grimm) with English and French planted and task
-2's War and Peace (first 1,000,000 characters, ``MIXED_SPANS.tsv``). Each document is
+2's War and Peace (first 1,000,000 characters; the shipped labels of ``MIXED_SPANS.tsv``
+and the corrected ones of ``war_and_peace_labels.py``). Each document is
 fitted once with ``FitConfig()`` (cached under ``runs/tune_self_fit/cache``), scored once,
 and decoded with every setting of the grid; one JSON line per document and setting with
 the character F1 of the planted (or labelled) text.
 
     python scripts/tune_self_fit.py --split dev --grid '[{"level": 0.96, "switch_word": 15}]'
     python scripts/tune_self_fit.py --split test        # the stored settings and the old ones
+    python scripts/tune_self_fit.py --split test --grid full > test.jsonl   # and dev.jsonl
+    python scripts/tune_self_fit.py --leave-one-out dev.jsonl test.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import itertools
 import json
 import random
 import sys
@@ -29,7 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import bench_self_fit as b  # noqa: E402
 
+from scripts import war_and_peace_labels as labels  # noqa: E402
+
 OLD = {"level": 0.93, "switch_sentence": 2.0, "switch_word": 3.0}  # before 2026-12-02
+FULL = [{"level": lv, "switch_sentence": ss, "switch_word": sw}  # --grid full: 60 settings
+        for lv, ss, sw in itertools.product([0.9, 0.93, 0.96], [1.5, 2.0, 3.0, 4.0, 6.0],
+                                            [3.0, 7.0, 15.0, 30.0])]
 
 
 def documents(split: str) -> list[tuple[str, str, np.ndarray]]:
@@ -50,15 +58,33 @@ def documents(split: str) -> list[tuple[str, str, np.ndarray]]:
     sources = {"en": b.source_pieces(b.EN_SOURCES), "fr": b.source_pieces(b.FR_SOURCES)}
     doc = b.plant(host, sources, rng.uniform(0.005, 0.015), rng)
     out.append(("grimm", doc.text, doc.mask()))
-    d = corpora_dir()
-    text = (d / f"{b.MIXED}.txt").read_text("utf-8")[:1_000_000]
-    truth = np.zeros(len(text), dtype=bool)
-    with open(d / "MIXED_SPANS.tsv", encoding="utf-8") as f:
-        for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
-            if row["file"].startswith(b.MIXED) and int(row["start_char"]) < len(text):
-                truth[int(row["start_char"]) : int(row["end_char"])] = True
-    out.append(("war_and_peace", text, truth))
+    text = (corpora_dir() / f"{b.MIXED}.txt").read_text("utf-8")[:1_000_000]
+    out.append(("war_and_peace", text, labels.truth(text, corrected_labels=False)))
+    out.append(("war_and_peace_corrected", text, labels.truth(text, corrected_labels=True)))
     return out
+
+
+def leave_one_out(paths: list[str]) -> dict:
+    """For each document, the setting with the best mean F1 on the others, and its F1 there.
+
+    Reads the JSON lines of runs on the same grid (the three French novels); prints a table.
+    """
+    rows = [json.loads(line) for p in paths for line in open(p, encoding="utf-8")]
+    f1 = {(r["doc"], json.dumps(r["settings"], sort_keys=True)): r["f1"] for r in rows}
+    docs = sorted({d for d, _ in f1})
+    grid = sorted({g for _, g in f1 if all((d, g) in f1 for d in docs)})
+    out = {}
+    print("| held out | chosen on the others | F1 held out | best F1 on it (oracle) |")
+    print("|---|---|---|---|")
+    for held in docs:
+        others = [d for d in docs if d != held]
+        chosen = max(grid, key=lambda g: np.mean([f1[(d, g)] for d in others]))
+        best = max(f1[(held, g)] for g in grid)
+        out[held] = {"settings": json.loads(chosen), "f1": f1[(held, chosen)], "oracle": best}
+        print(f"| {held} | {chosen} | {f1[(held, chosen)]:.3f} | {best:.3f} |")
+    mean = float(np.mean([r["f1"] for r in out.values()]))
+    print(f"mean held-out F1 over {len(docs)} documents, {len(grid)} settings: {mean:.3f}")
+    return {"documents": out, "mean_f1": round(mean, 4), "settings_tried": len(grid)}
 
 
 def main() -> None:
@@ -68,9 +94,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", choices=["dev", "test", "others"], default="dev")
     ap.add_argument("--grid", default=None,
-                    help="JSON list of decode settings (default: the old and the stored ones)")
+                    help="JSON list of decode settings, or 'full' (60 settings; default: the "
+                         "old and the stored ones)")
+    ap.add_argument("--leave-one-out", nargs="+", metavar="JSONL",
+                    help="no fitting: choose on all documents but one from these runs' lines")
     args = ap.parse_args()
-    grid = json.loads(args.grid) if args.grid else [OLD, FIT_DEFAULTS["decode"]]
+    if args.leave_one_out:
+        res = leave_one_out(args.leave_one_out)
+        out = b.ROOT / "runs" / "tune_self_fit" / "leave_one_out.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(res, indent=2))
+        return
+    grid = (FULL if args.grid == "full" else json.loads(args.grid) if args.grid
+            else [OLD, FIT_DEFAULTS["decode"]])
     for name, text, truth in documents(args.split):
         pair = fit_pair(text, FitConfig(), device="auto", cache=True,
                         cache_dir=b.ROOT / "runs" / "tune_self_fit" / "cache")
@@ -81,7 +117,7 @@ def main() -> None:
             for s, e, foreign in finder.predict(text, scores):
                 mask[s:e] |= foreign
             row = {"doc": name, "settings": settings, **b.prf(mask, truth, text)}
-            if name == "war_and_peace":  # the prefix lingua with all languages runs on
+            if name.startswith("war_and_peace"):  # the prefix lingua with all languages runs on
                 row["prefix_200k"] = b.prf(mask[:200_000], truth[:200_000], text[:200_000])
             print(json.dumps(row), flush=True)
 
