@@ -147,3 +147,11 @@ def test_cli_lists_and_uses_embedded_pairs(tmp_path):
     res = CliRunner().invoke(cli, ["score", str(src), "-m", "moby-dick", "--json",
                                    str(tmp_path / "o.json")])
     assert res.exit_code == 0, res.output
+
+
+@pytest.mark.parametrize("command", ["score", "segment", "filter"])
+def test_help_names_the_default_pair(command):
+    from textkl.pair import DEFAULT_PAIR
+
+    out = CliRunner().invoke(cli, [command, "--help"]).output
+    assert f"(default: the embedded {DEFAULT_PAIR} pair)" in " ".join(out.split())

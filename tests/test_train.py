@@ -57,6 +57,17 @@ def test_training_is_deterministic_on_cpu():
         assert torch.equal(va, vb), k
 
 
+def test_default_learning_rate_depends_on_the_architecture():
+    from textkl.training import DEFAULT_LR
+
+    assert TrainConfig().with_lr_for("lstm").lr == DEFAULT_LR["lstm"]
+    assert TrainConfig().with_lr_for("transformer").lr == DEFAULT_LR["transformer"]
+    assert TrainConfig(lr=1e-3).with_lr_for("lstm").lr == 1e-3
+    pair = train_on_text(texts.english(8000, seed=2), d_model=16, d_embed=8, config=QUICK,
+                         device="cpu", progress=False)
+    assert pair.meta["train_config"]["lr"] == DEFAULT_LR["lstm"]  # the rate it trained with
+
+
 def test_transformer_trains_and_scores():
     cfg = TrainConfig(steps=30, batch_size=8, seq_len=32, eval_every=15, warmup_steps=5,
                       calib_chars=3000)
@@ -136,6 +147,31 @@ def test_stacked_models_match_separate_runs():
             for (_, p), (_, q) in zip(single.named_parameters(), m.named_parameters()):
                 p.copy_(q[[k, k]])
         torch.testing.assert_close(single(ids)[0][0], logits[k])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_per_model_step_gives_the_joint_gradients(threads):
+    """The trainer's step (each model forward and backward alone, in threads on a CPU)
+    computes the gradients of the summed loss of the joint forward."""
+    from textkl.training import _backward, _loss
+
+    cfg = ModelConfig(arch="lstm", vocab_size=20, d_model=12, d_embed=6, n_models=3,
+                      n_layers=2)
+    m = build_model(cfg)
+    x, y = torch.randint(0, 20, (4, 9)), torch.randint(0, 20, (4, 9))
+    loss, per = _loss(m, x, y)
+    loss.backward()
+    joint = [p.grad.clone() for p in m.parameters()]
+    m.zero_grad(set_to_none=True)
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        per_model = _backward(m, x, y)
+    finally:
+        torch.set_num_threads(old)
+    torch.testing.assert_close(per_model, per)
+    for g, p in zip(joint, m.parameters()):
+        torch.testing.assert_close(p.grad, g)
 
 
 @pytest.mark.parametrize("n_layers", [1, 2])

@@ -66,7 +66,8 @@ os.register_at_fork(after_in_child=_forget_pool)
 
 
 def run_models(tasks: list[Callable[[], Any]], device: torch.device) -> list[Any]:
-    """Run one inference task per model, at once on a CPU with at least one thread each.
+    """Run one task per model (scoring, or a training step), at once on a CPU with at least
+    one thread each.
 
     torch's threads are split between the tasks (``set_num_threads`` is per thread): a
     recurrent kernel on one core syncs less per time step than one spread over all
@@ -227,6 +228,17 @@ class StackedLSTM(_Stacked):
             x, h, c = self._lstm(layer, k, x, h, c, batch_first=False)
             new_state.append((h, c))
         return x, new_state
+
+    def train_loss_one(self, k: int, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Model k's mean cross-entropy on inputs x and targets y, both (B, T); no dropout.
+
+        The same value as model k's share of ``forward``'s loss, computed time-major (the
+        kernel's layout) so that the trainer can run each model, forward and backward, in
+        its own thread.
+        """
+        h, _ = self.recur_one(k, x.t())  # (T, B, H)
+        logits = self.head_one(k, h.reshape(-1, h.shape[-1]))  # (T * B, V)
+        return F.cross_entropy(logits, y.t().reshape(-1))
 
     def head_one(self, k: int, h: torch.Tensor) -> torch.Tensor:
         """Model k's output layer: hidden states (N, H) -> logits (N, V)."""

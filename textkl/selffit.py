@@ -240,6 +240,7 @@ def continue_training(pair: Pair, text: str, config: TrainConfig, *, device: str
     from .training import _fit  # the loop of train_on_text, which always starts anew
 
     dev = resolve_device(device)
+    config = config.with_lr_for(pair.model.cfg.arch)
     ids = pair.vocab.encode(text).ids
     n_val = int(len(ids) * config.val_fraction)
     if n_val <= config.seq_len or len(ids) - n_val < 2 * config.seq_len:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +22,15 @@ from .corpora import strip_gutenberg
 from .errors import InputError, SettingError
 from .io import read_text
 from .lexicon import Lexicon
-from .model import ModelConfig, build_model, count_params
+from .model import ModelConfig, StackedLSTM, build_model, count_params, run_models
 from .pair import Pair, default_score_config, resolve_device
 from .score import score_text
 from .vocab import CharVocab
+
+# Peak learning rates when TrainConfig.lr is None. LSTM: chosen by validation loss after 4
+# and 10 minutes of training on Moby-Dick (2026-12-02; scripts/bench_train.py, with a check
+# on Pride and Prejudice; docs/benchmarks.md); it was 3e-3 for both before.
+DEFAULT_LR = {"lstm": 2e-2, "transformer": 3e-3}
 
 
 @dataclass(frozen=True)
@@ -33,7 +39,7 @@ class TrainConfig:
     minutes: float | None = None  # wall-clock budget; whichever of steps/minutes ends first
     batch_size: int = 64  # sequences per step, shared by all models
     seq_len: int = 128  # characters per sequence (transformers: at most context)
-    lr: float = 3e-3  # peak learning rate (AdamW)
+    lr: float | None = None  # peak learning rate (AdamW); None: DEFAULT_LR of the architecture
     weight_decay: float = 0.01
     warmup_steps: int = 100  # linear warm-up, then cosine decay to lr / 10
     clip: float = 1.0  # gradient norm clipping over all models
@@ -49,6 +55,10 @@ class TrainConfig:
             raise SettingError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
         if self.steps is not None and self.steps < 1:
             raise SettingError(f"steps must be >= 1, got {self.steps}")
+
+    def with_lr_for(self, arch: str) -> TrainConfig:
+        """This config with ``lr`` set: its own, else the architecture's ``DEFAULT_LR``."""
+        return self if self.lr is not None else replace(self, lr=DEFAULT_LR[arch])
 
     @property
     def max_steps(self) -> int:
@@ -98,7 +108,7 @@ def train_on_text(
     Returns:
         The trained, calibrated ``Pair`` (best validation weights), on ``device``.
     """
-    cfg_t = config or TrainConfig()
+    cfg_t = (config or TrainConfig()).with_lr_for(arch)
     dev = resolve_device(device)
     vocab = CharVocab.build(text, min_count=min_count)
     ids = vocab.encode(text).ids
@@ -153,6 +163,27 @@ def _loss(model, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.
     return per.sum(), per.detach()
 
 
+def _backward(model, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Gradients of the summed loss into the models' parameters; each model's loss (M,).
+
+    The models share no parameter, so the summed loss's gradient is each model's own. An
+    LSTM pair without dropout on a CPU runs each model, forward and backward, in its own
+    thread (``run_models``): one core per model instead of two cores per small matmul.
+    """
+    m = model.cfg.n_models
+    if isinstance(model, StackedLSTM) and model.cfg.dropout == 0.0:
+
+        def one(k: int) -> torch.Tensor:
+            loss = model.train_loss_one(k, x, y)
+            loss.backward()
+            return loss.detach()
+
+        return torch.stack(run_models([partial(one, k) for k in range(m)], x.device))
+    loss, per = _loss(model, x, y)
+    loss.backward()
+    return per
+
+
 @torch.no_grad()
 def _evaluate(model, val_ids: np.ndarray, cfg: TrainConfig, dev: torch.device) -> float:
     """Mean validation loss (nats/char, mean over models) on fixed held-out sequences."""
@@ -193,9 +224,8 @@ def _fit(model, train_ids, val_ids, cfg: TrainConfig, dev, progress: bool) -> di
         for g in opt.param_groups:
             g["lr"] = lr
         x, y = next(batches)
-        loss, per = _loss(model, x.to(dev), y.to(dev))
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        per = _backward(model, x.to(dev), y.to(dev))
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
         opt.step()
         bar.update(1)
