@@ -269,12 +269,11 @@ def run_span_task(name, docs, pair, det2, det_all, en_lang, kw) -> dict:
 
 def run_war_and_peace(pair, det2, det_all, fr_lang, n_chars: int | None, kw) -> dict:
     """F1 of the French against the shipped labels; ``corrected``: the corrected labels."""
-    from scripts import war_and_peace_labels as labels
+    from scripts.war_and_peace_labels import truths
 
     text = (corpora_dir() / f"{MIXED}.txt").read_text("utf-8")  # raw: the span offsets are
     text = text[:n_chars] if n_chars else text
-    true = labels.truth(text, corrected_labels=False)
-    fixed = labels.truth(text, corrected_labels=True)
+    true, fixed = truths(text).values()
     res: dict = {"chars": len(text), "french_chars": int(true.sum()),
                  "corrected": {"french_chars": int(fixed.sum())}}
     for tool in ("textkl", "lingua_en_fr", "lingua_all"):

@@ -271,12 +271,11 @@ def task_war_and_peace(args, config, det2, det_all, default) -> dict:
     """
     from lingua import Language
 
-    from scripts import war_and_peace_labels as labels
     from scripts.common import corpora_dir
+    from scripts.war_and_peace_labels import truths as french_of
 
     text = (corpora_dir() / f"{MIXED}.txt").read_text("utf-8")[: args.wp_chars]  # raw offsets
-    truths = {"shipped": labels.truth(text, corrected_labels=False),
-              "corrected": labels.truth(text, corrected_labels=True)}
+    truths = french_of(text)
     pair, info = timed_fit(text, config, truths["shipped"])
     masks = {"self_fit": fitted(pair, text),
              "lingua_en_fr": lingua_of(det2, text, {Language.FRENCH}),
@@ -291,7 +290,7 @@ def task_war_and_peace(args, config, det2, det_all, default) -> dict:
                     "prefix": {tool: prf(m[:n], truth[:n], text[:n])
                                for tool, m in masks.items()}}
     # the keys every earlier results file has: the shipped labels
-    out.update({k: v for k, v in out["shipped"].items()})
+    out.update(out["shipped"])
     _say("war_and_peace", out)
     return out
 

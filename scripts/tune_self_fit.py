@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import bench_self_fit as b  # noqa: E402
 
-from scripts import war_and_peace_labels as labels  # noqa: E402
+from scripts.war_and_peace_labels import truths  # noqa: E402
 
 OLD = {"level": 0.93, "switch_sentence": 2.0, "switch_word": 3.0}  # before 2026-12-02
 FULL = [{"level": lv, "switch_sentence": ss, "switch_word": sw}  # --grid full: 60 settings
@@ -59,8 +59,9 @@ def documents(split: str) -> list[tuple[str, str, np.ndarray]]:
     doc = b.plant(host, sources, rng.uniform(0.005, 0.015), rng)
     out.append(("grimm", doc.text, doc.mask()))
     text = (corpora_dir() / f"{b.MIXED}.txt").read_text("utf-8")[:1_000_000]
-    out.append(("war_and_peace", text, labels.truth(text, corrected_labels=False)))
-    out.append(("war_and_peace_corrected", text, labels.truth(text, corrected_labels=True)))
+    french = truths(text)
+    out.append(("war_and_peace", text, french["shipped"]))
+    out.append(("war_and_peace_corrected", text, french["corrected"]))
     return out
 
 

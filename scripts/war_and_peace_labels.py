@@ -172,16 +172,13 @@ def mask(text: str, spans: list[tuple[int, int]]) -> np.ndarray:
     return m
 
 
-def corrected(text: str, spans: list[tuple[int, int]], lex: Lexicons) -> list[tuple[int, int]]:
-    """The shipped ``spans`` trimmed, and the passages the rule finds."""
-    return trimmed(text, spans, lex) + found(text, lex)
-
-
-def truth(text: str, corrected_labels: bool) -> np.ndarray:
-    """The French of ``text`` (a prefix of the book): shipped labels, or corrected ones."""
-    if not corrected_labels:
-        return mask(text, shipped(text))
-    return mask(text, corrected(text, shipped(text), Lexicons()))
+def truths(text: str, lex: Lexicons | None = None) -> dict[str, np.ndarray]:
+    """The French of ``text`` (a prefix of the book): ``shipped`` labels and ``corrected``
+    ones (the shipped labels trimmed, and the passages the rule finds)."""
+    lex = lex or Lexicons()
+    old = shipped(text)
+    return {"shipped": mask(text, old),
+            "corrected": mask(text, trimmed(text, old, lex) + found(text, lex))}
 
 
 def main() -> None:
@@ -191,8 +188,9 @@ def main() -> None:
     args = ap.parse_args()
     text = (corpora_dir() / f"{MIXED}.txt").read_text("utf-8")[: args.chars]
     lex = Lexicons()
-    old, trim, new = shipped(text), trimmed(text, shipped(text), lex), found(text, lex)
-    old_m, new_m = mask(text, old), mask(text, trim + new)
+    old, new = shipped(text), found(text, lex)
+    masks, rule_m = truths(text, lex), mask(text, new)
+    old_m, new_m = masks["shipped"], masks["corrected"]
     added = [(s, e) for s, e in new if not old_m[s:e].any()]
     if args.list:
         for s, e in new:
@@ -206,7 +204,8 @@ def main() -> None:
           + "; ".join(repr(text[s:e]) for s, e in cut))
     print(f"the rule: {len(new)} passages, {len(new) - len(added)} overlap a shipped label, "
           f"{len(added)} new; missed by the rule: "
-          f"{sum(1 for s, e in trim if not mask(text, new)[s:e].any())} shipped labels")
+          f"{sum(1 for s, e in trimmed(text, old, lex) if not rule_m[s:e].any())} "
+          "shipped labels")
     print(f"corrected labels: {int((new_m & nonspace).sum()):,} non-space characters "
           f"({(new_m & nonspace).sum() / nonspace.sum():.2%} of the text)")
 
