@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -222,6 +223,34 @@ def test_bf16_fallback_is_one_notice(monkeypatch, caplog):
     np.testing.assert_array_equal(a.kl, b.kl)  # the fallback is exactly float32
     notes = [r for r in caplog.records if "float32" in r.getMessage()]
     assert len(notes) == 1
+
+
+def test_precision_auto_is_bf16_only_on_a_cpu_with_amx(monkeypatch):
+    from textkl import score as score_mod
+    from textkl.errors import SettingError
+
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    monkeypatch.setattr(score_mod, "_cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
+    assert score_mod.precision_dtype("auto", cpu) == torch.float32
+    monkeypatch.setattr(score_mod, "_cpu_flags", lambda: frozenset({"avx512f", "amx_bf16"}))
+    assert score_mod.precision_dtype("auto", cpu) == torch.bfloat16
+    assert score_mod.precision_dtype("auto", gpu) == torch.float32  # not measured on GPUs
+    assert score_mod.precision_dtype("fp32", cpu) == torch.float32
+    assert score_mod.precision_dtype("bf16", gpu) == torch.bfloat16
+    with pytest.raises(SettingError, match="precision"):
+        score_mod.precision_dtype("int8", cpu)
+
+
+def test_cli_precision_auto_scores(tmp_path):
+    outs = {}
+    for precision in ("fp32", "auto"):
+        out = tmp_path / f"{precision}.json"
+        res = CliRunner().invoke(cli, ["score", DEMO, "--precision", precision, "--device",
+                                       "cpu", "--json", str(out)])
+        assert res.exit_code == 0, res.output
+        outs[precision] = json.loads(out.read_text())
+    assert outs["auto"]["text_length"] == outs["fp32"]["text_length"] > 0
+    assert len(outs["auto"]["kl"]) == len(outs["fp32"]["kl"])
 
 
 def test_device_auto_works_without_cuda(tmp_path):

@@ -7,6 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from textkl.errors import ModelFileError
 from textkl.finders import DecodeConfig, DecodeFinder
@@ -76,3 +78,11 @@ def test_checkpoints_keep_the_lexicon_and_older_ones_load_without(tiny_pair, tmp
     with pytest.raises(ModelFileError, match="damaged"):
         load(tmp_path / "bad.pt")
 
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab'’ _1½Ⅻé-\n𝔘ΣçA", max_size=60))
+def test_token_starts_are_where_the_token_pattern_matches(text):
+    from textkl.lexicon import TOKEN, token_starts
+
+    assert token_starts(text).tolist() == [m.start() for m in TOKEN.finditer(text)]

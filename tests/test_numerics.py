@@ -25,6 +25,30 @@ def test_linear_pelt_equals_ruptures(seed, n, dims, min_size, pen, changes):
     assert linear_pelt(x, pen, min_size) == want
 
 
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(4, 160), dims=st.integers(1, 5),
+       min_size=st.integers(1, 4), pen=st.floats(0.5, 40.0), changes=st.integers(0, 4))
+def test_linear_pelt_short_path_equals_the_pruned_search(seed, n, dims, min_size, pen, changes):
+    from unittest import mock
+
+    from textkl import numerics
+
+    if n < 2 * min_size:
+        return
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, dims))
+    for c in rng.integers(0, n, size=changes):
+        x[c:] += rng.normal(0, 3, size=dims)
+    with mock.patch.object(numerics, "SMALL_PELT", 0):
+        pruned = linear_pelt(x, pen, min_size)
+    with mock.patch.object(numerics, "SMALL_PELT", 10**6):
+        short = linear_pelt(x, pen, min_size)
+    assert short == pruned
+    if n > numerics.SMALL_PELT:  # the pruned search, against ruptures too
+        want = rpt.KernelCPD(kernel="linear", min_size=min_size).fit(x).predict(pen=pen)
+        assert pruned == want
+
+
 def test_linear_pelt_finds_an_obvious_change():
     x = np.concatenate([np.zeros(50), np.full(50, 5.0)]) + 0.01 * np.arange(100) % 0.1
     assert linear_pelt(x, penalty=5.0, min_size=2) == [50, 100]

@@ -206,3 +206,31 @@ def test_profile_buckets_set_the_width_of_the_span_profiles():
     for bad in (15, 513, 0):
         with pytest.raises(SettingError, match="profile_buckets"):
             RegionConfig(profile_buckets=bad)
+
+
+def test_in_foreign_marks_the_offsets_inside_foreign_spans():
+    from textkl.regions import _in_foreign
+    from textkl.spans import Span
+
+    spans = [Span(0, 10, False), Span(10, 25, True), Span(25, 40, False), Span(40, 50, True)]
+    offsets = np.arange(0, 50, 3)
+    want = np.array([any(s <= o < e and f for s, e, f in spans) for o in offsets])
+    np.testing.assert_array_equal(_in_foreign(offsets, spans), want)
+    assert not _in_foreign(offsets, []).any()
+
+
+def test_span_profiles_in_one_pass_equal_each_span_on_its_own():
+    from textkl.regions import char_profiles, span_profiles
+    from textkl.spans import Span
+
+    rng = np.random.default_rng(3)
+    words = ["l'été", "Straße", "naïve", "the", "and", "über", "ça", "x", "Œuvre", "42,"]
+    text = " ".join(rng.choice(words, 400))
+    cuts = np.sort(rng.choice(len(text), 40, replace=False))
+    spans = [Span(int(a), int(b), True) for a, b in zip(cuts[0::2], cuts[1::2])]
+    spans += [Span(int(cuts[-1]), int(cuts[-1]), True), Span(int(cuts[-1]), len(text), True)]
+    one_pass = span_profiles(text, spans, buckets=256)
+    each = np.concatenate([char_profiles(text[s:e], np.zeros(1, np.int64), 256)
+                           for s, e, _ in spans])
+    np.testing.assert_allclose(one_pass, each, rtol=0, atol=1e-12)
+    assert not one_pass[-2].any()  # the empty span counts nothing

@@ -383,3 +383,22 @@ def test_cli_html_report_and_empty_input(pair, tmp_path):
                              input="")
     assert res.exit_code == 0, res.output
     assert json.loads(out.read_text()) == {"text_length": 0, "segments": [], "regions": []}
+
+
+def test_paused_gc_restores_the_collector_state_even_on_error():
+    import gc
+
+    from textkl.segment import paused_gc
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), paused_gc():
+        assert not gc.isenabled()
+        raise RuntimeError("boom")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()  # a caller who had it off keeps it off
+    finally:
+        gc.enable()

@@ -51,7 +51,7 @@ from .regions import (
     pregroup,
     single_region,
 )
-from .segment import Regions, region_config, segment_text
+from .segment import Regions, paused_gc, region_config, segment_text
 from .spans import Segment, merge_segments, to_segments
 
 if TYPE_CHECKING:
@@ -191,15 +191,16 @@ def segment_chunks(pair: Pair, pieces: Iterable[str], *, finder: str | SpanFinde
     offset = 0
     for chunk in chain([first, second], it):
         scores = pair.score(chunk, features=pool is not None, dtype=dtype)
-        spans = span_finder.predict(chunk, scores)
-        if pool is None:
-            segs = single_region(spans, scores)
-            foreign: list[int] = []
-            groups = np.zeros(0, dtype=np.int64)
-        else:
-            local = local_pieces(chunk, spans, scores, config, always_book=True)
-            segs = to_segments(local.spans, [0] * len(local.spans), scores.kl)
-            foreign, groups = local.foreign, pool.add(local)
+        with paused_gc():
+            spans = span_finder.predict(chunk, scores)
+            if pool is None:
+                segs = single_region(spans, scores)
+                foreign: list[int] = []
+                groups = np.zeros(0, dtype=np.int64)
+            else:
+                local = local_pieces(chunk, spans, scores, config, always_book=True)
+                segs = to_segments(local.spans, [0] * len(local.spans), scores.kl)
+                foreign, groups = local.foreign, pool.add(local)
         done.append(([_shift(s, offset) for s in segs], foreign, groups))
         offset += len(chunk)
         if on_chunk is not None:

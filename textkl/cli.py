@@ -39,13 +39,16 @@ def progress_options(fn):
 
 
 def precision_options(fn):
-    """``--precision fp32|bf16``, and ``--bf16`` as a hidden alias of ``--precision bf16``."""
+    """``--precision fp32|bf16|auto``, and ``--bf16`` as a hidden alias of ``--precision
+    bf16``."""
     fn = click.option("--bf16", is_flag=True, hidden=True, help="Same as --precision bf16.")(fn)
-    return click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32",
-                        show_default=True,
+    return click.option("--precision", type=click.Choice(["fp32", "bf16", "auto"]),
+                        default="fp32", show_default=True,
                         help="Precision of the models' matmuls (statistics stay float32). "
                              "bf16 falls back to fp32, with a notice, where the CPU's LSTM "
-                             "kernel has no bfloat16 path (no AVX-512-BF16 or AMX).")(fn)
+                             "kernel has no bfloat16 path (no AVX-512-BF16 or AMX); auto "
+                             "is bf16 on a CPU with AMX (measured faster there), else "
+                             "fp32.")(fn)
 
 
 def _progress(progress: bool | None, quiet: bool) -> bool:
@@ -54,10 +57,11 @@ def _progress(progress: bool | None, quiet: bool) -> bool:
     return False if quiet else show_progress(progress)
 
 
-def _dtype(precision: str, bf16: bool):
-    import torch
+def _dtype(precision: str, bf16: bool, device: str):
+    from .pair import resolve_device
+    from .score import precision_dtype
 
-    return torch.bfloat16 if bf16 or precision == "bf16" else torch.float32
+    return precision_dtype("bf16" if bf16 else precision, resolve_device(device))
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -257,7 +261,7 @@ def score(file, model_path, json_out, tsv_out, npz_out, batch_size, fit_self, mi
     pair = fit_or_load(text, model_path, fit_self, minutes, no_cache, device,
                        _progress(progress, quiet))
     summary = score_file(pair, file, json_out=json_out, tsv_out=tsv_out, npz_out=npz_out,
-                         batch_size=batch_size, dtype=_dtype(precision, bf16),
+                         batch_size=batch_size, dtype=_dtype(precision, bf16, device),
                          progress=_progress(progress, quiet))
     click.echo(summary, err=True)
 
@@ -323,11 +327,11 @@ def segment(file, model_path, json_out, html_out, clusters, finder, seed, chunk_
     _check_fit(fit_self, model_path, minutes, no_cache, "")
     if fit_self or html_out:
         _segment_whole(file, model_path, json_out, html_out, clusters, finder, seed, fit_self,
-                       minutes, no_cache, _dtype(precision, bf16), device,
+                       minutes, no_cache, _dtype(precision, bf16, device), device,
                        _progress(progress, quiet))
     else:
         _segment_chunked(file, model_path, json_out, clusters, finder, seed, chunk_chars,
-                         _dtype(precision, bf16), device, _progress(progress, quiet))
+                         _dtype(precision, bf16, device), device, _progress(progress, quiet))
 
 
 def _segment_whole(file, model_path, json_out, html_out, clusters, finder, seed, fit_self,
@@ -582,7 +586,7 @@ def filter_cmd(src, keep, reject, field, max_mean_kl, max_foreign_share, max_ood
     pair = fit_or_load(text, model_path, fit_self, minutes, no_cache, device,
                        _progress(progress, quiet))
     summary = filter_jsonl(pair, src, keep, reject, field=field, rules=rules, extract=extract,
-                           batch_size=batch_size, dtype=_dtype(precision, bf16),
+                           batch_size=batch_size, dtype=_dtype(precision, bf16, device),
                            progress=_progress(progress, quiet))
     click.echo(summary.line(), err=True)
 

@@ -17,6 +17,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
+from functools import lru_cache
 
 import numpy as np
 
@@ -25,6 +26,31 @@ from .errors import SettingError
 # a word: letters, with apostrophes inside ("don't", "d'un"); digits and "_" are not letters
 TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 MAX_WORDS = 100_000
+
+
+@lru_cache(maxsize=1)
+def _bmp_word_letters() -> np.ndarray:
+    """Whether ``TOKEN``'s letter class matches each code point of the BMP."""
+    letter = re.compile(r"[^\W\d_]")
+    return np.array([letter.match(chr(i)) is not None for i in range(0x10000)], dtype=bool)
+
+
+def token_starts(text: str) -> np.ndarray:
+    """int64: where ``TOKEN.finditer(text)`` starts its matches, from a letter mask
+    instead of one match object per word. A token starts at a letter not preceded by a
+    letter, nor by an apostrophe that follows a letter (that apostrophe joins the two)."""
+    from .vocab import codepoints
+
+    cp = codepoints(text)
+    bmp = cp < 0x10000
+    letter = _bmp_word_letters()[np.where(bmp, cp, 0)] & bmp
+    for i in np.flatnonzero(~bmp):
+        letter[i] = TOKEN.match(text[i]) is not None
+    prev = np.concatenate(([False], letter[:-1]))
+    before = np.concatenate(([False, False], letter[:-2]))[: len(text)]
+    apostrophe = (cp == ord("'")) | (cp == ord("’"))
+    joined = np.concatenate(([False], apostrophe[:-1])) & before
+    return np.flatnonzero(letter & ~prev & ~joined)
 
 
 def _norm(word: str) -> str:
@@ -62,10 +88,12 @@ class Lexicon:
         toks = TOKEN.findall(text)
         if not toks:
             return np.full(len(starts), np.nan)
-        pos = np.fromiter((m.start() for m in TOKEN.finditer(text)), np.int64, len(toks))
+        pos = token_starts(text)
+        if len(pos) != len(toks):  # cannot happen by construction; the regex decides
+            pos = np.fromiter((m.start() for m in TOKEN.finditer(text)), np.int64, len(toks))
         get = self.counts.get
         count = {t: get(_norm(t), 0) for t in set(toks)}  # normalise each distinct token once
-        logs = np.log(np.fromiter((count[t] for t in toks), float, len(toks)) + alpha)
+        logs = np.log(np.fromiter(map(count.__getitem__, toks), float, len(toks)) + alpha)
         unit = np.searchsorted(starts, pos, side="right") - 1
         n = np.bincount(unit, minlength=len(starts))
         total = np.bincount(unit, logs, len(starts))

@@ -129,12 +129,14 @@ def _reduce(features: np.ndarray, fit_rows: np.ndarray, dims: int) -> np.ndarray
     return z / np.maximum(noise, 1e-6 * max(float(noise.max()), 1e-12))
 
 
-def char_profiles(text: str, offsets: np.ndarray, buckets: int = 512, sparse: bool = False
-                  ) -> np.ndarray:
+def char_profiles(text: str, offsets: np.ndarray, buckets: int = 512, sparse: bool = False,
+                  ends: np.ndarray | None = None) -> np.ndarray:
     """Hashed character unigram and bigram frequencies of each feature block of ``text``.
 
-    Block j covers ``text[offsets[j]:offsets[j+1]]``. Letters are lower-cased and other
-    characters map to one "non-letter" symbol, so punctuation and spacing count little.
+    Block j covers ``text[offsets[j]:offsets[j+1]]``, or ``text[offsets[j]:ends[j]]``
+    with ``ends`` (blocks in text order, not overlapping; the text between them is not
+    counted). Letters are lower-cased and other characters map to one "non-letter"
+    symbol, so punctuation and spacing count little.
 
     Returns:
         float64 (K, buckets): square roots of the frequencies (rows sum to 1 before the
@@ -151,10 +153,14 @@ def char_profiles(text: str, offsets: np.ndarray, buckets: int = 512, sparse: bo
     cp = codepoints(lower).astype(np.int64) if len(lower) == len(text) \
         else np.array([ord(c.lower()[0]) for c in text], dtype=np.int64)
     cp = np.where(_letters(text), cp, 32)
-    block = np.searchsorted(offsets, np.arange(len(text)), side="right") - 1
+    pos = np.arange(len(text))
+    block = np.searchsorted(offsets, pos, side="right") - 1
+    keep = block >= 0
+    if ends is not None:
+        keep &= pos < np.asarray(ends)[np.maximum(block, 0)]
+        block[~keep] = -1
     uni = cp % (buckets // 2)
     bi = (cp[:-1] * 1_000_003 + cp[1:] * 7919) % (buckets // 2) + buckets // 2
-    keep = block >= 0
     kb = keep[1:] & (block[1:] == block[:-1])
     rows = np.concatenate((block[keep], block[1:][kb]))
     cols = np.concatenate((uni[keep], bi[kb]))
@@ -388,15 +394,10 @@ def span_profiles(text: str, spans: list[Span], pooled: bool = False, buckets: i
         return np.zeros((0, buckets))
     starts = np.array([s for s, _, _ in spans], dtype=np.int64)
     ends = np.array([e for _, e, _ in spans], dtype=np.int64)
-    # blocks at every start and end: the gaps between spans are blocks of their own
-    edges = np.unique(np.concatenate(([0], starts, ends)))
-    edges = edges[edges < len(text)]
-    prof = char_profiles(text, edges, buckets)
-    rows = np.searchsorted(edges, starts)
-    if not np.array_equal(np.append(edges, len(text))[rows + 1], ends):  # nested or empty
-        return np.concatenate([char_profiles(text[s:e], np.zeros(1, dtype=np.int64), buckets)
-                               for s, e, _ in spans])
-    return prof[rows]
+    if np.all(ends >= starts) and np.all(starts[1:] >= ends[:-1]):  # in order, apart
+        return char_profiles(text, starts, buckets, ends=ends)
+    return np.concatenate([char_profiles(text[s:e], np.zeros(1, dtype=np.int64), buckets)
+                           for s, e, _ in spans])
 
 
 def null_samples(text: str, spans: list[Span], buckets: int = 512) -> np.ndarray:
@@ -503,6 +504,17 @@ class LocalPieces(NamedTuple):
     book_ngrams: int  # unigrams and bigrams behind ``book`` (its rows sum to 1 squared)
 
 
+def _in_foreign(offsets: np.ndarray, spans: list[Span]) -> np.ndarray:
+    """Bool (K,): whether each offset lies in a foreign span (spans in text order, not
+    overlapping), by binary search: one test per offset, not per offset and span."""
+    if not spans:
+        return np.zeros(len(offsets), dtype=bool)
+    starts, ends, foreign = (np.array(col) for col in zip(*spans))
+    i = np.searchsorted(starts, offsets, side="right") - 1
+    j = np.maximum(i, 0)
+    return (i >= 0) & foreign[j].astype(bool) & (offsets < ends[j])
+
+
 def local_pieces(text: str, spans: list[Span], scores: Scores, cfg: RegionConfig,
                  always_book: bool = False) -> LocalPieces:
     """Split the foreign spans and describe each piece; the part of the region step that
@@ -512,10 +524,7 @@ def local_pieces(text: str, spans: list[Span], scores: Scores, cfg: RegionConfig
     if scores.features is not None and scores.feature_offsets is not None \
             and len(scores.features):  # else (a text of no scored character): no split
         offsets = np.asarray(scores.feature_offsets, dtype=np.int64)
-        in_foreign = np.zeros(len(offsets), dtype=bool)
-        for s, e, f in spans:
-            if f:
-                in_foreign |= (offsets >= s) & (offsets < e)
+        in_foreign = _in_foreign(offsets, spans)
         blocks = block_features(text, scores, in_foreign, cfg)
         spans = split_foreign(text, spans, blocks, offsets, cfg)
     idx = [i for i, (_, _, f) in enumerate(spans) if f]

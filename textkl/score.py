@@ -247,6 +247,40 @@ def supported_dtype(model, dtype: torch.dtype, device: torch.device) -> torch.dt
     return torch.float32
 
 
+PRECISIONS = ("fp32", "bf16", "auto")
+
+
+@functools.cache
+def _cpu_flags() -> frozenset[str]:
+    """The CPU's instruction-set flags from ``/proc/cpuinfo`` (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "flags":
+                    return frozenset(value.split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def precision_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """``--precision`` -> the scorer's autocast dtype.
+
+    ``auto`` is bfloat16 only where it was measured faster: a CPU with AMX (1.4 times
+    float32's chars/s, KL within about 1 %). Elsewhere it is float32: CPUs without
+    AVX-512-BF16 or AMX have no bfloat16 LSTM kernel, and torch's dynamic int8 LSTM ran
+    at 0.67-0.99 times float32's speed on an AVX2 CPU
+    (``scripts/experiments/exp_int8_lstm.py``); GPUs are not measured yet.
+    """
+    if precision not in PRECISIONS:
+        raise SettingError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "auto":
+        fast = device.type == "cpu" and "amx_bf16" in _cpu_flags()
+        return torch.bfloat16 if fast else torch.float32
+    return torch.bfloat16 if precision == "bf16" else torch.float32
+
+
 def score_windows(model, x: torch.Tensor, y: torch.Tensor, time_block: int = 64,
                   dtype: torch.dtype = torch.float32, features: bool = False
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:

@@ -8,6 +8,9 @@ pair scores the text.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from .errors import SettingError
@@ -31,6 +34,25 @@ def region_config(regions: Regions, seed: int = 0) -> RegionConfig | None:
         return RegionConfig(clusters=regions, seed=seed)
     raise SettingError(f"regions must be 'auto', a positive int, a RegionConfig or None, "
                        f"got {regions!r}")
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Hold off Python's cyclic garbage collector, restoring its state on exit.
+
+    The span finder and the region step allocate many small tuples; each few hundred
+    wake the collector, whose full passes walk every object of the process (torch's and
+    scikit-learn's included): 0.24 s of the 2.2 s that 1,000,000 characters spend after
+    scoring (AMD EPYC, 2026-12-02). They make no reference cycles, so reference counting
+    frees them anyway.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def segment_text(pair: Pair, text: str, *, finder: str | SpanFinder = "decode",
@@ -66,7 +88,8 @@ def segment_text(pair: Pair, text: str, *, finder: str | SpanFinder = "decode",
         scores = pair.score(text, features=config is not None)
     if len(scores) != len(text):
         raise SettingError(f"scores have {len(scores)} values for {len(text)} characters")
-    spans = span_finder.predict(text, scores)
-    if config is None:
-        return single_region(spans, scores)
-    return assign_regions(text, spans, scores, config)
+    with paused_gc():
+        spans = span_finder.predict(text, scores)
+        if config is None:
+            return single_region(spans, scores)
+        return assign_regions(text, spans, scores, config)

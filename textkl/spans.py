@@ -96,8 +96,9 @@ def snap_candidates(text: str, space: np.ndarray | None = None
     """
     sp = space_mask(text) if space is None else space
     words = np.flatnonzero(sp[:-1] & ~sp[1:]) + 1  # a non-space after a space
-    sents = [m.end() for m in _SENTENCE_END.finditer(text)
-             if not _ABBREV.search(text, max(0, m.start() - 5), m.start() + 1)]
+    sents = [m.end() for m in _SENTENCE_END.finditer(text)  # a title ends with "."
+             if text[m.start()] != "." or not _ABBREV.search(text, max(0, m.start() - 5),
+                                                            m.start() + 1)]
     return (_with_ends(words, len(text)),
             _with_ends(np.array(sents, dtype=np.int64), len(text)))
 
