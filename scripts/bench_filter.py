@@ -10,7 +10,10 @@ are English. Moby-Dick (the default model's book) is left out. The true decision
 Measured:
 
 1. ``single``: ``textkl.filter.filter_jsonl`` in one process with ``--threads`` torch
-   threads (JSON parsing, batched scoring, decisions and writing included).
+   threads (JSON parsing, batched scoring, decisions and writing included); beside it,
+   lingua on the same documents (``detect_language_of`` one by one, and
+   ``detect_languages_in_parallel_of``), restricted to English and French (its speed) and
+   with all languages (its speed and its keep/reject accuracy).
 2. ``per_doc``: ``pair.score`` called once per document on the first ``--per-doc`` documents,
    against ``Pair.score_many`` on the same documents (what batching across documents buys).
 3. ``datatrove``: ``JsonlReader -> TextklFilter -> JsonlWriter`` with ``LocalPipelineExecutor``,
@@ -129,6 +132,37 @@ def run_per_doc(pair, docs: list[dict]) -> dict:
             "batched_chars_per_s": chars / many, "speedup": one / many}
 
 
+def run_lingua(docs: list[dict]) -> dict:
+    """lingua on the same documents, as a corpus cleaner would call it: one language per
+    document ("keep" = English), one document at a time and in parallel (lingua's own
+    threads), restricted to English and French and with all its languages. Restricted to
+    two it calls every German or Latin document one of the two, so only its speed compares;
+    with all languages its decisions are scored like textkl's."""
+    from lingua import Language, LanguageDetectorBuilder
+
+    texts = [d["text"] for d in docs]
+    chars = sum(map(len, texts))
+    english = np.array([d["lang"] in ENGLISH for d in docs])
+    out = {"docs": len(texts), "chars": chars}
+    for name, builder in (
+            ("en_fr", LanguageDetectorBuilder.from_languages(Language.ENGLISH, Language.FRENCH)),
+            ("all", LanguageDetectorBuilder.from_all_languages().with_preloaded_language_models())):
+        det = builder.build()
+        det.detect_language_of(texts[0])  # load its models
+        t0 = time.perf_counter()
+        langs = [det.detect_language_of(t) for t in texts]
+        seq = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        det.detect_languages_in_parallel_of(texts)
+        par = time.perf_counter() - t0
+        keep = np.array([lang == Language.ENGLISH for lang in langs])
+        out[name] = {"chars_per_s": chars / seq, "parallel_chars_per_s": chars / par,
+                     "kept": int(keep.sum()), "accuracy": float((keep == english).mean()),
+                     "english_kept": float(keep[english].mean()),
+                     "foreign_rejected": float((~keep[~english]).mean())}
+    return out
+
+
 def run_datatrove(model: str | None, docs: list[dict], work: Path, workers: int = 2) -> dict:
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.readers import JsonlReader
@@ -245,6 +279,13 @@ def print_tables(res: dict) -> None:
         d = res["datatrove"]
         print(f"| datatrove, {d['workers']} workers x 1 thread | {d['docs_per_s']:,.1f} | "
               f"{d['chars_per_s']:,.0f} | {d['kept']} |")
+    for key, label in (("en_fr", "lingua EN+FR"), ("all", "lingua, all languages")):
+        if res.get("lingua"):
+            lg = res["lingua"][key]
+            print(f"| {label}, one document at a time | | {lg['chars_per_s']:,.0f} | "
+                  f"{lg['kept']} |")
+            print(f"| {label}, `detect_languages_in_parallel_of` | | "
+                  f"{lg['parallel_chars_per_s']:,.0f} | |")
     print(f"| pair.score per document ({p['docs']} docs) | | {p['per_doc_chars_per_s']:,.0f} |")
     print(f"| score_many, same docs | | {p['batched_chars_per_s']:,.0f} "
           f"(x{p['speedup']:.1f}) |")
@@ -252,6 +293,10 @@ def print_tables(res: dict) -> None:
           f"English kept {a['english_kept']:.3f}, foreign rejected {a['foreign_rejected']:.3f}; "
           f"AUC mean_kl {a['auc_mean_kl']:.3f}, ood_share {a['auc_ood_share']:.3f}, "
           f"foreign_share {a['auc_foreign_share']:.3f}")
+    if res.get("lingua"):
+        lg = res["lingua"]["all"]
+        print(f"lingua, all languages, keep = English: accuracy {lg['accuracy']:.3f}, English "
+              f"kept {lg['english_kept']:.3f}, foreign rejected {lg['foreign_rejected']:.3f}")
     b = a["best_threshold_in_sample"]
     print(f"best in-sample thresholds (oracle): --max-mean-kl {b['mean_kl']['threshold']} -> "
           f"{b['mean_kl']['accuracy']:.3f}; --max-ood-share {b['ood_share']['threshold']} -> "
@@ -279,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch threads, single process")
     ap.add_argument("--per-doc", type=int, default=300, help="documents for the per-doc run")
     ap.add_argument("--no-datatrove", action="store_true")
+    ap.add_argument("--no-lingua", action="store_true")
     ap.add_argument("--gpu-rate", type=float, default=None,
                     help="chars/s of one GPU measured elsewhere, for the projection")
     ap.add_argument("--seed", type=int, default=0)
@@ -303,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     res["single"] = run_single(pair, src, work)
     res["per_doc"] = run_per_doc(pair, docs[: args.per_doc])
     res["accuracy"] = accuracy(work, docs)
+    if not args.no_lingua:
+        print("lingua EN+FR ...", file=sys.stderr)
+        res["lingua"] = run_lingua(docs)
     if not args.no_datatrove:
         print("datatrove, 2 workers ...", file=sys.stderr)
         res["datatrove"] = run_datatrove(args.model, docs, work)

@@ -33,6 +33,7 @@ from common import (  # noqa: E402
 )
 
 import textkl  # noqa: E402
+from textkl import model as model_module  # noqa: E402
 from textkl.model import count_params, flops_per_char  # noqa: E402
 from textkl.score import supported_dtype  # noqa: E402
 
@@ -67,16 +68,37 @@ def matmul_peak(dtype: torch.dtype, device: str, n: int = 2048) -> float:
 
 
 def time_score(pair, text: str, dtype: torch.dtype, batch_size: int | None, device: str) -> dict:
+    """chars/s of ``pair.score``; on a CPU also the share of the time in the models'
+    recurrences and in the output layer with the statistics (the two phases of
+    ``window_stats``, each a ``run_models`` call), the rest being encoding and stitching."""
     pair.to(device)
     pair.score(text[:20_000], dtype=dtype, batch_size=batch_size)  # warm-up
     if device == "cuda":
         torch.cuda.synchronize()
-    t = time.perf_counter()
-    s = pair.score(text, dtype=dtype, batch_size=batch_size)
-    if device == "cuda":
-        torch.cuda.synchronize()
-    dt = time.perf_counter() - t
-    return {"seconds": dt, "chars_per_s": len(text) / dt, "kl": s.kl}
+    spent: dict[str, float] = {}
+    inner = model_module.run_models
+
+    def timed_run(tasks, dev):
+        t0 = time.perf_counter()
+        out = inner(tasks, dev)
+        name = getattr(tasks[0], "func", tasks[0]).__name__
+        spent[name] = spent.get(name, 0.0) + time.perf_counter() - t0
+        return out
+
+    model_module.run_models = timed_run
+    try:
+        t = time.perf_counter()
+        s = pair.score(text, dtype=dtype, batch_size=batch_size)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        dt = time.perf_counter() - t
+    finally:
+        model_module.run_models = inner
+    out = {"seconds": dt, "chars_per_s": len(text) / dt, "kl": s.kl}
+    if device == "cpu" and pair.config.arch == "lstm":
+        out["recurrence %"] = 100 * spent.get("recur", 0.0) / dt
+        out["head+stats %"] = 100 * spent.get("stats", 0.0) / dt
+    return out
 
 
 def lingua_rate(text: str, restricted: bool) -> dict:
@@ -169,6 +191,9 @@ def main() -> None:
         for i, (row, job) in enumerate(jobs):
             r = job()
             samples[i].append(r["chars_per_s"])
+            for key in ("recurrence %", "head+stats %"):
+                if key in r:
+                    row.setdefault("_" + key, []).append(r[key])
             if "kl" in r and rnd == 0:
                 ref = ref_kl.setdefault(row["_ref"], r["kl"])
                 row["KL rel. diff vs fp32"] = float(np.nanmean(np.abs(r["kl"] - ref))
@@ -183,11 +208,17 @@ def main() -> None:
             row["chars/s range"] = f"{min(v):,.0f}-{max(v):,.0f}"
         if "_fpc" in row:
             row["matmul peak %"] = 100 * row["_fpc"] * row["chars/s"] / row["_peak"]
+        for key in ("recurrence %", "head+stats %"):
+            if "_" + key in row:
+                row[key] = float(np.median(row["_" + key]))
         rows.append({k: x for k, x in row.items() if not k.startswith("_")})
     stream = stream_run(args.model[0] if args.model else None, args.stream_mb) \
         if args.stream_mb else None
     cols = ["tool", "params/model", "device", "dtype", "batch", "chars/s", "chars/s range",
-            "MFLOP/char", "matmul peak %", "KL rel. diff vs fp32", "chars"]
+            "MFLOP/char", "matmul peak %", "recurrence %", "head+stats %", "KL rel. diff vs fp32",
+            "chars"]
+    print(f"CPU: {info['cpu']['model']}, flags: {' '.join(info['cpu']['flags']) or '-'}; "
+          f"{info['threads']} torch threads")
     print(table(rows, cols))
     print("matmul peaks (GFLOP/s): " + ", ".join(f"{k} {v / 1e9:,.0f}" for k, v in peaks.items()))
     if stream:

@@ -86,3 +86,17 @@ def test_token_starts_are_where_the_token_pattern_matches(text):
     from textkl.lexicon import TOKEN, token_starts
 
     assert token_starts(text).tolist() == [m.start() for m in TOKEN.finditer(text)]
+
+
+def test_the_token_memo_is_bounded_and_changes_nothing(monkeypatch):
+    from textkl import lexicon as lexicon_module
+
+    counts = {"the": 9, "cat": 2, "don't": 1, "été": 3}
+    text = "The CAT, the cat; Don’t ÉTÉ été the dog " * 3
+    starts = np.array([0, 8, 20, 40], dtype=np.int64)
+    want = Lexicon(dict(counts)).unit_log_counts(text, starts, 0.05)
+    monkeypatch.setattr(lexicon_module, "MEMO_TOKENS", 3)
+    lex = Lexicon(dict(counts))
+    for _ in range(2):
+        np.testing.assert_array_equal(lex.unit_log_counts(text, starts, 0.05), want)
+        assert len(lex._seen) <= 3

@@ -9,6 +9,7 @@ few window sizes. Later stages set thresholds relative to these ("above the book
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -52,7 +53,12 @@ class Calibration:
     def _table(self, window: int) -> np.ndarray:
         if window not in self.quantiles:
             raise SettingError(f"no calibration for window {window}; have {sorted(self.quantiles)}")
-        return np.asarray(self.quantiles[window])
+        return self._arrays[window]
+
+    @cached_property
+    def _arrays(self) -> dict[int, np.ndarray]:
+        """The quantile tables as arrays, built once (a filter asks for them per document)."""
+        return {w: np.asarray(v, dtype=np.float64) for w, v in self.quantiles.items()}
 
     def to_dict(self) -> dict:
         return {

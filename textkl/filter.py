@@ -42,6 +42,7 @@ from .errors import ModelFileError, SettingError
 from .finders import SpanFinder, make_finder
 from .io import iter_lines, open_output
 from .numerics import centred_mean
+from .segment import paused_gc
 from .spans import Segment, Span, space_mask, to_segments
 
 if TYPE_CHECKING:
@@ -214,17 +215,18 @@ def score_documents(pair, texts: Sequence[Any], rules: Rules | None = None, *,
     finder = span_finder(pair)
     out: list[tuple[DocScore | None, str | None, list[Segment] | None]] = [
         (None, r, None) for r in reasons]
-    for i, sc in zip(todo, scores, strict=True):
-        ds = doc_score(pair, texts[i], sc, finder)
-        if extract:
-            spans = [sp for sp in in_distribution_spans(pair, texts[i], sc, finder)
-                     if sp.end - sp.start >= rules.min_length
-                     and (rules.max_mean_kl is None or sp.mean_kl <= rules.max_mean_kl)]
-            reason = decide(ds, _NO_RULES)
-            reason = reason or (None if spans else "no_in_distribution_span")
-            out[i] = (ds, reason, spans)
-        else:
-            out[i] = (ds, decide(ds, rules), None)
+    with paused_gc():
+        for i, sc in zip(todo, scores, strict=True):
+            ds = doc_score(pair, texts[i], sc, finder)
+            if extract:
+                spans = [sp for sp in in_distribution_spans(pair, texts[i], sc, finder)
+                         if sp.end - sp.start >= rules.min_length
+                         and (rules.max_mean_kl is None or sp.mean_kl <= rules.max_mean_kl)]
+                reason = decide(ds, _NO_RULES)
+                reason = reason or (None if spans else "no_in_distribution_span")
+                out[i] = (ds, reason, spans)
+            else:
+                out[i] = (ds, decide(ds, rules), None)
     return out
 
 

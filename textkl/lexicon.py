@@ -26,6 +26,7 @@ from .errors import SettingError
 # a word: letters, with apostrophes inside ("don't", "d'un"); digits and "_" are not letters
 TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 MAX_WORDS = 100_000
+MEMO_TOKENS = 1 << 17  # tokens remembered by ``Lexicon._count_of``
 
 
 @lru_cache(maxsize=1)
@@ -62,6 +63,7 @@ class Lexicon:
 
     def __init__(self, counts: dict[str, int]) -> None:
         self.counts = counts
+        self._seen: dict[str, int] = {}  # a token as written -> its count (see ``_count_of``)
 
     @classmethod
     def build(cls, texts: Iterable[str], max_words: int = MAX_WORDS) -> Lexicon:
@@ -70,6 +72,17 @@ class Lexicon:
         for text in texts:
             c.update(_norm(t) for t in TOKEN.findall(text))
         return cls(dict(c.most_common(max_words)))
+
+    def _count_of(self, token: str) -> int:
+        """The book's count of ``token`` as written. Documents repeat the same words, and
+        normalising one costs more than looking it up; the memo is emptied when it holds
+        ``MEMO_TOKENS`` (a corpus has many words)."""
+        count = self._seen.get(token)
+        if count is None:
+            if len(self._seen) >= MEMO_TOKENS:
+                self._seen.clear()
+            count = self._seen[token] = self.counts.get(_norm(token), 0)
+        return count
 
     def __len__(self) -> int:
         return len(self.counts)
@@ -91,8 +104,7 @@ class Lexicon:
         pos = token_starts(text)
         if len(pos) != len(toks):  # cannot happen by construction; the regex decides
             pos = np.fromiter((m.start() for m in TOKEN.finditer(text)), np.int64, len(toks))
-        get = self.counts.get
-        count = {t: get(_norm(t), 0) for t in set(toks)}  # normalise each distinct token once
+        count = {t: self._count_of(t) for t in set(toks)}  # each distinct token once
         logs = np.log(np.fromiter(map(count.__getitem__, toks), float, len(toks)) + alpha)
         unit = np.searchsorted(starts, pos, side="right") - 1
         n = np.bincount(unit, minlength=len(starts))
