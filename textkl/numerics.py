@@ -71,10 +71,10 @@ def full_window_means(x: np.ndarray, window: int) -> np.ndarray:
     return (c[window:] - c[:-window]) / window
 
 
-SMALL_PELT = 128  # signals up to this long take the plain dynamic program (no pruning)
+SMALL_PELT = 128  # signals up to this long run the search over Python floats
 
 
-def _small_optimal_partition(sq: np.ndarray, cs: np.ndarray, penalty: float,
+def _short_pelt(sq: np.ndarray, cs: np.ndarray, penalty: float,
                              min_size: int) -> list[int]:
     """``linear_pelt``'s search for a short signal: every segment cost at once in numpy,
     then the same pruned dynamic program over Python floats (the same costs, candidates,
@@ -106,13 +106,15 @@ def _small_optimal_partition(sq: np.ndarray, cs: np.ndarray, penalty: float,
 
 
 def linear_pelt(x: np.ndarray, penalty: float, min_size: int = 2) -> list[int]:
-    """Exact penalised change points of the mean of a multivariate signal (PELT).
+    """Penalised change points of the mean of a multivariate signal (PELT).
 
     Minimises the sum over segments of the squared deviations from the segment's mean,
     plus ``penalty`` per segment, over segments of at least ``min_size`` samples: what
     ruptures' ``KernelCPD(kernel="linear", min_size=min_size).fit(x).predict(pen=penalty)``
     returns (the same dynamic program and pruning rule; ties go to the earliest cut), in
-    numpy, without the seconds that importing ruptures and scipy costs.
+    numpy, without the seconds that importing ruptures and scipy costs. Like ruptures'
+    search, the pruning can drop the optimum on rare inputs (9 samples, ``min_size`` 3:
+    three segments at cost 7.498 where one costs 7.482).
 
     Args:
         x: float (N, D) or (N,) signal.
@@ -130,7 +132,7 @@ def linear_pelt(x: np.ndarray, penalty: float, min_size: int = 2) -> list[int]:
     sq = np.concatenate(([0.0], np.cumsum((v * v).sum(1))))  # (N+1,) sums of |x|^2
     cs = np.vstack([np.zeros((1, v.shape[1])), np.cumsum(v, 0)])  # (N+1, D) sums of x
     if n <= SMALL_PELT:
-        return _small_optimal_partition(sq, cs, penalty, min_size)
+        return _short_pelt(sq, cs, penalty, min_size)
 
     def cost(s: np.ndarray, t: int) -> np.ndarray:  # squared deviations of segments [s, t)
         d = cs[t] - cs[s]
