@@ -350,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     res["per_doc"] = run_per_doc(pair, docs[: args.per_doc])
     res["accuracy"] = accuracy(work, docs)
     if not args.no_lingua:
-        print("lingua EN+FR ...", file=sys.stderr)
+        print("lingua, EN+FR and all languages ...", file=sys.stderr)
         res["lingua"] = run_lingua(docs)
     if not args.no_datatrove:
         print("datatrove, 2 workers ...", file=sys.stderr)
