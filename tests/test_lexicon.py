@@ -79,7 +79,6 @@ def test_checkpoints_keep_the_lexicon_and_older_ones_load_without(tiny_pair, tmp
         load(tmp_path / "bad.pt")
 
 
-
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet="ab'’ _1½Ⅻé-\n𝔘ΣçA", max_size=60))
 def test_token_starts_are_where_the_token_pattern_matches(text):
