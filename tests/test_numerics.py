@@ -11,16 +11,22 @@ from hypothesis import strategies as st
 from textkl.numerics import centred_mean, full_window_means, linear_pelt
 
 
+def _signal(seed: int, n: int, dims: int, changes: int) -> np.ndarray:
+    """Gaussian noise (n, dims) whose mean jumps at ``changes`` random places."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, dims))
+    for c in rng.integers(0, n, size=changes):
+        x[c:] += rng.normal(0, 3, size=dims)
+    return x
+
+
 @settings(max_examples=200, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(4, 90), dims=st.integers(1, 5),
        min_size=st.integers(1, 4), pen=st.floats(0.5, 40.0), changes=st.integers(0, 4))
 def test_linear_pelt_equals_ruptures(seed, n, dims, min_size, pen, changes):
     if n < 2 * min_size:
         return
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, dims))
-    for c in rng.integers(0, n, size=changes):
-        x[c:] += rng.normal(0, 3, size=dims)
+    x = _signal(seed, n, dims, changes)
     want = rpt.KernelCPD(kernel="linear", min_size=min_size).fit(x).predict(pen=pen)
     assert linear_pelt(x, pen, min_size) == want
 
@@ -35,10 +41,7 @@ def test_linear_pelt_short_path_equals_the_pruned_search(seed, n, dims, min_size
 
     if n < 2 * min_size:
         return
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, dims))
-    for c in rng.integers(0, n, size=changes):
-        x[c:] += rng.normal(0, 3, size=dims)
+    x = _signal(seed, n, dims, changes)
     with mock.patch.object(numerics, "SMALL_PELT", 0):
         pruned = linear_pelt(x, pen, min_size)
     with mock.patch.object(numerics, "SMALL_PELT", 10**6):

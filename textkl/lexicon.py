@@ -40,13 +40,10 @@ def token_starts(text: str) -> np.ndarray:
     """int64: where ``TOKEN.finditer(text)`` starts its matches, from a letter mask
     instead of one match object per word. A token starts at a letter not preceded by a
     letter, nor by an apostrophe that follows a letter (that apostrophe joins the two)."""
-    from .vocab import codepoints
+    from .vocab import char_class, codepoints
 
     cp = codepoints(text)
-    bmp = cp < 0x10000
-    letter = _bmp_word_letters()[np.where(bmp, cp, 0)] & bmp
-    for i in np.flatnonzero(~bmp):
-        letter[i] = TOKEN.match(text[i]) is not None
+    letter = char_class(text, _bmp_word_letters(), lambda c: TOKEN.match(c) is not None)
     prev = np.concatenate(([False], letter[:-1]))
     before = np.concatenate(([False, False], letter[:-2]))[: len(text)]
     apostrophe = (cp == ord("'")) | (cp == ord("’"))

@@ -180,14 +180,9 @@ def _bmp_letters() -> np.ndarray:
 
 def _letters(text: str) -> np.ndarray:
     """Bool (N,): ``text[i].isalpha()``, by table lookup (Python's test beyond the BMP)."""
-    from .vocab import codepoints
+    from .vocab import char_class
 
-    cp = codepoints(text)
-    bmp = cp < 0x10000
-    out = _bmp_letters()[np.where(bmp, cp, 0)] & bmp
-    for i in np.flatnonzero(~bmp):
-        out[i] = text[i].isalpha()
-    return out
+    return char_class(text, _bmp_letters(), str.isalpha)
 
 
 def _block_index(offsets: np.ndarray, pos: int) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -30,6 +31,17 @@ FOLD_RULES = ("fold_whitespace", "none")
 def codepoints(text: str) -> np.ndarray:
     """Code points of ``text`` as a uint32 array; index i is ``text[i]``."""
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def char_class(text: str, bmp_table: np.ndarray, test: Callable[[str], bool]) -> np.ndarray:
+    """Bool (N,): ``test(text[i])`` for each character, read from ``bmp_table`` (``test`` of
+    every code point below 0x10000) and computed by ``test`` only beyond it."""
+    cp = codepoints(text)
+    bmp = cp < 0x10000
+    out = bmp_table[np.where(bmp, cp, 0)] & bmp
+    for i in np.flatnonzero(~bmp):
+        out[i] = test(text[i])
+    return out
 
 
 _SPACE_TABLE = np.zeros(int(_WHITESPACE.max()) + 1, dtype=bool)
