@@ -77,6 +77,7 @@ class Planted:
 
     text: str
     spans: list[tuple[int, int, str]]
+    inserts: tuple[tuple[int, int], ...] = ()  # (start, end) of each inserted piece, separator too
 
     def mask(self, language: str | None = None) -> np.ndarray:
         m = np.zeros(len(self.text), dtype=bool)
@@ -84,6 +85,24 @@ class Planted:
             if language is None or lang == language:
                 m[s:e] = True
         return m
+
+    def from_host(self, host_mask: np.ndarray) -> np.ndarray:
+        """A mask over the host's characters carried to the document (inserts: False)."""
+        inserted = np.zeros(len(self.text), dtype=bool)
+        for s, e in self.inserts:
+            inserted[s:e] = True
+        out = np.zeros(len(self.text), dtype=bool)
+        out[~inserted] = host_mask
+        return out
+
+    def audited(self, host_name: str, host: str) -> tuple[np.ndarray, np.ndarray]:
+        """(English truth, characters not scored) with the host's own passages audited.
+
+        The planted English plus the host's own English quotations; not scored: the
+        host's passages in other languages and its title pages (``HOST_AUDIT``).
+        """
+        english, ignore = audit_host(host_name, host)
+        return self.mask("en") | self.from_host(english), self.from_host(ignore)
 
 
 def load_book(name: str) -> str:
@@ -152,24 +171,87 @@ def plant(host: str, sources: dict[str, tuple[list[str], list[str]]], share: flo
                 inserts.append((pos, piece + (sep if kind == "para" else " "), lang))
                 got += len(piece)
     inserts.sort()
-    out, spans, prev, shift = [], [], 0, 0
+    out, spans, pieces, prev, shift = [], [], [], 0, 0
     for pos, piece, lang in inserts:
         out.append(host[prev:pos])
         start = pos + shift
         spans.append((start, start + len(piece.rstrip()), lang))
+        pieces.append((start, start + len(piece)))
         out.append(piece)
         shift += len(piece)
         prev = pos
     out.append(host[prev:])
-    return Planted("".join(out), spans)
+    return Planted("".join(out), spans, tuple(pieces))
+
+
+# The French hosts' own passages that are not French running text, read by hand
+# (2026-12-02): every italic (_..._) or quoted («...») passage of each host whose words are
+# mostly (>= 60 %) absent from the other French books of the corpora was read, and those in
+# another language are listed with the sentence or verse line they stand in when that line
+# is not French either; plus Candide's title pages (the edition's front matter in capitals,
+# the second title page before chapter I, and "FIN DE CANDIDE."). English passages count as
+# English (the task's positives); the rest is not scored. Matched with any whitespace
+# between the words; a passage outside the host window is simply absent.
+HOST_AUDIT: dict[str, list[tuple[str, str]]] = {
+    "fr_novel_madame_bovary": [
+        ("it", "Amor nel cor"),
+        ("en", "That is the question!"),
+        ("la", "Castigat ridendo mores"),
+        ("la", "Fabricando fil faber, age quod agis."),  # "fil": as printed
+    ],
+    "fr_novel_les_miserables_t1_fantine": [
+        ("la", "ex abrupto"), ("la", "Sinite parvulos"), ("la", "Vermis sum"),
+        ("la", "Credo in Patrem"), ("la", "quia multum amavit"),
+        ("en", "Please adjust your dress before leaving"),
+        ("it", "Faccia gialluta, fa o miracolo"),
+        ("es", "Soy de Badajoz."), ("es", "Toda mi alma"), ("es", "Porque enseñas"),
+        ("es", "À tus piernas."),
+        ("la", "Nunc te, Bacche, canam"), ("la", "Nil sub sole novum"),
+        ("la", "amor omnibus idem"), ("la", "Gula punit Gulax."),
+    ],
+    "fr_novel_candide": [
+        ("title", "OEUVRES DE VOLTAIRE. TOME XXXIII DE L’ IMPRIMERIE DE A. FIRMIN DIDOT, RUE "
+                  "JACOB, Nº 24. OEUVRES DE VOLTAIRE PRÉFACES, AVERTISSEMENTS, NOTES, ETC. PAR "
+                  "M. BEUCHOT. TOME XXXIII. ROMANS. TOME I. A PARIS, CHEZ LEFÈVRE, LIBRAIRE, RUE "
+                  "DE L’ÉPERON, Kº 6. WERDET ET LEQUIEN FILS, RUE DU BATTOIR, Nº 20. MDCCCXXIX. "
+                  "CANDIDE, OU L’OPTIMISME"),
+        ("title", "CANDIDE, ou L’OPTIMISME, TRADUIT DE L’ALLEMAND DE M. LE DOCTEUR RALPH, AVEC "
+                  "LES ADDITIONS QU’ON A TROUVÉES DANS LA POCHE DU DOCTEUR, LORSQU’IL MOURUT À "
+                  "MINDEN, L’AN DE GRÂCE 1759 1759"),
+        ("title", "FIN DE CANDIDE."),
+        ("de", "Valdberghoff-trarbk-dikdorff"),
+        ("la", "in articulo mortis"),
+        ("it", "O che sciagura d’essere senza coglioni!"),
+        ("it", "Ma che sciagura d’essere senza coglioni!"),
+        ("la", "Tenebrae erant super faciem abyssi"),
+        ("la", "«Quaque erat et tellus, illic et pontus et aer.»"),
+        ("la", "Rupili pus atque venenum."),
+        ("la", "Italo perfusus aceto"),
+        ("la", "ut operaretur eum"),
+    ],
+}
+
+
+def audit_host(host_name: str, host: str) -> tuple[np.ndarray, np.ndarray]:
+    """(English, not scored) masks over ``host`` from ``HOST_AUDIT``."""
+    english, ignore = np.zeros(len(host), dtype=bool), np.zeros(len(host), dtype=bool)
+    for lang, passage in HOST_AUDIT.get(host_name, []):
+        pattern = r"\s+".join(map(re.escape, passage.split()))
+        for m in re.finditer(pattern, host):
+            (english if lang == "en" else ignore)[m.start() : m.end()] = True
+    return english, ignore
 
 
 # ---------------------------------------------------------------------------- metrics
 
 
-def prf(pred: np.ndarray, true: np.ndarray, text: str) -> dict:
-    """Precision, recall and F1 of ``pred`` against ``true`` over non-whitespace characters."""
+def prf(pred: np.ndarray, true: np.ndarray, text: str, ignore: np.ndarray | None = None
+        ) -> dict:
+    """Precision, recall and F1 of ``pred`` against ``true`` over non-whitespace characters
+    (and not ``ignore``)."""
     ns = ~np.array([c.isspace() for c in text], dtype=bool)
+    if ignore is not None:
+        ns &= ~ignore
     tp = int((pred & true & ns).sum())
     fp, fn = int((pred & ~true & ns).sum()), int((~pred & true & ns).sum())
     p = tp / (tp + fp) if tp + fp else 0.0
@@ -245,11 +327,15 @@ def task_planted_fr(args, config, det2, default) -> dict:
         doc = plant(host, {"en": en}, rng.uniform(0.01, 0.03), rng)
         truth = doc.mask()
         pair, info = timed_fit(doc.text, config, truth)
+        masks = {"self_fit": fitted(pair, doc.text),
+                 "lingua_en_fr": lingua_of(det2, doc.text, {Language.ENGLISH}),
+                 "default_pair": ~foreign_of(default, doc.text)[0]}
+        english, ignore = doc.audited(host_name, host)
         row = {"host": host_name, "planted_share": round(float(truth.mean()), 4), **info,
-               "self_fit": prf(fitted(pair, doc.text), truth, doc.text),
-               "lingua_en_fr": prf(lingua_of(det2, doc.text, {Language.ENGLISH}), truth,
-                                   doc.text),
-               "default_pair": prf(~foreign_of(default, doc.text)[0], truth, doc.text)}
+               **{tool: prf(m, truth, doc.text) for tool, m in masks.items()},
+               "audited": {"not_scored_chars": int(ignore.sum()),
+                           **{tool: prf(m, english, doc.text, ignore)
+                              for tool, m in masks.items()}}}
         docs.append(row)
         _say(f"planted_fr {host_name}", row)
         if args.clean:  # the host window alone: what share does the fit call foreign?
@@ -477,6 +563,11 @@ def table(results: dict) -> str:
                      f"{row['planted_share']:.1%}) | {_cell(row['self_fit'])} | "
                      f"{_cell(row['rounds'][0])} | {_cell(row['lingua_en_fr'])} (EN+FR) | "
                      f"{_cell(row['default_pair'])} | {row['wall_s']} / {row['cpu_s']} |")
+        if "audited" in row:  # results before 2026-12-02 have no audited labels
+            a = row["audited"]
+            lines.append(f"| the same, hosts audited ({a['not_scored_chars']:,} ch not scored)"
+                         f" | {_cell(a['self_fit'])} | - | {_cell(a['lingua_en_fr'])} (EN+FR) "
+                         f"| {_cell(a['default_pair'])} | - |")
     for row in t.get("planted_fr", {}).get("clean", []):
         lines.append(f"| unplanted {row['host']}: share called foreign | "
                      f"{row['foreign_share']:.2%} | - | {row['lingua_english_share']:.2%} "

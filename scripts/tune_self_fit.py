@@ -40,8 +40,8 @@ FULL = [{"level": lv, "switch_sentence": ss, "switch_word": sw}  # --grid full: 
                                             [3.0, 7.0, 15.0, 30.0])]
 
 
-def documents(split: str) -> list[tuple[str, str, np.ndarray]]:
-    """(name, text, truth mask) of each document of the split."""
+def documents(split: str) -> list[tuple[str, str, np.ndarray, tuple | None]]:
+    """(name, text, truth mask, audited (truth, not scored) or None) of each document."""
     from scripts.common import corpora_dir
 
     out = []
@@ -51,26 +51,28 @@ def documents(split: str) -> list[tuple[str, str, np.ndarray]]:
             rng = random.Random(k)  # bench_self_fit: seed * 1000 + k, seed 0
             host = b.host_window(b.load_book(b.FR_HOSTS[k]), 300_000, rng)
             doc = b.plant(host, {"en": en}, rng.uniform(0.01, 0.03), rng)
-            out.append((b.FR_HOSTS[k], doc.text, doc.mask()))
+            out.append((b.FR_HOSTS[k], doc.text, doc.mask(), doc.audited(b.FR_HOSTS[k], host)))
         return out
     rng = random.Random(77)
     host = b.host_window(b.load_book(b.DE_HOST), 300_000, rng)
     sources = {"en": b.source_pieces(b.EN_SOURCES), "fr": b.source_pieces(b.FR_SOURCES)}
     doc = b.plant(host, sources, rng.uniform(0.005, 0.015), rng)
-    out.append(("grimm", doc.text, doc.mask()))
+    out.append(("grimm", doc.text, doc.mask(), None))
     text = (corpora_dir() / f"{b.MIXED}.txt").read_text("utf-8")[:1_000_000]
     french = truths(text)
-    out.append(("war_and_peace", text, french["shipped"]))
-    out.append(("war_and_peace_corrected", text, french["corrected"]))
+    out.append(("war_and_peace", text, french["shipped"], None))
+    out.append(("war_and_peace_corrected", text, french["corrected"], None))
     return out
 
 
-def leave_one_out(paths: list[str]) -> dict:
+def leave_one_out(paths: list[str], labels: str = "planted") -> dict:
     """For each document, the setting with the best mean F1 on the others, and its F1 there.
 
     Reads the JSON lines of runs on the same grid (the three French novels); prints a table.
+    ``labels``: "planted" (the planted English) or "audited" (``bench_self_fit.HOST_AUDIT``).
     """
     rows = [json.loads(line) for p in paths for line in open(p, encoding="utf-8")]
+    rows = [r if labels == "planted" else {**r, **r["audited"]} for r in rows]
     f1 = {(r["doc"], json.dumps(r["settings"], sort_keys=True)): r["f1"] for r in rows}
     docs = sorted({d for d, _ in f1})
     grid = sorted({g for _, g in f1 if all((d, g) in f1 for d in docs)})
@@ -85,7 +87,8 @@ def leave_one_out(paths: list[str]) -> dict:
         print(f"| {held} | {chosen} | {f1[(held, chosen)]:.3f} | {best:.3f} |")
     mean = float(np.mean([r["f1"] for r in out.values()]))
     print(f"mean held-out F1 over {len(docs)} documents, {len(grid)} settings: {mean:.3f}")
-    return {"documents": out, "mean_f1": round(mean, 4), "settings_tried": len(grid)}
+    return {"labels": labels, "documents": out, "mean_f1": round(mean, 4),
+            "settings_tried": len(grid)}
 
 
 def main() -> None:
@@ -99,16 +102,20 @@ def main() -> None:
                          "old and the stored ones)")
     ap.add_argument("--leave-one-out", nargs="+", metavar="JSONL",
                     help="no fitting: choose on all documents but one from these runs' lines")
+    ap.add_argument("--labels", choices=["planted", "audited"], default="planted",
+                    help="--leave-one-out: F1 against the planted English, or with the "
+                         "hosts' own passages audited (bench_self_fit.HOST_AUDIT)")
     args = ap.parse_args()
     if args.leave_one_out:
-        res = leave_one_out(args.leave_one_out)
-        out = b.ROOT / "runs" / "tune_self_fit" / "leave_one_out.json"
+        res = leave_one_out(args.leave_one_out, args.labels)
+        suffix = "" if args.labels == "planted" else "_audited"
+        out = b.ROOT / "runs" / "tune_self_fit" / f"leave_one_out{suffix}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(res, indent=2))
         return
     grid = (FULL if args.grid == "full" else json.loads(args.grid) if args.grid
             else [OLD, FIT_DEFAULTS["decode"]])
-    for name, text, truth in documents(args.split):
+    for name, text, truth, audited in documents(args.split):
         pair = fit_pair(text, FitConfig(), device="auto", cache=True,
                         cache_dir=b.ROOT / "runs" / "tune_self_fit" / "cache")
         scores = pair.score(text)
@@ -118,6 +125,8 @@ def main() -> None:
             for s, e, foreign in finder.predict(text, scores):
                 mask[s:e] |= foreign
             row = {"doc": name, "settings": settings, **b.prf(mask, truth, text)}
+            if audited is not None:
+                row["audited"] = b.prf(mask, audited[0], text, audited[1])
             if name.startswith("war_and_peace"):  # the prefix lingua with all languages runs on
                 row["prefix_200k"] = b.prf(mask[:200_000], truth[:200_000], text[:200_000])
             print(json.dumps(row), flush=True)
