@@ -111,12 +111,27 @@ def test_mnist_fashion_core_on_synthetic_images(tmp_path):
     assert set(exp.SCORES) <= set(rows["CNN M=2"])
     copies = rows["copies M=2"]  # same init, same masks, same batches: bit-for-bit copies
     assert copies["mean_kl_in"] == 0.0 and copies["mean_kl_out"] == 0.0
-    assert copies["kl_max"] == 0.5 and copies["mi"] == 0.5
+    assert copies["kl_max"] == 0.5 and copies["mi"] == 0.5 and copies["kl_notebook"] == 0.5
     path = exp.save(res, tmp_path)
     saved = json.loads(path.read_text())
     assert {"config", "rows", "summary"} <= set(saved)
     assert json.loads((tmp_path / "config.json").read_text()) == {"epochs": 4}
     assert saved["summary"][0]["label"] == "CNN M=2" and saved["summary"][0]["seeds"] == 1
+
+
+def test_mnist_fashion_notebook_scores():
+    import exp_mnist_fashion as exp
+
+    logits = np.random.default_rng(4).normal(0, 3, (3, 50, 10))
+    s = exp.score_all(logits)
+    assert (s["kl_notebook"] >= s["kl_max"] - 1e-12).all()  # a max per class, then summed
+    assert (s["kl_notebook"] > s["kl_max"] + 1e-6).any()
+    logp = logits[:2] - exp._logsumexp(logits[:2])[..., None]
+    p = np.exp(logp)
+    by_hand = np.maximum(p[0] * (logp[0] - logp[1]), p[1] * (logp[1] - logp[0])).sum(-1)
+    np.testing.assert_allclose(exp.score_all(logits[:2])["kl_notebook"], by_hand)
+    tied = exp.tied_score(logits[0])  # one model twice: rounding only
+    assert np.abs(tied).max() < 1e-5 and np.abs(tied).max() > 0
 
 
 def test_mnist_fashion_first_models_of_a_stack_are_the_smaller_stack():
@@ -133,6 +148,26 @@ def test_mnist_fashion_first_models_of_a_stack_are_the_smaller_stack():
         logits.append(exp.logits_of(models, xt))
     np.testing.assert_array_equal(logits[0], logits[1][:2])
     assert np.abs(logits[1][0] - logits[1][1]).max() > 1e-3  # different init: not copies
+
+
+def test_mnist_fashion_notebook_schedule_learns_nothing_in_its_first_epoch():
+    import exp_mnist_fashion as exp
+    import torch
+
+    x, y = _mnist_fashion_synthetic(64, seed=3)
+    xt, yt = exp.to_input(x), torch.from_numpy(y)
+    cfg = exp.Config(cnn_width=4, cnn_hidden=8)
+    before, after = [], []
+    for epochs in (1, 2):
+        models = exp.make_stack(cfg, exp.Setting("CNN", "cnn", 2), seed=1)
+        for m in models:
+            m.eval()  # no dropout while reading the logits (train_joint ends in eval too)
+        before.append(exp.logits_of(models, xt))
+        exp.train_joint(models, xt, yt, steps=2 * epochs, batch=32, lr=1e-2, seed=1,
+                        decay_every=2, schedule="notebook")  # 2 steps per epoch
+        after.append(exp.logits_of(models, xt))
+    np.testing.assert_array_equal(before[0], after[0])  # epoch 0 trains at lr 0
+    assert np.abs(after[1] - before[1]).max() > 1e-4  # epoch 1 at lr * 1 / 200
 
 
 def test_mnist_fashion_parsers_read_idx_and_npm_json(tmp_path):

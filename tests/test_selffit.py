@@ -60,7 +60,8 @@ def test_fit_marks_the_planted_passage_and_the_cache_skips_training(planted, tin
     outside = np.concatenate([foreign[:start], foreign[end:]])
     assert outside.mean() < 0.05, outside.mean()
     rounds = pair.meta["self_fit"]["rounds"]
-    assert len(rounds) == 2 and rounds[1]["train_chars"] < rounds[0]["train_chars"]
+    assert len(rounds) == 3 and rounds[1]["train_chars"] < rounds[0]["train_chars"]
+    assert rounds[2]["train_chars"] < rounds[0]["train_chars"]
     assert len(tiny) == 1 and len(list(tmp_path.glob("*.pt"))) == 1
 
     again = textkl.fit(doc, min_chars=10_000, cache_dir=tmp_path, device="cpu", progress=False)
@@ -90,7 +91,7 @@ def test_one_language_document_is_almost_all_in_distribution(tiny, tmp_path, cap
     pair = textkl.fit(doc, min_chars=10_000, cache_dir=tmp_path, device="cpu", progress=True)
     assert _foreign(pair, doc).mean() < 0.03
     err = capsys.readouterr().err
-    assert "fit round 1/2" in err and "fit round 2/2" in err and "train" in err  # the bars
+    assert "fit round 1/3" in err and "fit round 3/3" in err and "train" in err  # the bars
 
 
 def test_too_short_document_names_the_minimum(tmp_path):

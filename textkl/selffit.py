@@ -57,7 +57,7 @@ _FOLD = CharVocab([" ", "\n"])  # only for the length of a text's normalised vie
 
 @dataclass(frozen=True)
 class FitConfig:
-    rounds: int = 2  # 1: train once on the whole document; 2+: again without what was found
+    rounds: int = 3  # 1: train once on the whole document; 2+: again without what was found
     steps: int | None = 1400  # optimiser steps over all rounds (None: until ``minutes``)
     minutes: float | None = None  # wall-clock budget over all rounds
     first_share: float = 0.6  # share of the steps (or minutes) of round 1; later rounds split
@@ -342,7 +342,7 @@ def _kept_text(text: str, keep: np.ndarray) -> str:
     return "\n\n".join(p for p in pieces if p)
 
 
-def fit_settings(*, minutes: float | None = None, steps: int | None = None, rounds: int = 2,
+def fit_settings(*, minutes: float | None = None, steps: int | None = None, rounds: int = 3,
                  d_model: int | None = None, seed: int = 0, min_chars: int | None = None,
                  **other) -> FitConfig:
     """A ``FitConfig`` from ``textkl.fit``'s options: None keeps a default, except that
