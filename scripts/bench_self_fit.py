@@ -5,8 +5,10 @@ Tasks (all documents are built by a seeded generator from the shared corpora):
 
 1. ``planted_fr``: a 300,000-character window of a French novel with 1-3 % English
    planted (see ``plant``), from English novels other than Moby-Dick. Character F1 of
-   the English (non-whitespace characters). The same window unplanted is fitted too: the
-   share of it called foreign (a one-language document should be almost all in
+   the English (non-whitespace characters), also with the hosts' own passages audited
+   (``HOST_AUDIT``: their Latin, Italian, Spanish and English quotations and Candide's title
+   pages, which the planted labels call French). The same window unplanted is fitted too:
+   the share of it called foreign (a one-language document should be almost all in
    distribution).
 2. ``war_and_peace``: the first 1,000,000 characters of the Maude translation with its
    French passages: the shipped ``MIXED_SPANS.tsv`` labels (a heuristic list) and the

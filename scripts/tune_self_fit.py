@@ -15,6 +15,10 @@ the character F1 of the planted (or labelled) text.
     python scripts/tune_self_fit.py --split test        # the stored settings and the old ones
     python scripts/tune_self_fit.py --split test --grid full > test.jsonl   # and dev.jsonl
     python scripts/tune_self_fit.py --leave-one-out dev.jsonl test.jsonl
+    python scripts/tune_self_fit.py --leave-one-out dev.jsonl test.jsonl --labels audited
+
+Each line also holds the F1 with the hosts' own non-French passages audited
+(``bench_self_fit.HOST_AUDIT``).
 """
 
 from __future__ import annotations
