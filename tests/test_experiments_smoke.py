@@ -134,6 +134,21 @@ def test_mnist_fashion_notebook_scores():
     assert np.abs(tied).max() < 1e-5 and np.abs(tied).max() > 0
 
 
+def test_mnist_fashion_resnet18_layout_and_its_input_size():
+    import exp_mnist_fashion as exp
+    import torch
+
+    net = exp.ResNet18()
+    assert sum(p.numel() for p in net.parameters()) == 11_175_370  # ResNet-18, one channel
+    x = torch.randn(2, 1, 28, 28)
+    big = exp.ResNet18(size=56).eval()
+    big.load_state_dict(net.state_dict())
+    with torch.inference_mode():
+        same = big(torch.nn.functional.interpolate(x, size=(56, 56), mode="bilinear"))
+        np.testing.assert_allclose(big(x).numpy(), same.numpy(), rtol=1e-5, atol=1e-5)
+        assert net.eval()(x).shape == (2, 10)
+
+
 def test_mnist_fashion_first_models_of_a_stack_are_the_smaller_stack():
     import exp_mnist_fashion as exp
     import torch

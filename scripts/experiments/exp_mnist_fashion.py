@@ -250,7 +250,7 @@ def load_data(cache: Path, n_train: int, n_test: int, n_full: int,
 def _dropout(h: torch.Tensor, p: float, gen: torch.Generator, channels: bool) -> torch.Tensor:
     """Dropout with masks from ``gen`` (one generator per model: no shared global RNG)."""
     shape = h.shape[:2] + (1,) * (h.dim() - 2) if channels else h.shape
-    keep = torch.rand(shape, generator=gen) >= p
+    keep = (torch.rand(shape, generator=gen) >= p).to(h.device)  # CPU masks on any device
     return h * keep / (1 - p)
 
 
@@ -322,10 +322,12 @@ class ResNet18(nn.Module):
     """The notebook's ResNet: ResNet-18's layout (7x7 stride-2 stem of 64 channels, 3x3
     stride-2 max-pool, stages of 2 basic blocks at 64 / 128 / 256 / 512 channels, average
     pool, linear), one input channel, 11.2M parameters. The notebook resized the images to
-    224 x 224; here they stay 28 x 28 (the last stage sees 1 x 1), 64 times less compute."""
+    224 x 224 (``size``); by default they stay 28 x 28 (the last stage sees 1 x 1), 53 times
+    less compute. Other sizes are resized bilinearly inside ``forward``."""
 
-    def __init__(self) -> None:
+    def __init__(self, size: int = 28) -> None:
         super().__init__()
+        self.size = size
         layers: list[nn.Module] = [nn.Conv2d(1, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64),
                                    nn.ReLU(), nn.MaxPool2d(3, 2, 1)]
         c_in = 64
@@ -336,6 +338,9 @@ class ResNet18(nn.Module):
         self.fc = nn.Linear(512, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.size != x.shape[-1]:
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear",
+                              align_corners=False)  # (B, 1, size, size)
         return self.fc(self.body(x).mean((2, 3)))  # (B, 10)
 
 
@@ -374,6 +379,8 @@ class Config:
     cnn_hidden: int = 64  # CNN hidden units (the notebook's net: 128)
     cnn_dropout: tuple[float, float] = (0.25, 0.5)  # after the convolutions, after the hidden
     resnet_width: int = 16  # ResNet stem channels
+    resnet18_size: int = 28  # image side the ResNet-18 layout sees (the notebook: 224)
+    device: str = "cpu"  # where models train: "cpu" or "cuda" (masks and batches drawn on CPU)
     seeds: tuple[int, ...] = (0, 1, 2)  # init / batch-order / dropout seeds
     data_seed: int = 0  # the fixed train / test split
     plan: dict[str, tuple[Setting, ...]] = field(default_factory=dict)  # in-dist -> settings
@@ -393,7 +400,9 @@ def default_plan(n_full: int, resnet18: bool = False) -> dict[str, tuple[Setting
               Setting("ResNet", "resnet", 2),
               *((Setting("ResNet-18", "resnet18", 2),) if resnet18 else ()))
     full = (Setting("CNN, 60k train", "cnn", 2, train_split="fashion_full"),
-            Setting("ResNet, 60k train", "resnet", 2, train_split="fashion_full"))
+            Setting("ResNet, 60k train", "resnet", 2, train_split="fashion_full"),
+            *((Setting("ResNet-18, 60k train", "resnet18", 2, train_split="fashion_full"),)
+              if resnet18 else ()))
     cnn = Setting("CNN", "cnn", 8, sizes=(2, 4, 8))
     return {"mnist": (cnn, *common), "fashion": (cnn, *common, *(full if n_full else ()))}
 
@@ -412,12 +421,12 @@ def make_stack(cfg: Config, s: Setting, seed: int) -> list[nn.Module]:
             elif s.arch == "resnet":
                 models.append(SmallResNet(cfg.resnet_width))
             elif s.arch == "resnet18":
-                models.append(ResNet18())
+                models.append(ResNet18(cfg.resnet18_size))
             else:
                 raise ValueError(f"arch must be cnn, resnet or resnet18, got {s.arch!r}")
         if s.perturb and i > 0:
             _perturb(models[-1], s.perturb, 1000 * seed + 700 + i)
-    return [m.to(memory_format=torch.channels_last) for m in models]
+    return [m.to(cfg.device, memory_format=torch.channels_last) for m in models]
 
 
 @torch.no_grad()
@@ -456,11 +465,13 @@ def train_joint(models: list[nn.Module], x: torch.Tensor, y: torch.Tensor, steps
     else:
         raise ValueError(f"schedule must be step or notebook, got {schedule!r}")
     gen = torch.Generator().manual_seed(seed)
+    device = next(models[0].parameters()).device
+    x, y = x.to(device), y.to(device)
     for m in models:
         m.train()
     done = 0
     while done < steps:
-        perm = torch.randperm(len(x), generator=gen)
+        perm = torch.randperm(len(x), generator=gen).to(device)
         for i in range(0, len(x), batch):
             b = perm[i : i + batch]
             loss = sum(F.cross_entropy(m(x[b]), y[b]) for m in models)
@@ -477,8 +488,9 @@ def train_joint(models: list[nn.Module], x: torch.Tensor, y: torch.Tensor, steps
 
 @torch.inference_mode()
 def logits_of(models: list[nn.Module], x: torch.Tensor, batch: int = 500) -> np.ndarray:
-    """float64 (M, N, 10) logits of every model."""
-    return torch.cat([torch.stack([m(x[i : i + batch]) for m in models])
+    """float64 (M, N, 10) logits of every model (on the models' device, returned on CPU)."""
+    x = x.to(next(models[0].parameters()).device)
+    return torch.cat([torch.stack([m(x[i : i + batch]) for m in models]).float().cpu()
                       for i in range(0, len(x), batch)], 1).double().numpy()
 
 
@@ -651,11 +663,11 @@ def tables(summary: list[dict]) -> str:
     return table(head, cols) + "\n\n" + table(full, ["in / out", "setting", *SCORES, *extra])
 
 
-def quick_config() -> Config:
+def quick_config(resnet18: bool = False) -> Config:
     """Seconds once the data is cached: tiny splits, one seed, one epoch."""
     cfg = Config(n_train=600, n_test=300, n_full=1200, epochs=1, cnn_width=8, cnn_hidden=32,
                  resnet_width=8, seeds=(0,))
-    plan = default_plan(cfg.n_full)
+    plan = default_plan(cfg.n_full, resnet18)
     plan["mnist"] = (replace(plan["mnist"][0], models=4, sizes=(2, 4)), *plan["mnist"][1:])
     return replace(cfg, plan=plan)
 
@@ -673,9 +685,10 @@ def cpu_model() -> str:
 
 def configure(args) -> Config:
     """The config of the command line: defaults (or ``--quick``) with the options applied."""
-    cfg = quick_config() if args.quick else Config()
+    cfg = quick_config(args.resnet18) if args.quick else Config()
     over = {k: v for k, v in (("epochs", args.epochs), ("lr", args.lr),
                               ("schedule", args.schedule),
+                              ("resnet18_size", args.resnet18_size), ("device", args.device),
                               ("cnn_width", args.cnn_width), ("cnn_hidden", args.cnn_hidden),
                               ("resnet_width", args.resnet_width), ("n_full", args.n_full))
             if v is not None}
@@ -726,6 +739,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--schedule", choices=["step", "notebook"], default=None,
                     help="learning-rate schedule (default step: x 0.7 per epoch; notebook: "
                          "lr * epoch / 200, with --lr 1e-2 --epochs 14 as the notebook ran it)")
+    ap.add_argument("--resnet18-size", type=int, default=None,
+                    help="image side for the ResNet-18 layout (default 28; the notebook's 224)")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default=None,
+                    help="where the models train (default cpu)")
     ap.add_argument("--resnet18", action="store_true",
                     help='add the notebook\'s ResNet-18 layout ("ResNet-18"; 11.2M parameters)')
     ap.add_argument("--only", nargs="+", default=None, metavar="IN:LABEL",
