@@ -57,6 +57,7 @@ import re
 import sys
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -88,13 +89,18 @@ class Planted:
                 m[s:e] = True
         return m
 
+    @cached_property
+    def _from_host(self) -> np.ndarray:
+        """bool (N,): the document positions that hold the host's characters, in order."""
+        kept = np.ones(len(self.text), dtype=bool)
+        for s, e in self.inserts:
+            kept[s:e] = False
+        return kept
+
     def from_host(self, host_mask: np.ndarray) -> np.ndarray:
         """A mask over the host's characters carried to the document (inserts: False)."""
-        inserted = np.zeros(len(self.text), dtype=bool)
-        for s, e in self.inserts:
-            inserted[s:e] = True
         out = np.zeros(len(self.text), dtype=bool)
-        out[~inserted] = host_mask
+        out[self._from_host] = host_mask
         return out
 
     def audited(self, host_name: str, host: str) -> tuple[np.ndarray, np.ndarray]:

@@ -536,13 +536,12 @@ def score_all(logits: np.ndarray) -> dict[str, np.ndarray]:
 def _aurocs(logits_in: np.ndarray, logits_out: np.ndarray) -> dict[str, float]:
     """AUROC of every score for one group of models, and its mean self-KL in and out."""
     s_in, s_out = score_all(logits_in), score_all(logits_out)
+    out = {k: _lib.auroc(s_in[k], s_out[k]) for k in SCORES}
     # the notebook ranks kl / (mean kl in distribution); a negative mean reverses the ranking
     ref = float(s_in["kl_tied"].mean())
-    flip = 1.0 - _lib.auroc(s_in["kl_tied"], s_out["kl_tied"])
-    return {k: _lib.auroc(s_in[k], s_out[k]) for k in SCORES} | {
-        "mean_kl_in": float(s_in["kl_mean"].mean()),
-        "mean_kl_out": float(s_out["kl_mean"].mean()),
-        "tied_reference": ref, "kl_tied_normed": flip if ref < 0 else 1.0 - flip}
+    return out | {"mean_kl_in": float(s_in["kl_mean"].mean()),
+                  "mean_kl_out": float(s_out["kl_mean"].mean()), "tied_reference": ref,
+                  "kl_tied_normed": 1.0 - out["kl_tied"] if ref < 0 else out["kl_tied"]}
 
 
 def evaluate(logits_in: np.ndarray, logits_out: np.ndarray, y_in: np.ndarray,
@@ -657,10 +656,10 @@ def tables(summary: list[dict]) -> str:
                      "notebook score": _pm(r, "kl_notebook"), "gap (notebook)": gap_nb,
                      "self-KL mean": _pm(r, "kl_mean"), "accuracy": f"{r['acc_mean']:.4f}"})
     cols = list(head[0]) if head else []
-    extra = ("kl_tied_normed",) if summary and "kl_tied_normed" in summary[0] else ()
+    scores = (*SCORES, "kl_tied_normed")
     full = [{"in / out": f"{r['in']} / {r['out']}", "setting": r["label"]}
-            | {k: _pm(r, k) for k in (*SCORES, *extra)} for r in summary]
-    return table(head, cols) + "\n\n" + table(full, ["in / out", "setting", *SCORES, *extra])
+            | {k: _pm(r, k) for k in scores} for r in summary]
+    return table(head, cols) + "\n\n" + table(full, ["in / out", "setting", *scores])
 
 
 def quick_config(resnet18: bool = False) -> Config:
