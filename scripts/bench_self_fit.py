@@ -293,13 +293,6 @@ def lingua_of(detector, text: str, languages: set) -> np.ndarray:
     return mask
 
 
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
-
-
 def timed_fit(text: str, config, truth: np.ndarray | None) -> tuple[object, dict]:
     """Fit without the cache; wall and CPU seconds; F1 of what each round's pair finds."""
     from textkl.selffit import finder, fit_rounds
@@ -513,7 +506,8 @@ def main(argv: list[str] | None = None) -> dict:
     default = textkl.load()
     det2 = LanguageDetectorBuilder.from_languages(Language.ENGLISH, Language.FRENCH).build()
     tasks = args.tasks.split(",")
-    results: dict = {"machine": {**machine(), "cpu_model": cpu_model(),
+    m = machine()
+    results: dict = {"machine": {**m, "cpu_model": m["cpu"]["model"],
                                  "note": "2-core machine shared with other jobs"},
                      "quick": args.quick, "seed": args.seed, "config": config.__dict__,
                      "default_pair": default.describe(), "tasks": {}}
