@@ -381,6 +381,7 @@ class Config:
     resnet_width: int = 16  # ResNet stem channels
     resnet18_size: int = 28  # image side the ResNet-18 layout sees (the notebook: 224)
     device: str = "cpu"  # where models train: "cpu" or "cuda" (masks and batches drawn on CPU)
+    amp: str = "fp32"  # "bf16": matmuls and convolutions under bfloat16 autocast (AMX, GPUs)
     seeds: tuple[int, ...] = (0, 1, 2)  # init / batch-order / dropout seeds
     data_seed: int = 0  # the fixed train / test split
     plan: dict[str, tuple[Setting, ...]] = field(default_factory=dict)  # in-dist -> settings
@@ -443,9 +444,17 @@ def to_input(x: np.ndarray) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last)
 
 
+def autocast(models: list[nn.Module], amp: str):
+    """bfloat16 autocast on the models' device with ``amp`` "bf16", else a no-op context."""
+    if amp not in ("fp32", "bf16"):
+        raise ValueError(f"amp must be fp32 or bf16, got {amp!r}")
+    device = next(models[0].parameters()).device.type
+    return torch.autocast(device, dtype=torch.bfloat16, enabled=amp == "bf16")
+
+
 def train_joint(models: list[nn.Module], x: torch.Tensor, y: torch.Tensor, steps: int,
                 batch: int, lr: float, seed: int, decay: float = 1.0,
-                decay_every: int = 0, schedule: str = "step") -> None:
+                decay_every: int = 0, schedule: str = "step", amp: str = "fp32") -> None:
     """One Adam over all models, summed cross-entropy, the same shuffled batches for all.
 
     ``steps`` batches are drawn from successive shuffles of ``x``; with a training set larger
@@ -454,7 +463,8 @@ def train_joint(models: list[nn.Module], x: torch.Tensor, y: torch.Tensor, steps
     PyTorch MNIST example). "notebook": the notebook's multi-model runs, Adam with a
     ``CyclicLR(base_lr=0, max_lr=lr, step_size_up=200)`` stepped once per epoch, so epoch e
     (from 0) trains at ``lr * e / 200``: nothing in the first epoch, 6.5e-4 in the 14th for
-    lr 1e-2.
+    lr 1e-2. ``amp`` "bf16": the forward pass under bfloat16 autocast (weights, gradients
+    and Adam stay float32).
     """
     opt = torch.optim.Adam([p for m in models for p in m.parameters()], lr=lr)
     every = max(1, decay_every or steps)
@@ -474,7 +484,8 @@ def train_joint(models: list[nn.Module], x: torch.Tensor, y: torch.Tensor, steps
         perm = torch.randperm(len(x), generator=gen).to(device)
         for i in range(0, len(x), batch):
             b = perm[i : i + batch]
-            loss = sum(F.cross_entropy(m(x[b]), y[b]) for m in models)
+            with autocast(models, amp):
+                loss = sum(F.cross_entropy(m(x[b]).float(), y[b]) for m in models)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -487,11 +498,14 @@ def train_joint(models: list[nn.Module], x: torch.Tensor, y: torch.Tensor, steps
 
 
 @torch.inference_mode()
-def logits_of(models: list[nn.Module], x: torch.Tensor, batch: int = 500) -> np.ndarray:
-    """float64 (M, N, 10) logits of every model (on the models' device, returned on CPU)."""
+def logits_of(models: list[nn.Module], x: torch.Tensor, batch: int = 500,
+              amp: str = "fp32") -> np.ndarray:
+    """float64 (M, N, 10) logits of every model (on the models' device, returned on CPU;
+    under bfloat16 autocast with ``amp`` "bf16")."""
     x = x.to(next(models[0].parameters()).device)
-    return torch.cat([torch.stack([m(x[i : i + batch]) for m in models]).float().cpu()
-                      for i in range(0, len(x), batch)], 1).double().numpy()
+    with autocast(models, amp):
+        return torch.cat([torch.stack([m(x[i : i + batch]).float() for m in models]).cpu()
+                          for i in range(0, len(x), batch)], 1).double().numpy()
 
 
 def _logsumexp(a: np.ndarray) -> np.ndarray:
@@ -577,10 +591,11 @@ def run_setting(cfg: Config, splits: dict[str, Split], d_in: str, s: Setting,
     models = make_stack(cfg, s, seed)
     steps = round(cfg.steps * s.steps_factor)  # the schedule stretches with the factor
     train_joint(models, to_input(tr.x_train), torch.from_numpy(tr.y_train), steps, cfg.batch,
-                cfg.lr, seed, cfg.decay, round(steps / cfg.epochs), cfg.schedule)
+                cfg.lr, seed, cfg.decay, round(steps / cfg.epochs), cfg.schedule, cfg.amp)
     train_s = time.perf_counter() - t0
-    rows = evaluate(logits_of(models, to_input(splits[d_in].x_test)),
-                    logits_of(models, to_input(splits[d_out].x_test)), splits[d_in].y_test,
+    rows = evaluate(logits_of(models, to_input(splits[d_in].x_test), amp=cfg.amp),
+                    logits_of(models, to_input(splits[d_out].x_test), amp=cfg.amp),
+                    splits[d_in].y_test,
                     s.sizes)
     base = {"in": d_in, "out": d_out, "setting": s.label, "seed": seed,
             "n_train": len(tr.x_train), "steps": steps,
@@ -671,23 +686,13 @@ def quick_config(resnet18: bool = False) -> Config:
     return replace(cfg, plan=plan)
 
 
-def cpu_model() -> str:
-    """The ``model name`` of /proc/cpuinfo ("" where there is none)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
-
-
 def configure(args) -> Config:
     """The config of the command line: defaults (or ``--quick``) with the options applied."""
     cfg = quick_config(args.resnet18) if args.quick else Config()
     over = {k: v for k, v in (("epochs", args.epochs), ("lr", args.lr),
                               ("schedule", args.schedule),
                               ("resnet18_size", args.resnet18_size), ("device", args.device),
+                              ("amp", args.amp),
                               ("cnn_width", args.cnn_width), ("cnn_hidden", args.cnn_hidden),
                               ("resnet_width", args.resnet_width), ("n_full", args.n_full))
             if v is not None}
@@ -742,6 +747,9 @@ def main(argv: list[str] | None = None) -> dict:
                     help="image side for the ResNet-18 layout (default 28; the notebook's 224)")
     ap.add_argument("--device", choices=["cpu", "cuda"], default=None,
                     help="where the models train (default cpu)")
+    ap.add_argument("--amp", choices=["fp32", "bf16"], default=None,
+                    help="bf16: train and score under bfloat16 autocast (default fp32; fast "
+                         "on a CPU with AMX and on GPUs)")
     ap.add_argument("--resnet18", action="store_true",
                     help='add the notebook\'s ResNet-18 layout ("ResNet-18"; 11.2M parameters)')
     ap.add_argument("--only", nargs="+", default=None, metavar="IN:LABEL",
@@ -755,7 +763,7 @@ def main(argv: list[str] | None = None) -> dict:
                                     "normalisation": [MEAN, STD], "argv": argv or sys.argv[1:]},
            "scores": SCORE_DOC, "data": prov} | run(cfg, splits)
     res |= {"seconds": round(time.perf_counter() - t0, 1),
-            "machine": machine() | {"cpu_model": cpu_model()}}
+            "machine": machine()}
     path = save(res, ROOT / "runs" / args.name)
     print(tables(res["summary"]))
     print(f"\n{res['seconds']:.0f} s; wrote {path.relative_to(ROOT)}")
