@@ -49,6 +49,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, peak_rss_mb, read_corpus, table, write_results  # noqa: E402
 
+from textkl.score import PRECISIONS, precision_dtype  # noqa: E402
+
 IMPORTS = ("import textkl, textkl.segment, textkl.pair, textkl.regions, threadpoolctl, "
            "sklearn.cluster")
 
@@ -205,10 +207,10 @@ def cold_import_seconds() -> float:
     return time.perf_counter() - t
 
 
-def one_round(pair, detector, text: str) -> dict:
+def one_round(pair, detector, text: str, dtype=None) -> dict:
     """Every step once on ``text``: their times, and the spans and segments found."""
-    _, t_score = timed(lambda: pair.score(text))
-    scores, t_feat = timed(lambda: pair.score(text, features=True))
+    _, t_score = timed(lambda: pair.score(text, dtype=dtype))
+    scores, t_feat = timed(lambda: pair.score(text, features=True, dtype=dtype))
     spans, t_finder = timed(lambda: pair.segment(text, scores=scores, regions=None))
     segs, t_regions_total = timed(lambda: pair.segment(text, scores=scores))
     out = {"score_s": t_score, "score_features_s": t_feat, "finder_s": t_finder,
@@ -218,11 +220,11 @@ def one_round(pair, detector, text: str) -> dict:
     return out
 
 
-def run_size(pair, detector, n: int, repeat: int = 1) -> dict:
+def run_size(pair, detector, n: int, repeat: int = 1, dtype=None) -> dict:
     """Time each step on ``n`` characters; with ``repeat``, the median of that many rounds
     (each round runs every step, lingua included, so a busy spell hits all of them)."""
     text = mixed_text(n)
-    rounds = [one_round(pair, detector, text) for _ in range(repeat)]
+    rounds = [one_round(pair, detector, text, dtype) for _ in range(repeat)]
     spans, segs = rounds[-1]["spans"], rounds[-1]["segments"]
     row = {"chars": len(text), "spans": len(spans), "segments": len(segs),
            "regions_found": len({s.label for s in segs}), "rounds": repeat}
@@ -249,6 +251,9 @@ def main() -> None:
     ap.add_argument("--sizes", default="100000,1000000",
                     help="comma-separated text sizes in characters")
     ap.add_argument("--model", default=None, help="model file (default: the embedded pair)")
+    ap.add_argument("--precision", choices=PRECISIONS, default="auto",
+                    help="the scorer's matmul precision; auto (the command line's default) "
+                         "is bfloat16 on a CPU with AMX, float32 elsewhere")
     ap.add_argument("--no-lingua", action="store_true", help="skip lingua (large sizes)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="rounds per size; each time is the median over rounds")
@@ -265,6 +270,7 @@ def main() -> None:
 
     cold = cold_import_seconds()
     pair = textkl.load(args.model)
+    dtype = precision_dtype(args.precision, pair.device)
     pair.segment(mixed_text(5000))  # warm: first-call imports and tables
     import sklearn.cluster  # noqa: F401  (the region step's pre-grouping, above 300 pieces)
     detector = None
@@ -274,9 +280,10 @@ def main() -> None:
         detector = LanguageDetectorBuilder.from_languages(Language.ENGLISH,
                                                           Language.FRENCH).build()
         detector.detect_multiple_languages_of(mixed_text(5000))  # load its models
-    rows = [run_size(pair, detector, int(n), args.repeat)
+    rows = [run_size(pair, detector, int(n), args.repeat, dtype)
             for n in args.sizes.split(",") if n]
     results = {"machine": machine(), "pair": pair.describe(), "cold_import_s": cold,
+               "precision": args.precision, "dtype": str(dtype).removeprefix("torch."),
                "rows": rows, "peak_rss_mb": peak_rss_mb()}
     if args.region_check:
         results["region_check"] = region_check(pair, args.region_check)
@@ -285,7 +292,8 @@ def main() -> None:
     path = write_results("bench_pipeline", results)
     m = results["machine"]["cpu"]
     print(f"CPU: {m['model']} ({', '.join(m['flags']) or 'no AVX2'}), "
-          f"{results['machine']['threads']} torch threads; cold import {cold:.2f} s; "
+          f"{results['machine']['threads']} torch threads, {results['dtype']} "
+          f"(--precision {args.precision}); cold import {cold:.2f} s; "
           f"peak RSS {results['peak_rss_mb']:.0f} MB")
     cols = ["chars", "spans", "score_chars_per_s", "segment_no_regions_chars_per_s",
             "segment_chars_per_s", "non_scoring_share"]

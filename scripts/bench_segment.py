@@ -343,6 +343,9 @@ def main(argv: list[str] | None = None) -> dict:
                     help="override a finder or RegionConfig field, e.g. --set level=0.6")
     ap.add_argument("--para-chars", default="300,700",
                     help="six_languages: paragraph length range in characters")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"],
+                    help="the scorer's matmul precision (default fp32, the reference; the "
+                         "command line's default is auto: bfloat16 on a CPU with AMX)")
     args = ap.parse_args(argv)
 
     import torch
@@ -350,6 +353,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     import textkl
     from textkl.io import atomic_write
+    from textkl.score import precision_dtype
 
     torch.set_num_threads(args.threads)
     pair = textkl.load(args.model)
@@ -361,8 +365,10 @@ def main(argv: list[str] | None = None) -> dict:
                         {k: int(v) if v.isdigit() else float(v)
                          for k, v in (o.split("=", 1) for o in args.overrides)},
                         pair.defaults(args.method))
+    kw["dtype"] = precision_dtype(args.precision, pair.device)
     results: dict = {"model": args.model or "embedded default", "pair": pair.describe(),
-                     "quick": args.quick,
+                     "quick": args.quick, "precision": args.precision,
+                     "dtype": str(kw["dtype"]).removeprefix("torch."),
                      "seed": args.seed, "method": args.method, "overrides": args.overrides,
                      "para_chars": args.para_chars, "tasks": {}}
     if {"sentence", "phrase"} & set(tasks):

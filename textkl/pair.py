@@ -134,7 +134,8 @@ class Pair:
         return self.calibration.percentile(values, window)
 
     def segment(self, text: str, *, finder: Any = "decode", regions: Any = "auto",
-                scores: Scores | None = None, seed: int = 0) -> list[Segment]:
+                scores: Scores | None = None, seed: int = 0,
+                dtype: torch.dtype | None = None) -> list[Segment]:
         """Spans of ``text`` labelled with regions; see ``textkl.segment.segment_text``.
 
         Example:
@@ -146,7 +147,7 @@ class Pair:
         from .segment import segment_text
 
         return segment_text(self, text, finder=finder, regions=regions, scores=scores,
-                            seed=seed)
+                            seed=seed, dtype=dtype)
 
     def describe(self) -> str:
         """One line naming the architecture, size, book and validation loss."""

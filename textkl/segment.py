@@ -19,6 +19,8 @@ from .regions import RegionConfig, assign_regions, single_region
 from .spans import Segment
 
 if TYPE_CHECKING:
+    import torch
+
     from .pair import Pair
     from .score import Scores
 
@@ -56,7 +58,8 @@ def paused_gc() -> Iterator[None]:
 
 
 def segment_text(pair: Pair, text: str, *, finder: str | SpanFinder = "decode",
-                 regions: Regions = "auto", scores: Scores | None = None, seed: int = 0
+                 regions: Regions = "auto", scores: Scores | None = None, seed: int = 0,
+                 dtype: torch.dtype | None = None
                  ) -> list[Segment]:
     """Cut ``text`` into book-like and foreign spans and group the foreign ones into regions.
 
@@ -71,6 +74,8 @@ def segment_text(pair: Pair, text: str, *, finder: str | SpanFinder = "decode",
         scores: scores of ``text`` (with ``features=True`` when regions are asked for);
             scored here if None.
         seed: seed of the region step's k-means pre-grouping, for ``"auto"`` or K.
+        dtype: autocast dtype of the scorer's matmuls when ``text`` is scored here
+            (``Pair.score``; None: float32).
 
     Returns:
         Segments sorted and tiling ``[0, len(text))``; region 0 holds the book-like spans.
@@ -85,7 +90,7 @@ def segment_text(pair: Pair, text: str, *, finder: str | SpanFinder = "decode",
     if not text:
         return []
     if scores is None or (config is not None and scores.features is None):
-        scores = pair.score(text, features=config is not None)
+        scores = pair.score(text, features=config is not None, dtype=dtype)
     if len(scores) != len(text):
         raise SettingError(f"scores have {len(scores)} values for {len(text)} characters")
     with paused_gc():
