@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.test_segment import _FRENCH, _FRENCH_2, _GERMAN, trained_test_pair
 from textkl.regions import (
@@ -234,3 +236,49 @@ def test_span_profiles_in_one_pass_equal_each_span_on_its_own():
                            for s, e, _ in spans])
     np.testing.assert_allclose(one_pass, each, rtol=0, atol=1e-12)
     assert not one_pass[-2].any()  # the empty span counts nothing
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-5, 60), min_size=1, max_size=12), st.integers(0, 50))
+def test_blocks_of_matches_a_binary_search(offsets, n):
+    from textkl.regions import _blocks_of
+
+    offs = np.sort(np.array(offsets, dtype=np.int64))
+    want = np.searchsorted(offs, np.arange(n), side="right") - 1
+    np.testing.assert_array_equal(_blocks_of(offs, n), want)
+
+
+def test_blocks_of_refuses_unsorted_offsets():
+    from textkl.regions import _blocks_of
+
+    with pytest.raises(ValueError, match="sorted"):
+        _blocks_of(np.array([0, 10, 5]), 20)
+
+
+def test_char_profiles_count_each_blocks_unigrams_and_bigrams():
+    """Sparse, dense and a plain count by dictionary give the same profile."""
+    from collections import Counter
+
+    from textkl.regions import char_profiles
+
+    text = "Ab, ça va?\nÜber alles; the end. " * 7
+    offsets = np.array([3, 3, 20, 21, 90, 150], dtype=np.int64)
+    buckets = 64
+    half = buckets // 2
+
+    def code(ch: str) -> int:
+        return ord(ch.lower()) if ch.isalpha() else 32
+
+    want = np.zeros((len(offsets), buckets))
+    for j, (a, b) in enumerate(zip(offsets, [*offsets[1:], len(text)])):
+        piece = [code(c) for c in text[a:b]]
+        grams = Counter([c % half for c in piece])
+        grams.update((x * 1_000_003 + y * 7919) % half + half for x, y in zip(piece, piece[1:]))
+        total = sum(grams.values())
+        for g, c in grams.items():
+            want[j, g] = np.sqrt(c / total)
+    dense = char_profiles(text, offsets, buckets)
+    sparse = char_profiles(text, offsets, buckets, sparse=True)
+    np.testing.assert_allclose(dense, want, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(sparse.toarray(), dense)
+    assert not dense[0].any()  # a block that starts where the next starts is empty

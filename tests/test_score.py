@@ -279,3 +279,20 @@ def test_streaming_memory_stays_bounded(tiny_pair, tmp_path):
     # holding 3 M characters' ids, offsets, code points and scores at once costs > 100 MB
     assert rss_big - rss_small < 40, (rss_small, rss_big)
     assert np.load(tmp_path / "b.npz")["kl"].shape == (big.stat().st_size,)
+
+
+def test_features_do_not_depend_on_the_batch_size(tiny_pair):
+    """The hidden states' storage is reused from batch to batch: one batch per window
+    and all windows in one batch pool the same features."""
+    from textkl.score import ScoreConfig, score_text
+
+    text = MIXED * 3
+    got = {}
+    for batch in (1, 64):
+        cfg = ScoreConfig(stride=64, warmup=16, batch_size=batch, feature_block=32)
+        got[batch] = score_text(tiny_pair.model, tiny_pair.vocab, text, cfg, tiny_pair.device,
+                                features=True)
+    assert len(got[1].feature_offsets) > 8
+    np.testing.assert_array_equal(got[1].feature_offsets, got[64].feature_offsets)
+    np.testing.assert_allclose(got[1].features, got[64].features, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[1].kl, got[64].kl, rtol=1e-5, atol=1e-6)

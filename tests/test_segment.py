@@ -402,3 +402,13 @@ def test_paused_gc_restores_the_collector_state_even_on_error():
         assert not gc.isenabled()  # a caller who had it off keeps it off
     finally:
         gc.enable()
+
+
+def test_upper_at_reads_python_isupper_at_each_offset():
+    from textkl.finders import _upper_at
+
+    text = "Élan ça Ωmega ǅ 𝐀bc x 𝐚 İ ß"
+    at = np.arange(len(text))
+    want = np.array([c.isupper() for c in text])
+    np.testing.assert_array_equal(_upper_at(text, at), want)
+    np.testing.assert_array_equal(_upper_at(text, at[::3]), want[::3])

@@ -27,6 +27,7 @@ the registry ``FINDERS``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -173,7 +174,7 @@ class DecodeFinder:
         """float (W,): the evidence for "foreign" of each word unit ``[words[j], words[j+1])``."""
         cfg = self.config
         starts = words[:-1]
-        name = np.array([text[i].isupper() for i in starts], dtype=bool) & ~_member(starts, sents)
+        name = _upper_at(text, starts) & ~_member(starts, sents)
         ev = np.where(np.isnan(pct), 0.0, np.asarray(pct, dtype=np.float64) - cfg.level)
         ev[space] = 0.0
         if surprise is not None:
@@ -190,6 +191,25 @@ class DecodeFinder:
             rarity = np.where(name | np.isnan(mean_log), 0.0, cfg.lexicon_level - mean_log)
             unit += cfg.lexicon_weight * rarity
         return unit
+
+
+@functools.cache
+def _bmp_upper() -> np.ndarray:
+    """``chr(i).isupper()`` for every code point of the Basic Multilingual Plane."""
+    return np.array([chr(i).isupper() for i in range(0x10000)], dtype=bool)
+
+
+def _upper_at(text: str, at: np.ndarray) -> np.ndarray:
+    """Bool: ``text[i].isupper()`` for each offset i of ``at`` (all < len(text)), by table
+    lookup below 0x10000 and by Python's test beyond."""
+    from .vocab import codepoints
+
+    cp = codepoints(text)[at]
+    bmp = cp < 0x10000
+    out = _bmp_upper()[np.where(bmp, cp, 0)] & bmp
+    for j in np.flatnonzero(~bmp):
+        out[j] = text[int(at[j])].isupper()
+    return out
 
 
 def _member(x: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:

@@ -153,23 +153,37 @@ def char_profiles(text: str, offsets: np.ndarray, buckets: int = 512, sparse: bo
     cp = codepoints(lower).astype(np.int64) if len(lower) == len(text) \
         else np.array([ord(c.lower()[0]) for c in text], dtype=np.int64)
     cp = np.where(_letters(text), cp, 32)
-    pos = np.arange(len(text))
-    block = np.searchsorted(offsets, pos, side="right") - 1
+    block = _blocks_of(np.asarray(offsets, dtype=np.int64), len(text))
     keep = block >= 0
     if ends is not None:
-        keep &= pos < np.asarray(ends)[np.maximum(block, 0)]
+        keep &= np.arange(len(text)) < np.asarray(ends)[np.maximum(block, 0)]
         block[~keep] = -1
     uni = cp % (buckets // 2)
     bi = (cp[:-1] * 1_000_003 + cp[1:] * 7919) % (buckets // 2) + buckets // 2
     kb = keep[1:] & (block[1:] == block[:-1])
     rows = np.concatenate((block[keep], block[1:][kb]))
-    cols = np.concatenate((uni[keep], bi[kb]))
-    counts = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(k, buckets))
-    counts.sum_duplicates()
-    tot = np.asarray(counts.sum(1)).ravel()
-    counts.data /= np.repeat(np.maximum(tot, 1.0), np.diff(counts.indptr))
-    np.sqrt(counts.data, out=counts.data)
-    return counts if sparse else counts.toarray()
+    keys = rows * buckets + np.concatenate((uni[keep], bi[kb]))
+    tot = np.maximum(np.bincount(rows, minlength=k), 1).astype(np.float64)  # n-grams per row
+    if not sparse:  # every cell: count by bucket, no sorting
+        counts = np.bincount(keys, minlength=k * buckets).reshape(k, buckets) / tot[:, None]
+        return np.sqrt(counts, out=counts)
+    keys.sort()  # CSR in row order: each distinct key once, with its count
+    first = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    distinct = keys[first]
+    counts = np.diff(np.append(first, len(keys))) / tot[distinct // buckets]
+    indptr = np.searchsorted(distinct, np.arange(k + 1, dtype=np.int64) * buckets)
+    return sp.csr_matrix((np.sqrt(counts), distinct % buckets, indptr), shape=(k, buckets))
+
+
+def _blocks_of(offsets: np.ndarray, n: int) -> np.ndarray:
+    """int64 (n,): the block of each position, block j starting at ``offsets[j]`` (sorted;
+    -1 before the first; the last of equal offsets takes the characters)."""
+    starts = np.clip(offsets, 0, n)
+    if np.any(starts[1:] < starts[:-1]):
+        raise ValueError("block offsets must be sorted")
+    block = np.full(n, -1, dtype=np.int64)
+    block[starts[0] :] = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, n)))
+    return block
 
 
 @lru_cache(maxsize=1)
@@ -251,7 +265,7 @@ def block_features(text: str, scores: Scores, foreign_blocks: np.ndarray,
         float64 (K, D) with D <= ``cfg.pca_dims + cfg.ngram_dims + 3``.
     """
     offsets = np.asarray(scores.feature_offsets, dtype=np.int64)
-    block = np.searchsorted(offsets, np.arange(len(text)), side="right") - 1
+    block = _blocks_of(offsets, len(text))
     stats = np.zeros((len(offsets), 3))
     for j, arr in enumerate((log_kl(scores.kl), scores.nll,
                              scores.entropy)):

@@ -107,6 +107,7 @@ class _ViewScorer:
                  dtype: torch.dtype = torch.float32) -> None:
         self.model, self.cfg, self.device, self.features = model, cfg, device, features
         self.dtype = dtype
+        self.hidden: torch.Tensor | None = None  # storage of the hidden states, reused
         self.buf = np.zeros(0, dtype=np.int64)
         self.base = 0  # global view position of buf[0]
         self.next_stride = 0  # next stride index to score
@@ -132,9 +133,14 @@ class _ViewScorer:
 
     def _score(self, wins: list[_Window]) -> tuple[np.ndarray, ...]:
         x, y = _inputs([self.buf[w.start - self.base : w.end - self.base] for w in wins])
+        if self.features:  # the first batch holds the longest windows: one allocation
+            need = self.model.cfg.n_models * x.size * self.model.cfg.d_model
+            if self.hidden is None or self.hidden.numel() < need:
+                self.hidden = torch.empty(need, device=self.device)
         kl, nll, ent, hid = score_windows(self.model, torch.from_numpy(x).to(self.device),
                                           torch.from_numpy(y).to(self.device),
-                                          self.cfg.time_block, self.dtype, self.features)
+                                          self.cfg.time_block, self.dtype, self.features,
+                                          self.hidden)
         parts_kl, parts_nll, parts_ent = [], [], []
         pooled = self._pool(hid, wins) if hid is not None else None
         for i, w in enumerate(wins):
@@ -282,7 +288,8 @@ def precision_dtype(precision: str, device: torch.device) -> torch.dtype:
 
 
 def score_windows(model, x: torch.Tensor, y: torch.Tensor, time_block: int = 64,
-                  dtype: torch.dtype = torch.float32, features: bool = False
+                  dtype: torch.dtype = torch.float32, features: bool = False,
+                  hidden: torch.Tensor | None = None
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Score a batch of windows that each start from an empty state.
 
@@ -295,13 +302,15 @@ def score_windows(model, x: torch.Tensor, y: torch.Tensor, time_block: int = 64,
         time_block: LSTM steps per block (bounds the memory of the hidden states).
         dtype: autocast dtype of the matmuls (float32: no autocast).
         features: also return the last hidden states.
+        hidden: storage the model may write them into (``window_stats``); the returned
+            array is then a view of it, valid until the storage is used again.
 
     Returns:
         kl, nll, entropy: float32 (B, T); hidden: float32 (M, B, T, H) or None.
     """
     dtype = supported_dtype(model, dtype, x.device)
     with torch.autocast(x.device.type, dtype=dtype, enabled=dtype != torch.float32):
-        stats, hid = model.window_stats(x, y, time_block, features)
+        stats, hid = model.window_stats(x, y, time_block, features, hidden)
     kl, nll, ent = stats.float().cpu().numpy()
     return kl, nll, ent, hid.float().cpu().numpy() if hid is not None else None
 

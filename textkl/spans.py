@@ -96,11 +96,27 @@ def snap_candidates(text: str, space: np.ndarray | None = None
     """
     sp = space_mask(text) if space is None else space
     words = np.flatnonzero(sp[:-1] & ~sp[1:]) + 1  # a non-space after a space
+    return _with_ends(words, len(text)), _sentence_starts(text)
+
+
+_last_sentences: tuple[str | None, np.ndarray] = (None, np.zeros(0, dtype=np.int64))
+
+
+def _sentence_starts(text: str) -> np.ndarray:
+    """Sentence starts of ``snap_candidates`` (read-only). The span finder and the region
+    step both ask for those of one text in a row: the last text's are kept (one entry,
+    found by identity, replaced in one assignment so that threads never see half of it)."""
+    global _last_sentences
+    last = _last_sentences
+    if last[0] is text:
+        return last[1]
     sents = [m.end() for m in _SENTENCE_END.finditer(text)  # a title ends with "."
              if text[m.start()] != "." or not _ABBREV.search(text, max(0, m.start() - 5),
                                                             m.start() + 1)]
-    return (_with_ends(words, len(text)),
-            _with_ends(np.array(sents, dtype=np.int64), len(text)))
+    out = _with_ends(np.array(sents, dtype=np.int64), len(text))
+    out.flags.writeable = False
+    _last_sentences = (text, out)
+    return out
 
 
 def _with_ends(offsets: np.ndarray, n: int) -> np.ndarray:
