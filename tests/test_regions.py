@@ -282,3 +282,21 @@ def test_char_profiles_count_each_blocks_unigrams_and_bigrams():
     np.testing.assert_allclose(dense, want, rtol=0, atol=1e-12)
     np.testing.assert_array_equal(sparse.toarray(), dense)
     assert not dense[0].any()  # a block that starts where the next starts is empty
+
+
+def test_weighted_centroids_equal_numpys_weighted_average():
+    from textkl.regions import _weighted_centroids
+
+    rng = np.random.default_rng(5)
+    x, w = rng.random((300, 40)), rng.random(300) * 500
+    labels = rng.integers(0, 7, 300)
+    want = np.stack([np.average(x[labels == c], 0, w[labels == c]) for c in range(7)])
+    np.testing.assert_array_equal(_weighted_centroids(x, w, labels, 7), want)
+
+
+def test_char_profiles_of_blocks_past_the_end_are_empty():
+    from textkl.regions import char_profiles
+
+    offsets = np.array([50, 60], dtype=np.int64)
+    assert char_profiles("short text", offsets, 64, sparse=True).nnz == 0
+    assert not char_profiles("short text", offsets, 64).any()

@@ -412,3 +412,55 @@ def test_upper_at_reads_python_isupper_at_each_offset():
     want = np.array([c.isupper() for c in text])
     np.testing.assert_array_equal(_upper_at(text, at), want)
     np.testing.assert_array_equal(_upper_at(text, at[::3]), want[::3])
+
+
+def _viterbi_reference(unit, cost):
+    """The two-state Viterbi step by step: best scores of both states, backpointers."""
+    v0, v1 = 0.0, 0.0
+    back = []
+    for u, c in zip(unit, cost):
+        from0, from1 = v0, v1 - c  # into state 0: stay, or switch from 1
+        to1_stay, to1_switch = v1, v0 - c
+        back.append((0 if from0 >= from1 else 1, 1 if to1_stay >= to1_switch else 0))
+        v0, v1 = max(from0, from1), max(to1_stay, to1_switch) + u
+    state = int(v1 > v0)
+    labels = []
+    for b in reversed(back):
+        labels.append(state)
+        state = b[state]
+    return np.array(labels[::-1], dtype=bool)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.floats(-3, 3), st.sampled_from([0.5, 1.0, 2.5])), max_size=40))
+def test_viterbi_finds_the_best_labelling(steps):
+    from textkl.finders import _viterbi
+
+    unit = np.array([u for u, _ in steps], dtype=np.float64)
+    cost = np.array([c for _, c in steps], dtype=np.float64)
+    got = _viterbi(unit, cost)
+    assert got.shape == (len(steps),)
+
+    def score(lab):
+        switches = sum(c for c, a, b in zip(cost[1:], lab[:-1], lab[1:]) if a != b)
+        return float(unit[lab].sum()) - switches  # either state may start, for free
+
+    want = _viterbi_reference(unit.tolist(), cost.tolist())
+    assert score(got) == pytest.approx(score(want), abs=1e-9)
+    np.testing.assert_array_equal(got, _viterbi_stepwise(unit, cost))
+
+
+def _viterbi_stepwise(unit, cost):
+    """The same on the score difference, with a backtrace one unit at a time."""
+    before, d = [], 0.0
+    for u, c in zip(unit.tolist(), cost.tolist()):
+        before.append(d)
+        d = min(max(d, -c), c) + u
+    prev = np.array(before)
+    switch = (prev > cost).tolist(), (prev < -cost).tolist()
+    state, labels = int(d > 0.0), [False] * len(unit)
+    for j in range(len(unit) - 1, -1, -1):
+        labels[j] = bool(state)
+        if switch[state][j]:
+            state = 1 - state
+    return np.array(labels, dtype=bool)

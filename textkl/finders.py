@@ -225,23 +225,31 @@ def _viterbi(unit: np.ndarray, cost: np.ndarray) -> np.ndarray:
 
     Two states, so only the difference ``d = v1 - v0`` of their best scores matters: a
     step is ``d <- clip(d, -c, c) + u``, and the best path into state 0 (1) switched
-    there iff ``d > c`` (``d < -c``) before the step.
+    there iff ``d > c`` (``d < -c``) before the step. The forward pass is one loop over
+    the units; the backtrace jumps from switch to switch.
     """
     n = len(unit)
-    before = []  # d before each step
+    before = [0.0] * n  # d before each step
     d = 0.0
-    for u, c in zip(unit.tolist(), cost.tolist()):
-        before.append(d)
-        d = min(max(d, -c), c) + u
+    for j, (u, c) in enumerate(zip(unit.tolist(), cost.tolist())):
+        before[j] = d
+        if d > c:
+            d = c
+        elif d < -c:
+            d = -c
+        d += u
     prev = np.array(before)
-    switch = (prev > cost).tolist(), (prev < -cost).tolist()  # into state 0, into state 1
-    state = int(d > 0.0)
-    labels = [False] * n
-    for j in range(n - 1, -1, -1):
-        labels[j] = bool(state)
-        if switch[state][j]:
-            state = 1 - state
-    return np.array(labels, dtype=bool)
+    idx = np.arange(n)
+    # for each state, the last unit at or before j whose step switched into that state
+    last = [np.maximum.accumulate(np.where(sw, idx, -1)) if n else idx
+            for sw in (prev > cost, prev < -cost)]
+    labels = np.zeros(n, dtype=bool)
+    state, j = int(d > 0.0), n - 1
+    while j >= 0:
+        k = int(last[state][j])  # units k..j keep this state; the step into k switched
+        labels[max(k, 0) : j + 1] = bool(state)
+        state, j = 1 - state, k - 1
+    return labels
 
 
 # --------------------------------------------------------------------------- hysteresis

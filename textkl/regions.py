@@ -167,6 +167,10 @@ def char_profiles(text: str, offsets: np.ndarray, buckets: int = 512, sparse: bo
     if not sparse:  # every cell: count by bucket, no sorting
         counts = np.bincount(keys, minlength=k * buckets).reshape(k, buckets) / tot[:, None]
         return np.sqrt(counts, out=counts)
+    if len(keys) == 0:
+        return sp.csr_matrix((k, buckets))
+    if k * buckets < 2**31:
+        keys = keys.astype(np.int32)  # sorts twice as fast
     keys.sort()  # CSR in row order: each distinct key once, with its count
     first = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
     distinct = keys[first]
@@ -259,10 +263,16 @@ def _split_piece(text: str, s: int, e: int, blocks: np.ndarray, offsets: np.ndar
 
 def block_features(text: str, scores: Scores, foreign_blocks: np.ndarray,
                    cfg: RegionConfig = RegionConfig()) -> np.ndarray:
-    """Reduced, noise-scaled block vectors: hidden states, n-gram profile, KL/NLL/entropy.
+    """Reduced, noise-scaled vectors of the foreign feature blocks (the only ones the
+    split step reads): hidden states, n-gram profile, KL/NLL/entropy.
+
+    Args:
+        foreign_blocks: bool (K,) over ``scores.feature_offsets``: the blocks to describe.
+            The reductions are fitted on them.
 
     Returns:
-        float64 (K, D) with D <= ``cfg.pca_dims + cfg.ngram_dims + 3``.
+        float64 (F, D), one row per True of ``foreign_blocks``, with
+        D <= ``cfg.pca_dims + cfg.ngram_dims + 3``.
     """
     offsets = np.asarray(scores.feature_offsets, dtype=np.int64)
     block = _blocks_of(offsets, len(text))
@@ -276,10 +286,13 @@ def block_features(text: str, scores: Scores, foreign_blocks: np.ndarray,
         stats[:, j] = np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
     stats = np.where(np.isnan(stats), np.nanmean(stats, 0) if np.isfinite(stats).any() else 0,
                      stats)
-    return np.concatenate([_reduce(scores.features, foreign_blocks, cfg.pca_dims),
-                           _reduce(char_profiles(text, offsets, sparse=True), foreign_blocks,
-                                   cfg.ngram_dims),
-                           _reduce(stats, foreign_blocks, 3)], axis=1)
+    rows = np.flatnonzero(foreign_blocks)
+    ends = np.append(offsets[1:], len(text))[rows]  # each block ends where the next starts
+    fit = np.ones(len(rows), dtype=bool)
+    return np.concatenate([_reduce(scores.features[rows], fit, cfg.pca_dims),
+                           _reduce(char_profiles(text, offsets[rows], sparse=True, ends=ends),
+                                   fit, cfg.ngram_dims),
+                           _reduce(stats[rows], fit, 3)], axis=1)
 
 
 def pregroup(mu: np.ndarray, counts: np.ndarray, groups: int, seed: int,
@@ -466,13 +479,25 @@ def refine_labels(profiles: np.ndarray, weights: np.ndarray, labels: np.ndarray,
     x, w = profiles[free], weights[free]
     cur = lab[free]
     for _ in range(iters):
-        cent = np.stack([np.average(x[cur == c], 0, w[cur == c]) for c in range(k)])
+        cent = _weighted_centroids(x, w, cur, k)
         new = ((cent * cent).sum(1)[None, :] - 2.0 * (x @ cent.T)).argmin(1)  # nearest
         if np.array_equal(new, cur) or len(np.unique(new)) < k:
             break
         cur = new
     lab[free] = cur
     return lab
+
+
+def _weighted_centroids(x: np.ndarray, w: np.ndarray, labels: np.ndarray, k: int
+                        ) -> np.ndarray:
+    """float64 (k, F): ``np.average(x[labels == c], 0, w[labels == c])`` for each c (none
+    empty), from one pass over the rows sorted by label (the same sums, in the same order)."""
+    order = np.argsort(labels, kind="stable")
+    starts = np.searchsorted(labels[order], np.arange(k))
+    ws = w[order]
+    prod = x[order] * ws[:, None]
+    bounds = list(zip(starts.tolist(), [*starts[1:].tolist(), len(order)]))
+    return np.stack([prod[a:b].sum(0) / ws[a:b].sum() for a, b in bounds])
 
 
 def assign_regions(text: str, spans: list[Span], scores: Scores,
@@ -534,8 +559,9 @@ def local_pieces(text: str, spans: list[Span], scores: Scores, cfg: RegionConfig
             and len(scores.features):  # else (a text of no scored character): no split
         offsets = np.asarray(scores.feature_offsets, dtype=np.int64)
         in_foreign = _in_foreign(offsets, spans)
-        blocks = block_features(text, scores, in_foreign, cfg)
-        spans = split_foreign(text, spans, blocks, offsets, cfg)
+        if in_foreign.any():  # a foreign piece is cut only at its own blocks
+            blocks = block_features(text, scores, in_foreign, cfg)
+            spans = split_foreign(text, spans, blocks, offsets[in_foreign], cfg)
     idx = [i for i, (_, _, f) in enumerate(spans) if f]
     fspans = [spans[i] for i in idx]
     buckets = cfg.profile_buckets
