@@ -5,10 +5,9 @@ For each text size (alternating French and English paragraphs from the shared co
 Madame Bovary and Pride and Prejudice), in one process and on the same text:
 
 - ``score``: ``pair.score(text)`` (the scorer alone);
-- ``score+features``: the same with the pooled hidden states the regions need;
 - ``finder``: the default span finder on those scores (``regions=None``);
 - ``regions``: the region step on the finder's spans;
-- ``segment, no regions`` = score + finder; ``segment`` = score+features + finder + regions
+- ``segment, no regions`` = score + finder; ``segment`` = score + finder + regions
   (what ``textkl segment`` runs with its defaults, minus reading and writing files);
 - lingua EN+FR's ``detect_multiple_languages_of`` on the same text.
 
@@ -176,7 +175,7 @@ def region_check(pair, n: int) -> dict:
     from textkl.regions import RegionConfig
 
     text, truth = six_language_text(n)
-    scores = pair.score(text, features=True)
+    scores = pair.score(text)
     keep = np.array([not c.isspace() for c in text])
     row = {"chars": len(text)}
     for name, max_direct in (("bounded", RegionConfig().max_direct), ("exact", 10**9)):
@@ -209,11 +208,10 @@ def cold_import_seconds() -> float:
 
 def one_round(pair, detector, text: str, dtype=None) -> dict:
     """Every step once on ``text``: their times, and the spans and segments found."""
-    _, t_score = timed(lambda: pair.score(text, dtype=dtype))
-    scores, t_feat = timed(lambda: pair.score(text, features=True, dtype=dtype))
+    scores, t_score = timed(lambda: pair.score(text, dtype=dtype))
     spans, t_finder = timed(lambda: pair.segment(text, scores=scores, regions=None))
     segs, t_regions_total = timed(lambda: pair.segment(text, scores=scores))
-    out = {"score_s": t_score, "score_features_s": t_feat, "finder_s": t_finder,
+    out = {"score_s": t_score, "finder_s": t_finder,
            "regions_s": max(t_regions_total - t_finder, 0.0), "spans": spans, "segments": segs}
     if detector is not None:
         out["lingua_en_fr_s"] = timed(lambda: detector.detect_multiple_languages_of(text))[1]
@@ -230,15 +228,15 @@ def run_size(pair, detector, n: int, repeat: int = 1, dtype=None) -> dict:
            "regions_found": len({s.label for s in segs}), "rounds": repeat}
     row |= {k: float(np.median([r[k] for r in rounds])) for k in rounds[0] if k.endswith("_s")}
     row["segment_no_regions_s"] = row["score_s"] + row["finder_s"]
-    row["segment_s"] = row["score_features_s"] + row["finder_s"] + row["regions_s"]
+    row["segment_s"] = row["score_s"] + row["finder_s"] + row["regions_s"]
     for key in [k for k in row if k.endswith("_s")]:
         row[key.removesuffix("_s") + "_chars_per_s"] = len(text) / max(row[key], 1e-9)
     row["non_scoring_share"] = (row["finder_s"] + row["regions_s"]) / row["segment_s"]
     if detector is not None:
         row["segment_vs_lingua"] = row["lingua_en_fr_s"] / row["segment_s"]
         row["score_vs_lingua"] = row["lingua_en_fr_s"] / row["score_s"]
-    print(f"[{len(text):,} chars, median of {repeat}] score {row['score_s']:.2f}s, +features "
-          f"{row['score_features_s']:.2f}s, finder {row['finder_s']:.2f}s, regions "
+    print(f"[{len(text):,} chars, median of {repeat}] score {row['score_s']:.2f}s, "
+          f"finder {row['finder_s']:.2f}s, regions "
           f"{row['regions_s']:.2f}s"
           + (f", lingua EN+FR {row['lingua_en_fr_s']:.2f}s" if detector else ""),
           file=sys.stderr)

@@ -300,3 +300,34 @@ def test_char_profiles_of_blocks_past_the_end_are_empty():
     offsets = np.array([50, 60], dtype=np.int64)
     assert char_profiles("short text", offsets, 64, sparse=True).nnz == 0
     assert not char_profiles("short text", offsets, 64).any()
+
+
+def test_hidden_states_join_the_split_step_only_when_asked(pair, monkeypatch):
+    """By default ``segment`` scores without the pooled hidden states; with
+    ``pca_dims`` > 0 it asks for them, and the region step refuses scores without them."""
+    import textkl.pair as pair_module
+    from textkl.errors import SettingError
+    from textkl.segment import segment_text
+
+    asked = []
+    score = pair_module.Pair.score
+
+    def spy(self, text, **kw):
+        asked.append(kw.get("features", False))
+        return score(self, text, **kw)
+
+    monkeypatch.setattr(pair_module.Pair, "score", spy)
+    plain = pair.segment(_TWO_LANGUAGES, regions=2)
+    with_hidden = pair.segment(_TWO_LANGUAGES, regions=RegionConfig(clusters=2, pca_dims=6))
+    assert asked == [False, True]
+    assert {s.label for s in plain} == {s.label for s in with_hidden} == {1, 2}
+    scores = score(pair, _TWO_LANGUAGES)
+    assert scores.features is None and len(scores.feature_offsets) > 0
+    spans = [(s.start, s.end, not s.in_distribution) for s in plain]
+    with pytest.raises(SettingError, match="features=True"):
+        assign_regions(_TWO_LANGUAGES, spans, scores, RegionConfig(clusters=2, pca_dims=6))
+    # scores without the block grid (streamed) are scored again for the region step
+    bare = Scores(scores.kl, scores.nll, scores.entropy)
+    again = segment_text(pair, _TWO_LANGUAGES, regions=2, scores=bare)
+    assert [(s.start, s.end, s.label) for s in again] == [(s.start, s.end, s.label)
+                                                          for s in plain]

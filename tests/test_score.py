@@ -296,3 +296,12 @@ def test_features_do_not_depend_on_the_batch_size(tiny_pair):
     np.testing.assert_array_equal(got[1].feature_offsets, got[64].feature_offsets)
     np.testing.assert_allclose(got[1].features, got[64].features, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got[1].kl, got[64].kl, rtol=1e-5, atol=1e-6)
+
+
+def test_block_offsets_come_with_or_without_features(tiny_pair):
+    plain = tiny_pair.score(MIXED)
+    full = tiny_pair.score(MIXED, features=True)
+    assert plain.features is None
+    np.testing.assert_array_equal(plain.feature_offsets, full.feature_offsets)
+    view = len(tiny_pair.vocab.encode(MIXED).ids)
+    assert len(plain.feature_offsets) == -(-view // tiny_pair.score_config.feature_block)

@@ -17,7 +17,7 @@ differs from clustering every piece at once: refinement moves groups, not pieces
 text is scored chunk by chunk (the first characters of a chunk have no context from the
 one before, as at the start of any text).
 
-Memory: one chunk's text, scores and hidden-state features, the pool (at most
+Memory: one chunk's text and scores, the pool (at most
 ``5 * max_direct`` profiles of ``profile_buckets`` floats), one record per segment and
 two numbers per foreign piece (its length and a sample of the null cost);
 the JSON's region terms come from a second pass over the file. Never the whole text.
@@ -51,7 +51,7 @@ from .regions import (
     pregroup,
     single_region,
 )
-from .segment import Regions, paused_gc, region_config, segment_text
+from .segment import Regions, paused_gc, region_config, segment_text, wants_features
 from .spans import Segment, merge_segments, to_segments
 
 if TYPE_CHECKING:
@@ -179,7 +179,8 @@ def segment_chunks(pair: Pair, pieces: Iterable[str], *, finder: str | SpanFinde
     first = next(it, "")
     second = next(it, None)
     if second is None:  # one chunk: exactly what segment_text gives
-        scores = pair.score(first, features=config is not None, dtype=dtype) if first else None
+        scores = pair.score(first, features=wants_features(config), dtype=dtype) \
+            if first else None
         segs = segment_text(pair, first, finder=finder, regions=config, scores=scores)
         if on_chunk is not None:
             on_chunk(first)
@@ -190,7 +191,7 @@ def segment_chunks(pair: Pair, pieces: Iterable[str], *, finder: str | SpanFinde
     done: list[tuple[list[Segment], list[int], np.ndarray]] = []
     offset = 0
     for chunk in chain([first, second], it):
-        scores = pair.score(chunk, features=pool is not None, dtype=dtype)
+        scores = pair.score(chunk, features=wants_features(config), dtype=dtype)
         with paused_gc():
             spans = span_finder.predict(chunk, scores)
             if pool is None:

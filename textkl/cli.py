@@ -339,12 +339,12 @@ def _segment_whole(file, model_path, json_out, html_out, clusters, finder, seed,
     """``segment`` with the whole text in memory: what --fit and --html need."""
     from .io import read_text
     from .regions import region_terms
-    from .segment import segment_text
+    from .segment import region_config, segment_text, wants_features
 
     text = read_text(file)
     pair = fit_or_load(text, model_path, fit_self, minutes, no_cache, device, progress)
-    scores = pair.score(text, features=clusters is not None, dtype=dtype,
-                        progress=progress) if text else None
+    scores = pair.score(text, features=wants_features(region_config(clusters, seed)),
+                        dtype=dtype, progress=progress) if text else None
     segs = segment_text(pair, text, finder=finder, regions=clusters, scores=scores, seed=seed)
     page = None
     if html_out:
@@ -438,7 +438,7 @@ def demo(out, model_path, device):
 
     text = (resources.files("textkl") / "data" / "demo.txt").read_text(encoding="utf-8")
     pair = load_pair(model_path, device)
-    scores = pair.score(text, features=True)
+    scores = pair.score(text)
     segs = segment_text(pair, text, scores=scores)
     page = render_report(text, scores, segs, pair, title="textkl demo")
     with atomic_write(out) as f:

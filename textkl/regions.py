@@ -11,11 +11,11 @@ Three steps:
    points of its block features (``numerics.linear_pelt``, ruptures' linear-kernel PELT:
    a change of mean, with the BIC-like penalty ``split_penalty * dims * log(blocks)``),
    snapped to a paragraph, sentence or word start. Every block of 32 characters (the
-   blocks of ``Scores.features``) has a vector of three groups, each reduced by PCA
+   blocks of ``Scores.feature_offsets``) has a vector of groups, each reduced by PCA
    (fitted on the foreign blocks) and put in units of its block-to-block noise, so that a
-   change of region stands out: the models' hidden states pooled over the block, hashed
-   character unigram and bigram frequencies of the block, and its mean log-KL,
-   surprisal, entropy.
+   change of region stands out: hashed character unigram and bigram frequencies of the
+   block, its mean log-KL, surprisal, entropy, and with ``pca_dims`` > 0 the models'
+   hidden states pooled over the block (``Scores.features``).
 2. **Cluster.** Each foreign span is described by the n-gram profile of all its
    characters (square-root frequencies, so Euclidean distance is the Hellinger distance)
    and spans are merged bottom-up by Ward's criterion weighted by their lengths: merging
@@ -37,7 +37,10 @@ Design note: an earlier version clustered the mean block vectors above (hidden s
 included) with a BIC-like stop in block-noise units; on the six-language benchmark it
 reached an adjusted Rand index of 0.92 on 300-700-character paragraphs and 0.67 on
 100-300-character ones, where whole-span profiles reach 0.98 and 0.97
-(``scripts/bench_segment.py``). The hidden states still drive the split.
+(``scripts/bench_segment.py``). Until 2026-12-02 the hidden states also drove the split;
+they add nothing there that the n-grams miss (six languages with no paragraph breaks, char
+ARI 0.917 with them, 0.913 without), and pooling them cost a tenth of ``segment``'s time,
+so the default leaves them out (``pca_dims=0``).
 
 Book-like spans form region 0; foreign regions are numbered 1..K in order of first
 appearance, and neighbouring spans of the same region (and the same ``in_distribution``)
@@ -67,7 +70,7 @@ _PARAGRAPH = re.compile(r"\n\s*\n\s*(?=\S)")  # a blank line, then the next char
 
 @dataclass(frozen=True)
 class RegionConfig:
-    pca_dims: int = 6  # split step: PCA components of the pooled hidden states
+    pca_dims: int = 0  # split step: PCA components of the pooled hidden states (0: none)
     ngram_dims: int = 16  # split step: PCA components of the block n-gram profiles
     min_blocks: int = 4  # fewest feature blocks (of 32 chars) between two split points
     split_penalty: float = 1.5  # change-point penalty factor (times dims * log(blocks))
@@ -273,6 +276,9 @@ def block_features(text: str, scores: Scores, foreign_blocks: np.ndarray,
     Returns:
         float64 (F, D), one row per True of ``foreign_blocks``, with
         D <= ``cfg.pca_dims + cfg.ngram_dims + 3``.
+
+    Raises:
+        SettingError: ``cfg.pca_dims`` > 0 and scores without ``features``.
     """
     offsets = np.asarray(scores.feature_offsets, dtype=np.int64)
     block = _blocks_of(offsets, len(text))
@@ -289,10 +295,15 @@ def block_features(text: str, scores: Scores, foreign_blocks: np.ndarray,
     rows = np.flatnonzero(foreign_blocks)
     ends = np.append(offsets[1:], len(text))[rows]  # each block ends where the next starts
     fit = np.ones(len(rows), dtype=bool)
-    return np.concatenate([_reduce(scores.features[rows], fit, cfg.pca_dims),
-                           _reduce(char_profiles(text, offsets[rows], sparse=True, ends=ends),
-                                   fit, cfg.ngram_dims),
-                           _reduce(stats[rows], fit, 3)], axis=1)
+    groups = []
+    if cfg.pca_dims > 0:
+        if scores.features is None:
+            raise SettingError("pca_dims > 0 needs scores computed with features=True")
+        groups.append(_reduce(scores.features[rows], fit, cfg.pca_dims))
+    groups += [_reduce(char_profiles(text, offsets[rows], sparse=True, ends=ends), fit,
+                       cfg.ngram_dims),
+               _reduce(stats[rows], fit, 3)]
+    return np.concatenate(groups, axis=1)
 
 
 def pregroup(mu: np.ndarray, counts: np.ndarray, groups: int, seed: int,
@@ -507,7 +518,8 @@ def assign_regions(text: str, spans: list[Span], scores: Scores,
     Args:
         text: the text the spans tile.
         spans: ``Span(start, end, foreign)`` from a span finder (``textkl.finders``).
-        scores: scores of ``text`` with ``features`` and ``feature_offsets``.
+        scores: scores of ``text`` from ``Pair.score`` (with ``features=True`` when
+            ``config.pca_dims`` > 0).
         config: split and cluster settings, the number of regions (``clusters``) and the
             seed.
 
@@ -555,8 +567,8 @@ def local_pieces(text: str, spans: list[Span], scores: Scores, cfg: RegionConfig
     looks at one text only (``textkl.chunked`` runs it chunk by chunk). The book-like
     profile is computed when the anchor may be used and there are foreign pieces to
     cluster, or always with ``always_book``."""
-    if scores.features is not None and scores.feature_offsets is not None \
-            and len(scores.features):  # else (a text of no scored character): no split
+    if scores.feature_offsets is not None \
+            and len(scores.feature_offsets):  # else (a text of no scored character): no split
         offsets = np.asarray(scores.feature_offsets, dtype=np.int64)
         in_foreign = _in_foreign(offsets, spans)
         if in_foreign.any():  # a foreign piece is cut only at its own blocks
@@ -605,9 +617,9 @@ def number_regions(raw: Iterable[int], order: dict[int, int] | None = None) -> l
 
 def _assign_regions(text: str, spans: list[Span], scores: Scores, cfg: RegionConfig
                     ) -> list[Segment]:
-    if scores.features is None or scores.feature_offsets is None or len(scores.features) == 0:
+    if scores.feature_offsets is None or len(scores.feature_offsets) == 0:
         if any(f for _, _, f in spans) and cfg.clusters not in ("auto", 1):
-            raise SettingError("clustering needs scores computed with features=True")
+            raise SettingError("clustering needs scores from Pair.score (their block offsets)")
         return single_region(spans, scores)
     local = local_pieces(text, spans, scores, cfg)
     labels = [0] * len(local.spans)

@@ -52,8 +52,11 @@ class Scores:
             distributions; NaN where a character has no context (the first one).
         nll: float32 (N,) ``-log p(text[i] | text[:i])`` averaged over the models.
         entropy: float32 (N,) mean predictive entropy of the models.
-        features: float32 (K, M*H) hidden states pooled over blocks of the text, or None.
-        feature_offsets: int64 (K,) offset in the text where each feature block starts.
+        features: float32 (K, M*H) hidden states pooled over blocks of the text, or None
+            (``Pair.score(features=True)`` only).
+        feature_offsets: int64 (K,) offset in the text where each block of
+            ``ScoreConfig.feature_block`` view characters starts (``Pair.score`` of a text
+            with a scored character; None otherwise).
     """
 
     kl: np.ndarray
@@ -413,8 +416,9 @@ def score_text(
             outs.append(out)
             bar.update(len(out[0]))
     kl, nll, ent = (np.concatenate([o[j] for o in outs]) for j in range(3))
-    feats = offs = None
-    if features:
-        feats = np.concatenate([o[3] for o in outs])
-        offs = enc.offsets[np.arange(len(feats)) * cfg.feature_block]
+    # the block grid of the region step: every feature_block view characters
+    offs = enc.offsets[np.arange(-(-len(enc.ids) // cfg.feature_block)) * cfg.feature_block]
+    feats = np.concatenate([o[3] for o in outs]) if features else None
+    if feats is not None and len(feats) != len(offs):
+        raise AssertionError(f"{len(feats)} pooled blocks for {len(offs)} block offsets")
     return Scores(enc.expand(kl), enc.expand(nll), enc.expand(ent), feats, offs)

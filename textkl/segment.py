@@ -38,6 +38,12 @@ def region_config(regions: Regions, seed: int = 0) -> RegionConfig | None:
                        f"got {regions!r}")
 
 
+def wants_features(config: RegionConfig | None) -> bool:
+    """Whether the region step of ``config`` reads the pooled hidden states (``Pair.score``
+    with ``features=True``): only with ``pca_dims`` > 0, not by default."""
+    return config is not None and config.pca_dims > 0
+
+
 @contextmanager
 def paused_gc() -> Iterator[None]:
     """Hold off Python's cyclic garbage collector, restoring its state on exit.
@@ -71,8 +77,8 @@ def segment_text(pair: Pair, text: str, *, finder: str | SpanFinder = "decode",
             (``textkl.finders.make_finder("decode", level=0.9)``).
         regions: ``"auto"``, a number K of foreign regions, a ``RegionConfig``, or None to
             skip the region step (book-like spans region 0, foreign spans region 1).
-        scores: scores of ``text`` (with ``features=True`` when regions are asked for);
-            scored here if None.
+        scores: scores of ``text`` from ``Pair.score`` (with ``features=True`` when the
+            region config has ``pca_dims`` > 0); scored here if None or without them.
         seed: seed of the region step's k-means pre-grouping, for ``"auto"`` or K.
         dtype: autocast dtype of the scorer's matmuls when ``text`` is scored here
             (``Pair.score``; None: float32).
@@ -89,8 +95,9 @@ def segment_text(pair: Pair, text: str, *, finder: str | SpanFinder = "decode",
     config = region_config(regions, seed)
     if not text:
         return []
-    if scores is None or (config is not None and scores.features is None):
-        scores = pair.score(text, features=config is not None, dtype=dtype)
+    if scores is None or (config is not None and scores.feature_offsets is None and text) \
+            or (wants_features(config) and scores.features is None):
+        scores = pair.score(text, features=wants_features(config), dtype=dtype)
     if len(scores) != len(text):
         raise SettingError(f"scores have {len(scores)} values for {len(text)} characters")
     with paused_gc():

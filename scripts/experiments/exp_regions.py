@@ -36,6 +36,7 @@ import _lib  # noqa: E402
 from common import machine, read_corpus, table, write_results  # noqa: E402
 
 NAME = "exp_regions"
+HIDDEN_DIMS = 6  # the hidden-state group of the split step, the default until 2026-12-02
 SOURCES = {
     "English": ["en_novel_pride_and_prejudice", "en_novel_sherlock_holmes_adventures",
                 "en_novel_frankenstein"],
@@ -93,7 +94,8 @@ def only_groups(groups: tuple[str, ...]):
         cfg = cfg or cl.RegionConfig()
         x = orig(text, scores, foreign_blocks, cfg)
         # columns: hidden (<= pca_dims), n-grams (<= ngram_dims), stats (3): sizes from parts
-        h = cl._reduce(scores.features, foreign_blocks, cfg.pca_dims).shape[1]
+        h = cl._reduce(scores.features[foreign_blocks], np.ones(int(foreign_blocks.sum()), bool),
+                       cfg.pca_dims).shape[1] if cfg.pca_dims else 0
         n = x.shape[1] - h - 3
         cols = {"hidden": range(0, h), "ngrams": range(h, h + n), "stats": range(h + n, h + n + 3)}
         return x[:, [c for g in groups for c in cols[g]]]
@@ -115,6 +117,8 @@ def labels_of(segs, n: int) -> np.ndarray:
 def run(pair, n_docs: int, per_source: int, seed: int = 0) -> list[dict]:
     from sklearn.metrics import adjusted_rand_score
 
+    from textkl.regions import RegionConfig
+
     books = {k: [read_corpus(n) for n in v] for k, v in SOURCES.items()}
     rng = random.Random(seed)
     docs = [make_doc(books, per_source, rng) for _ in range(n_docs)]
@@ -124,8 +128,9 @@ def run(pair, n_docs: int, per_source: int, seed: int = 0) -> list[dict]:
         for clusters in ("auto", len(SOURCES) - 1):
             ari, ari_f, k_found = [], [], []
             for (text, truth), s in zip(docs, scored):
-                with only_groups(groups):
-                    segs = pair.segment(text, scores=s, regions=clusters)
+                with only_groups(groups):  # all three groups (pca_dims 0 drops the hidden)
+                    segs = pair.segment(text, scores=s, regions=RegionConfig(
+                        clusters=clusters, pca_dims=HIDDEN_DIMS))
                 pred = labels_of(segs, len(text))
                 ns = np.array([not c.isspace() for c in text])
                 fo = ns & (truth != 0)
