@@ -305,3 +305,14 @@ def test_block_offsets_come_with_or_without_features(tiny_pair):
     np.testing.assert_array_equal(plain.feature_offsets, full.feature_offsets)
     view = len(tiny_pair.vocab.encode(MIXED).ids)
     assert len(plain.feature_offsets) == -(-view // tiny_pair.score_config.feature_block)
+
+
+def test_statistics_do_not_depend_on_their_row_chunks(tiny_pair, monkeypatch):
+    import textkl.model as model_module
+
+    want = tiny_pair.score(MIXED)
+    monkeypatch.setattr(model_module, "STATS_ROWS", 7)
+    got = tiny_pair.score(MIXED)
+    for name in ("kl", "nll", "entropy"):
+        np.testing.assert_allclose(getattr(got, name), getattr(want, name), rtol=1e-6,
+                                   atol=1e-7)
