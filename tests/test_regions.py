@@ -239,7 +239,7 @@ def test_span_profiles_in_one_pass_equal_each_span_on_its_own():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.integers(-5, 60), min_size=1, max_size=12), st.integers(0, 50))
+@given(st.lists(st.integers(-5, 60), max_size=12), st.integers(0, 50))
 def test_blocks_of_matches_a_binary_search(offsets, n):
     from textkl.regions import _blocks_of
 

@@ -189,6 +189,8 @@ def _blocks_of(offsets: np.ndarray, n: int) -> np.ndarray:
     if np.any(starts[1:] < starts[:-1]):
         raise ValueError("block offsets must be sorted")
     block = np.full(n, -1, dtype=np.int64)
+    if len(starts) == 0:
+        return block
     block[starts[0] :] = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, n)))
     return block
 
@@ -267,7 +269,8 @@ def _split_piece(text: str, s: int, e: int, blocks: np.ndarray, offsets: np.ndar
 def block_features(text: str, scores: Scores, foreign_blocks: np.ndarray,
                    cfg: RegionConfig = RegionConfig()) -> np.ndarray:
     """Reduced, noise-scaled vectors of the foreign feature blocks (the only ones the
-    split step reads): hidden states, n-gram profile, KL/NLL/entropy.
+    split step reads): n-gram profile and KL/NLL/entropy, with ``cfg.pca_dims`` > 0 also
+    the pooled hidden states (first).
 
     Args:
         foreign_blocks: bool (K,) over ``scores.feature_offsets``: the blocks to describe.

@@ -750,11 +750,14 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--amp", choices=["fp32", "bf16"], default=None,
                     help="bf16: train and score under bfloat16 autocast (default fp32; fast "
                          "on a CPU with AMX and on GPUs)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (default 1: the machine's cores are shared)")
     ap.add_argument("--resnet18", action="store_true",
                     help='add the notebook\'s ResNet-18 layout ("ResNet-18"; 11.2M parameters)')
     ap.add_argument("--only", nargs="+", default=None, metavar="IN:LABEL",
                     help='run only these settings, e.g. "mnist:CNN" "fashion:ResNet"')
     args = _lib.parse(ap, argv, NAME)
+    torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     cfg = configure(args)
     splits, prov = load_data(cache_dir(args.cache), cfg.n_train, cfg.n_test, cfg.n_full,
