@@ -419,6 +419,5 @@ def score_text(
     # the block grid of the region step: every feature_block view characters
     offs = enc.offsets[np.arange(-(-len(enc.ids) // cfg.feature_block)) * cfg.feature_block]
     feats = np.concatenate([o[3] for o in outs]) if features else None
-    if feats is not None and len(feats) != len(offs):
-        raise AssertionError(f"{len(feats)} pooled blocks for {len(offs)} block offsets")
+    assert feats is None or len(feats) == len(offs), "one pooled vector per block"
     return Scores(enc.expand(kl), enc.expand(nll), enc.expand(ent), feats, offs)
