@@ -464,3 +464,21 @@ def _viterbi_stepwise(unit, cost):
         if switch[state][j]:
             state = 1 - state
     return np.array(labels, dtype=bool)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab \n\t\r\u2028", max_size=30))
+def test_paragraph_starts_follow_a_blank_line(text):
+    """Each match of ``PARAGRAPH_START`` ends at a non-space that follows a line holding
+    only whitespace; every such character is found."""
+    from textkl.spans import PARAGRAPH_START
+
+    found = [m.end() for m in PARAGRAPH_START.finditer(text)]
+    want = []
+    for i, ch in enumerate(text):
+        if ch.isspace() or (want and want[-1] == i):
+            continue
+        gap = text[:i][len(text[:i].rstrip()):]  # the whitespace run just before
+        if gap.count("\n") >= 2:
+            want.append(i)
+    assert found == want

@@ -25,7 +25,6 @@ the JSON's region terms come from a second pass over the file. Never the whole t
 
 from __future__ import annotations
 
-import re
 import shutil
 import sys
 import tempfile
@@ -52,7 +51,7 @@ from .regions import (
     single_region,
 )
 from .segment import Regions, paused_gc, region_config, segment_text, wants_features
-from .spans import Segment, merge_segments, to_segments
+from .spans import PARAGRAPH_START, Segment, merge_segments, to_segments
 
 if TYPE_CHECKING:
     import torch
@@ -60,7 +59,6 @@ if TYPE_CHECKING:
     from .pair import Pair
 
 CHUNK_CHARS = 1_000_000  # characters per chunk; a text up to this long is segmented whole
-_PARAGRAPH_START = re.compile(r"\n[^\S\n]*\n\s*(?=\S)")
 
 
 def chunks(pieces: Iterable[str], size: int = CHUNK_CHARS) -> Iterator[str]:
@@ -88,7 +86,7 @@ def chunks(pieces: Iterable[str], size: int = CHUNK_CHARS) -> Iterator[str]:
 def _break(buf: str, size: int) -> int:
     lo = size // 2
     last = None
-    for m in _PARAGRAPH_START.finditer(buf, lo, size):
+    for m in PARAGRAPH_START.finditer(buf, lo, size):
         last = m.end()
     if last is not None and lo < last <= size:
         return last

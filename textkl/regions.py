@@ -59,13 +59,19 @@ import numpy as np
 
 from .errors import SettingError
 from .numerics import diff_noise, linear_pelt, log_kl
-from .spans import Segment, Span, merge_segments, snap_candidates, to_segments
+from .spans import (
+    PARAGRAPH_START,
+    Segment,
+    Span,
+    merge_segments,
+    snap_candidates,
+    to_segments,
+)
 
 if TYPE_CHECKING:
     from .score import Scores
 
 _WORD_START = re.compile(r"\s\S")  # a space, then the word's first character
-_PARAGRAPH = re.compile(r"\n\s*\n\s*(?=\S)")  # a blank line, then the next character
 
 
 @dataclass(frozen=True)
@@ -237,7 +243,7 @@ def split_foreign(text: str, spans: list[Span], blocks: np.ndarray, offsets: np.
         Spans that still tile the text; foreign spans may be cut into several.
     """
     words, sents = snap_candidates(text)
-    paras = np.array([m.end() for m in _PARAGRAPH.finditer(text)], dtype=np.int64)
+    paras = np.array([m.end() for m in PARAGRAPH_START.finditer(text)], dtype=np.int64)
     out: list[Span] = []
     for s0, e0, foreign in spans:
         if not foreign:

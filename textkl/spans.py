@@ -19,6 +19,9 @@ from .numerics import log_kl
 # a period after these is not a sentence end ("Mrs. Bennet", "M. Martin")
 _SENTENCE_END = re.compile(r"(?:[.!?…][\"'”’»)\]]*\s+|\n\s*)(?=\S)")
 _ABBREV = re.compile(r"(?<![^\W\d_])(?:Mr|Mrs|Ms|Dr|St|Mme|Mlle|M|Messrs)\.$")
+# a blank line (spaces allowed), then the next character: a match ends where a paragraph
+# starts (the region step cuts foreign spans there, ``textkl.chunked`` cuts chunks there)
+PARAGRAPH_START = re.compile(r"\n[^\S\n]*\n\s*(?=\S)")
 
 
 class Span(NamedTuple):
