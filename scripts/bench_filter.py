@@ -105,12 +105,12 @@ def read_jsonl(path: Path) -> list[dict]:
         return [json.loads(x) for x in f]
 
 
-def run_single(pair, src: Path, work: Path) -> dict:
+def run_single(pair, src: Path, work: Path, dtype=None) -> dict:
     from textkl.filter import Rules, filter_jsonl
 
     t0 = time.perf_counter()
     summary = filter_jsonl(pair, str(src), str(work / "keep.jsonl"), str(work / "reject.jsonl"),
-                           rules=Rules(), progress=True)
+                           rules=Rules(), progress=True, dtype=dtype)
     sec = time.perf_counter() - t0
     return {"seconds": sec, "docs": summary.total, "chars": summary.chars,
             "docs_per_s": summary.total / sec, "chars_per_s": summary.chars / sec,
@@ -328,15 +328,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gpu-rate", type=float, default=None,
                     help="chars/s of one GPU measured elsewhere, for the projection")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="auto",
+                    help="the single process's matmul precision (default auto, as `textkl "
+                         "filter`: bfloat16 on a CPU with AMX, float32 elsewhere)")
     args = ap.parse_args(argv)
     n = 400 if args.quick else args.docs
 
     import torch
 
     from textkl.pair import load
+    from textkl.score import precision_dtype
 
     torch.set_num_threads(args.threads)
     pair = load(args.model)
+    dtype = precision_dtype(args.precision, pair.device)
     docs = make_docs(n, args.seed)
     work = OUT / ("quick" if args.quick else "full")
     src = work / "docs.jsonl"
@@ -344,9 +349,10 @@ def main(argv: list[str] | None = None) -> int:
     chars = sum(len(d["text"]) for d in docs)
     res: dict = {"model": args.model or "<embedded>", "describe": pair.describe(), "docs": n,
                  "chars": chars, "threads": args.threads, "seed": args.seed,
+                 "precision": args.precision, "dtype": str(dtype).removeprefix("torch."),
                  "bytes_per_char": sum(len(d["text"].encode()) for d in docs) / chars}
     print(f"{n} docs, {chars:,} chars; single process ...", file=sys.stderr)
-    res["single"] = run_single(pair, src, work)
+    res["single"] = run_single(pair, src, work, dtype)
     res["per_doc"] = run_per_doc(pair, docs[: args.per_doc])
     res["accuracy"] = accuracy(work, docs)
     if not args.no_lingua:
