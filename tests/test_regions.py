@@ -331,3 +331,31 @@ def test_hidden_states_join_the_split_step_only_when_asked(pair, monkeypatch):
     again = segment_text(pair, _TWO_LANGUAGES, regions=2, scores=bare)
     assert [(s.start, s.end, s.label) for s in again] == [(s.start, s.end, s.label)
                                                           for s in plain]
+
+
+def test_term_counter_counts_each_regions_words_and_trigrams():
+    from collections import Counter
+
+    from textkl.lexicon import TOKEN
+    from textkl.regions import TermCounter
+    from textkl.spans import Segment
+
+    text = "L'été n'est pas fini. Die Straße ist naß; the DOG's bone. Ça va? aujourd’hui 42x"
+    cut = text.index("Die")
+    segs = [Segment(0, cut, 1, False, 0.0), Segment(cut, len(text), 2, False, 0.0)]
+    counter = TermCounter()
+    counter.add(text[:30], segs)  # in two pieces, as a long file is read
+    counter.add(text[30:], segs, offset=30)
+    want_words: Counter = Counter()
+    for piece, off in ((text[:30], 0), (text[30:], 30)):
+        for m in TOKEN.finditer(piece):
+            want_words[1 if off + m.start() < cut else 2, m.group().casefold()] += 1
+    assert counter.words == dict(want_words)
+    want_tri: Counter = Counter()
+    for piece, off in ((text[:30], 0), (text[30:], 30)):
+        low = piece.lower()
+        for i in range(len(low) - 2):
+            if all(c.isalpha() for c in low[i : i + 3]):
+                key = (ord(low[i]) << 42) | (ord(low[i + 1]) << 21) | ord(low[i + 2])
+                want_tri[1 if off + i < cut else 2, key] += 1
+    assert counter.trigrams == dict(want_tri)

@@ -172,6 +172,8 @@ def segment_chunks(pair: Pair, pieces: Iterable[str], *, finder: str | SpanFinde
         The segments (whole-text offsets), the text's length, and whether it was
         segmented whole (one chunk).
     """
+    from threadpoolctl import threadpool_limits
+
     config = region_config(regions, seed)
     it = chunks(pieces, chunk_chars)
     first = next(it, "")
@@ -197,9 +199,11 @@ def segment_chunks(pair: Pair, pieces: Iterable[str], *, finder: str | SpanFinde
                 foreign: list[int] = []
                 groups = np.zeros(0, dtype=np.int64)
             else:
-                local = local_pieces(chunk, spans, scores, config, always_book=True)
+                with threadpool_limits(1):  # as in regions.assign_regions: small matrices
+                    local = local_pieces(chunk, spans, scores, config, always_book=True)
+                    groups = pool.add(local)
                 segs = to_segments(local.spans, [0] * len(local.spans), scores.kl)
-                foreign, groups = local.foreign, pool.add(local)
+                foreign = local.foreign
         done.append(([_shift(s, offset) for s in segs], foreign, groups))
         offset += len(chunk)
         if on_chunk is not None:
@@ -209,7 +213,8 @@ def segment_chunks(pair: Pair, pieces: Iterable[str], *, finder: str | SpanFinde
         for segs, _, _ in done:
             out.extend(segs)
         return merge_segments(out), offset, False
-    by_group = pool.cluster()
+    with threadpool_limits(1):
+        by_group = pool.cluster()
     order: dict[int, int] = {}
     for segs, foreign, groups in done:
         labels = number_regions(by_group[groups].tolist(), order)

@@ -50,6 +50,7 @@ are merged.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -693,7 +694,7 @@ class TermCounter:
     def add(self, text: str, segments: list[Segment], offset: int = 0) -> None:
         """Count ``text``, whose characters ``[offset, offset + len(text))`` the
         ``segments`` (in whole-text offsets) label."""
-        from .lexicon import TOKEN
+        from .lexicon import TOKEN, token_starts
         from .vocab import codepoints
 
         if not text or not segments:
@@ -701,10 +702,13 @@ class TermCounter:
         char_label = np.zeros(len(text), dtype=np.int64)
         for sg in segments:
             char_label[max(sg.start - offset, 0) : max(sg.end - offset, 0)] = sg.label
-        words: dict[tuple[int, str], int] = self.words
-        for m in TOKEN.finditer(text):
-            key = (int(char_label[m.start()]), m.group().casefold())
-            words[key] = words.get(key, 0) + 1
+        toks = TOKEN.findall(text)
+        pos = token_starts(text)
+        if len(pos) != len(toks):  # cannot happen by construction; the regex decides
+            pos = np.fromiter((m.start() for m in TOKEN.finditer(text)), np.int64, len(toks))
+        words = self.words
+        for key, c in Counter(zip(char_label[pos].tolist(), map(str.casefold, toks))).items():
+            words[key] = words.get(key, 0) + c
         lower = text.lower()
         lower = lower if len(lower) == len(text) else text
         cp = codepoints(lower).astype(np.int64)
@@ -712,10 +716,10 @@ class TermCounter:
         tri = np.flatnonzero(letter[:-2] & letter[1:-1] & letter[2:]) if len(text) > 2 else \
             np.zeros(0, dtype=np.int64)
         keys = (cp[tri] << 42) | (cp[tri + 1] << 21) | cp[tri + 2]
-        pairs = np.stack([char_label[tri], keys], axis=1)
-        if len(pairs):
-            uniq, n = np.unique(pairs, axis=0, return_counts=True)
-            for (lab, key), c in zip(uniq.tolist(), n.tolist()):
+        labs = char_label[tri]
+        for lab in np.unique(labs).tolist():  # a few labels: one 1-D unique each
+            uniq, n = np.unique(keys[labs == lab], return_counts=True)
+            for key, c in zip(uniq.tolist(), n.tolist()):
                 self.trigrams[lab, key] = self.trigrams.get((lab, key), 0) + c
 
     def terms(self, labels: list[int], top: int = 6) -> list[RegionTerms]:
