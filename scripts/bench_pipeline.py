@@ -269,7 +269,7 @@ def main() -> None:
     cold = cold_import_seconds()
     pair = textkl.load(args.model)
     dtype = precision_dtype(args.precision, pair.device)
-    pair.segment(mixed_text(5000))  # warm: first-call imports and tables
+    pair.segment(mixed_text(5000), dtype=dtype)  # warm: first-call imports, tables, kernels
     import sklearn.cluster  # noqa: F401  (the region step's pre-grouping, above 300 pieces)
     detector = None
     if not args.no_lingua:
