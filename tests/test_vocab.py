@@ -85,3 +85,19 @@ def test_json_round_trip():
     v = vocab()
     w = CharVocab.from_json(v.to_json())
     assert w.chars == v.chars and w.fold == v.fold
+
+
+@given(st.text(alphabet="ab \n\t\u0301\u0344e\u00e9\U0001F600", max_size=60))
+@settings(max_examples=300, deadline=None)
+def test_expand_takes_the_view_character_at_or_before_each_position(text):
+    enc = vocab().encode(text)
+    values = np.arange(len(enc.ids), dtype=np.float32)
+    want_idx = np.searchsorted(enc.offsets, np.arange(len(text)), side="right") - 1
+    want = np.where(want_idx >= 0, values[np.clip(want_idx, 0, None)] if len(values) else 0,
+                    np.nan)
+    got = enc.expand(values)
+    assert len(got) == len(text)
+    if len(values):
+        np.testing.assert_array_equal(got, want)
+    else:
+        assert np.isnan(got).all()

@@ -14,7 +14,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -117,12 +117,26 @@ class Encoded:
         A folded whitespace run and the characters of a combining sequence all take
         the value of the view character that represents them.
         """
-        out_idx = np.searchsorted(self.offsets, np.arange(self.length), side="right") - 1
+        out_idx = self._view_index
         out = values[np.clip(out_idx, 0, None)] if len(values) else np.full(self.length, np.nan)
         if len(values) and (out_idx < 0).any():
             out = out.astype(np.float32, copy=True)
             out[out_idx < 0] = np.nan
         return out
+
+    @cached_property
+    def _view_index(self) -> np.ndarray:
+        """int64 (length,): the view character that represents each character of the
+        original string (-1 before the first); computed once for the three score arrays."""
+        starts = np.clip(self.offsets, 0, self.length)
+        index = np.full(self.length, -1, dtype=np.int64)
+        if len(starts) == 0:
+            return index
+        if np.any(starts[1:] < starts[:-1]):  # never by construction; search if it happens
+            return np.searchsorted(self.offsets, np.arange(self.length), side="right") - 1
+        index[starts[0] :] = np.repeat(np.arange(len(starts)), np.diff(np.append(starts,
+                                                                              self.length)))
+        return index
 
 
 class CharVocab:
