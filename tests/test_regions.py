@@ -240,19 +240,19 @@ def test_span_profiles_in_one_pass_equal_each_span_on_its_own():
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(-5, 60), max_size=12), st.integers(0, 50))
-def test_blocks_of_matches_a_binary_search(offsets, n):
-    from textkl.regions import _blocks_of
+def test_block_index_matches_a_binary_search(offsets, n):
+    from textkl.numerics import block_index
 
     offs = np.sort(np.array(offsets, dtype=np.int64))
     want = np.searchsorted(offs, np.arange(n), side="right") - 1
-    np.testing.assert_array_equal(_blocks_of(offs, n), want)
+    np.testing.assert_array_equal(block_index(offs, n), want)
 
 
-def test_blocks_of_refuses_unsorted_offsets():
-    from textkl.regions import _blocks_of
+def test_block_index_refuses_unsorted_starts():
+    from textkl.numerics import block_index
 
     with pytest.raises(ValueError, match="sorted"):
-        _blocks_of(np.array([0, 10, 5]), 20)
+        block_index(np.array([0, 10, 5]), 20)
 
 
 def test_char_profiles_count_each_blocks_unigrams_and_bigrams():

@@ -36,6 +36,16 @@ def _bmp_word_letters() -> np.ndarray:
     return np.array([letter.match(chr(i)) is not None for i in range(0x10000)], dtype=bool)
 
 
+def tokens(text: str) -> tuple[list[str], np.ndarray]:
+    """The word tokens of ``text`` (``TOKEN``) and int64 (T,) where each starts: strings
+    and ints only, no match object per word."""
+    toks = TOKEN.findall(text)
+    pos = token_starts(text)
+    if len(pos) != len(toks):  # cannot happen by construction; the regex decides
+        pos = np.fromiter((m.start() for m in TOKEN.finditer(text)), np.int64, len(toks))
+    return toks, pos
+
+
 def token_starts(text: str) -> np.ndarray:
     """int64: where ``TOKEN.finditer(text)`` starts its matches, from a letter mask
     instead of one match object per word. A token starts at a letter not preceded by a
@@ -95,12 +105,9 @@ class Lexicon:
         0``); NaN for units without a word."""
         # strings and ints only: tuples per token would wake the cyclic garbage collector,
         # which then walks the whole heap (torch's included) several times per call
-        toks = TOKEN.findall(text)
+        toks, pos = tokens(text)
         if not toks:
             return np.full(len(starts), np.nan)
-        pos = token_starts(text)
-        if len(pos) != len(toks):  # cannot happen by construction; the regex decides
-            pos = np.fromiter((m.start() for m in TOKEN.finditer(text)), np.int64, len(toks))
         count = {t: self._count_of(t) for t in set(toks)}  # each distinct token once
         logs = np.log(np.fromiter(map(count.__getitem__, toks), float, len(toks)) + alpha)
         unit = np.searchsorted(starts, pos, side="right") - 1

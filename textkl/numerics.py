@@ -16,6 +16,24 @@ MAD_TO_SIGMA = 0.6745  # median absolute deviation of a standard normal
 SURPRISE_CLIP = 3.0  # nats: excess surprisal is clipped to +-this before it is evidence
 
 
+def block_index(starts: np.ndarray, n: int) -> np.ndarray:
+    """int64 (n,): for each position 0..n-1 the index of the last of ``starts`` (sorted)
+    at or before it, -1 before the first: ``searchsorted(starts, arange(n), "right") - 1``
+    by ``np.repeat``, without a search per position.
+
+    Raises:
+        ValueError: ``starts`` not sorted.
+    """
+    clipped = np.clip(np.asarray(starts, dtype=np.int64), 0, n)
+    if np.any(clipped[1:] < clipped[:-1]):
+        raise ValueError("block starts must be sorted")
+    out = np.full(n, -1, dtype=np.int64)
+    if len(clipped):
+        out[clipped[0] :] = np.repeat(np.arange(len(clipped)),
+                                      np.diff(np.append(clipped, n)))
+    return out
+
+
 def log_kl(kl: np.ndarray) -> np.ndarray:
     """float64 (N,) ``log(max(kl, 0) + KL_FLOOR)``; NaN stays NaN."""
     return np.log(np.maximum(np.asarray(kl, dtype=np.float64), 0.0) + KL_FLOOR)

@@ -59,7 +59,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from .errors import SettingError
-from .numerics import diff_noise, linear_pelt, log_kl
+from .numerics import block_index, diff_noise, linear_pelt, log_kl
 from .spans import (
     PARAGRAPH_START,
     Segment,
@@ -163,7 +163,7 @@ def char_profiles(text: str, offsets: np.ndarray, buckets: int = 512, sparse: bo
     cp = codepoints(lower).astype(np.int64) if len(lower) == len(text) \
         else np.array([ord(c.lower()[0]) for c in text], dtype=np.int64)
     cp = np.where(_letters(text), cp, 32)
-    block = _blocks_of(np.asarray(offsets, dtype=np.int64), len(text))
+    block = block_index(np.asarray(offsets, dtype=np.int64), len(text))
     keep = block >= 0
     if ends is not None:
         keep &= np.arange(len(text)) < np.asarray(ends)[np.maximum(block, 0)]
@@ -189,19 +189,6 @@ def char_profiles(text: str, offsets: np.ndarray, buckets: int = 512, sparse: bo
     return sp.csr_matrix((np.sqrt(counts), distinct % buckets, indptr), shape=(k, buckets))
 
 
-def _blocks_of(offsets: np.ndarray, n: int) -> np.ndarray:
-    """int64 (n,): the block of each position, block j starting at ``offsets[j]`` (sorted;
-    -1 before the first; the last of equal offsets takes the characters)."""
-    starts = np.clip(offsets, 0, n)
-    if np.any(starts[1:] < starts[:-1]):
-        raise ValueError("block offsets must be sorted")
-    block = np.full(n, -1, dtype=np.int64)
-    if len(starts) == 0:
-        return block
-    block[starts[0] :] = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, n)))
-    return block
-
-
 @lru_cache(maxsize=1)
 def _bmp_letters() -> np.ndarray:
     """``chr(i).isalpha()`` for every code point of the Basic Multilingual Plane."""
@@ -213,11 +200,6 @@ def _letters(text: str) -> np.ndarray:
     from .vocab import char_class
 
     return char_class(text, _bmp_letters(), str.isalpha)
-
-
-def _block_index(offsets: np.ndarray, pos: int) -> int:
-    """Index of the feature block holding text offset ``pos``."""
-    return int(max(0, np.searchsorted(offsets, pos, side="right") - 1))
 
 
 def _snap_split(text: str, pos: int, lo: int, hi: int, radius: int,
@@ -291,7 +273,7 @@ def block_features(text: str, scores: Scores, foreign_blocks: np.ndarray,
         SettingError: ``cfg.pca_dims`` > 0 and scores without ``features``.
     """
     offsets = np.asarray(scores.feature_offsets, dtype=np.int64)
-    block = _blocks_of(offsets, len(text))
+    block = block_index(offsets, len(text))
     stats = np.zeros((len(offsets), 3))
     for j, arr in enumerate((log_kl(scores.kl), scores.nll,
                              scores.entropy)):
@@ -694,7 +676,7 @@ class TermCounter:
     def add(self, text: str, segments: list[Segment], offset: int = 0) -> None:
         """Count ``text``, whose characters ``[offset, offset + len(text))`` the
         ``segments`` (in whole-text offsets) label."""
-        from .lexicon import TOKEN, token_starts
+        from .lexicon import tokens
         from .vocab import codepoints
 
         if not text or not segments:
@@ -702,10 +684,7 @@ class TermCounter:
         char_label = np.zeros(len(text), dtype=np.int64)
         for sg in segments:
             char_label[max(sg.start - offset, 0) : max(sg.end - offset, 0)] = sg.label
-        toks = TOKEN.findall(text)
-        pos = token_starts(text)
-        if len(pos) != len(toks):  # cannot happen by construction; the regex decides
-            pos = np.fromiter((m.start() for m in TOKEN.finditer(text)), np.int64, len(toks))
+        toks, pos = tokens(text)
         words = self.words
         for key, c in Counter(zip(char_label[pos].tolist(), map(str.casefold, toks))).items():
             words[key] = words.get(key, 0) + c

@@ -19,6 +19,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from .errors import SettingError
+from .numerics import block_index
 
 UNK = "<unk>"
 _TABLE_SIZE = 0x10000  # dense lookup for the BMP; astral characters go through a dict
@@ -128,15 +129,7 @@ class Encoded:
     def _view_index(self) -> np.ndarray:
         """int64 (length,): the view character that represents each character of the
         original string (-1 before the first); computed once for the three score arrays."""
-        starts = np.clip(self.offsets, 0, self.length)
-        index = np.full(self.length, -1, dtype=np.int64)
-        if len(starts) == 0:
-            return index
-        if np.any(starts[1:] < starts[:-1]):  # never by construction; search if it happens
-            return np.searchsorted(self.offsets, np.arange(self.length), side="right") - 1
-        index[starts[0] :] = np.repeat(np.arange(len(starts)), np.diff(np.append(starts,
-                                                                              self.length)))
-        return index
+        return block_index(self.offsets, self.length)
 
 
 class CharVocab:
