@@ -200,16 +200,10 @@ def _bmp_upper() -> np.ndarray:
 
 
 def _upper_at(text: str, at: np.ndarray) -> np.ndarray:
-    """Bool: ``text[i].isupper()`` for each offset i of ``at`` (all < len(text)), by table
-    lookup below 0x10000 and by Python's test beyond."""
-    from .vocab import codepoints
+    """Bool: ``text[i].isupper()`` for each offset i of ``at`` (all < len(text))."""
+    from .vocab import char_class
 
-    cp = codepoints(text)[at]
-    bmp = cp < 0x10000
-    out = _bmp_upper()[np.where(bmp, cp, 0)] & bmp
-    for j in np.flatnonzero(~bmp):
-        out[j] = text[int(at[j])].isupper()
-    return out
+    return char_class(text, _bmp_upper(), str.isupper)[at]
 
 
 def _member(x: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
