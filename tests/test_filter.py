@@ -117,6 +117,34 @@ def test_foreign_share_counts_non_space_characters():
     assert math.isnan(foreign_share(" \n ", [Span(0, 3, True)]))
 
 
+def test_foreign_share_with_names_counts_neither_side_of_them():
+    from textkl.filter import foreign_share, name_mask
+    from textkl.spans import Span
+
+    text = "Software in the Public Interest Foundation est une association. Elle aide Debian."
+    # capitalised words inside a sentence are names; "Software" and "Elle" start sentences
+    named = [text[a:b] for a, b in _runs(name_mask(text))]
+    assert named == ["Public", "Interest", "Foundation", "Debian."]
+    # the finder took the English name for English: 37 of 70 letters book-like
+    book = len("Software in the Public Interest Foundation ")
+    spans = [Span(0, book, False), Span(book, len(text), True)]
+    assert foreign_share(text, spans) == pytest.approx(33 / 70)  # kept at 0.5
+    # without the names: 26 foreign of the 39 other letters
+    assert foreign_share(text, spans, names=True) == pytest.approx(26 / 39)  # rejected
+    # a text of names alone is judged on all its characters
+    title = "Debian GNU Linux Installation Guide"
+    assert foreign_share(title, [Span(0, 7, False), Span(7, len(title), True)],
+                         names=True) == pytest.approx(25 / 31)
+
+
+def _runs(mask):
+    """(start, end) of the True runs of a bool array."""
+    import numpy as np
+
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(int), [0]))))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
 def test_foreign_rule_rejects_what_segment_marks_foreign(pair):
     from tests import texts
 

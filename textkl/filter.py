@@ -39,11 +39,11 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import ModelFileError, SettingError
-from .finders import SpanFinder, make_finder
+from .finders import SpanFinder, make_finder, names_at
 from .io import iter_lines, open_output
 from .numerics import centred_mean
 from .segment import paused_gc
-from .spans import Segment, Span, space_mask, to_segments
+from .spans import Segment, Span, snap_candidates, space_mask, to_segments
 
 if TYPE_CHECKING:
     from .score import Scores
@@ -54,6 +54,7 @@ META_KEY = "textkl"  # field added to every output document
 # Default --max-foreign-share: a document goes when most of it is foreign, as segment
 # marks it (scripts/bench_registers.py, development sources; see docs/registers.md).
 DEFAULT_MAX_FOREIGN_SHARE = 0.5
+NAMES_MAX = 0.7  # names above this share of a text's non-space characters count after all
 MISSING = object()  # stands for a document without the text field
 
 
@@ -134,15 +135,34 @@ def span_finder(pair) -> SpanFinder:
     return make_finder("decode", **pair.defaults("decode")).fit(_calibration(pair), pair.lexicon)
 
 
-def foreign_share(text: str, spans: Iterable[Any]) -> float:
+def foreign_share(text: str, spans: Iterable[Any], names: bool = False) -> float:
     """Share of the non-space characters of ``text`` that lie in foreign spans (NaN when
-    ``text`` is all whitespace)."""
+    ``text`` is all whitespace).
+
+    With ``names``, the words that are names (capitalised, not starting a sentence: as the
+    span finder sees them) count on neither side, so "Software in the Public Interest" does
+    not make a French sentence English, nor a product name an English one foreign; unless
+    names are more than ``NAMES_MAX`` of the non-space characters (a title, a list of
+    names), when every character counts.
+    """
     ns = ~space_mask(text)
     total = int(ns.sum())
     if total == 0:
         return math.nan
+    if names:
+        other = ns & ~name_mask(text, ~ns)
+        if int(other.sum()) >= (1.0 - NAMES_MAX) * total:
+            ns, total = other, int(other.sum())
     c = np.concatenate(([0], np.cumsum(ns)))
     return sum(int(c[s.end] - c[s.start]) for s in spans if s.foreign) / total
+
+
+def name_mask(text: str, space: np.ndarray | None = None) -> np.ndarray:
+    """bool (N,): the characters of the words (whitespace-delimited) that start with a
+    capital letter and do not start a sentence: the span finder's names."""
+    space = space_mask(text) if space is None else space
+    words, sents = snap_candidates(text, space)
+    return np.repeat(names_at(text, words[:-1], sents), np.diff(words)) & ~space
 
 
 def doc_score(pair, text: str, scores: Scores, finder: SpanFinder | None = None) -> DocScore:

@@ -174,7 +174,7 @@ class DecodeFinder:
         """float (W,): the evidence for "foreign" of each word unit ``[words[j], words[j+1])``."""
         cfg = self.config
         starts = words[:-1]
-        name = _upper_at(text, starts) & ~_member(starts, sents)
+        name = names_at(text, starts, sents)
         ev = np.where(np.isnan(pct), 0.0, np.asarray(pct, dtype=np.float64) - cfg.level)
         ev[space] = 0.0
         if surprise is not None:
@@ -191,6 +191,12 @@ class DecodeFinder:
             rarity = np.where(name | np.isnan(mean_log), 0.0, cfg.lexicon_level - mean_log)
             unit += cfg.lexicon_weight * rarity
         return unit
+
+
+def names_at(text: str, starts: np.ndarray, sentences: np.ndarray) -> np.ndarray:
+    """bool: which word units starting at ``starts`` are names, as the finder treats them:
+    capitalised and not at one of the (sorted) ``sentences`` starts."""
+    return _upper_at(text, starts) & ~_member(starts, sentences)
 
 
 @functools.cache
