@@ -14,6 +14,9 @@ Measured:
    lingua on the same documents (``detect_language_of`` one by one, and
    ``detect_languages_in_parallel_of``), restricted to English and French (its speed) and
    with all languages (its speed and its keep/reject accuracy).
+   Beside it, the same with ``--screen`` (documents whose words leave no doubt decided by
+   the pair's word list alone), and the words alone as a simpler baseline (keep when at
+   least ``WORDS_ONLY`` of a document's word tokens are the book's; no pair at all).
 2. ``per_doc``: ``pair.score`` called once per document on the first ``--per-doc`` documents,
    against ``Pair.score_many`` on the same documents (what batching across documents buys).
 3. ``datatrove``: ``JsonlReader -> TextklFilter -> JsonlWriter`` with ``LocalPipelineExecutor``,
@@ -105,16 +108,36 @@ def read_jsonl(path: Path) -> list[dict]:
         return [json.loads(x) for x in f]
 
 
-def run_single(pair, src: Path, work: Path, dtype=None) -> dict:
-    from textkl.filter import Rules, filter_jsonl
+def run_single(pair, src: Path, work: Path, dtype=None, screen: bool = False) -> dict:
+    from textkl.filter import Rules, Screen, filter_jsonl
 
+    work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     summary = filter_jsonl(pair, str(src), str(work / "keep.jsonl"), str(work / "reject.jsonl"),
-                           rules=Rules(), progress=True, dtype=dtype)
+                           rules=Rules(screen=Screen() if screen else None), progress=True,
+                           dtype=dtype)
     sec = time.perf_counter() - t0
     return {"seconds": sec, "docs": summary.total, "chars": summary.chars,
             "docs_per_s": summary.total / sec, "chars_per_s": summary.chars / sec,
-            "kept": summary.kept, "rejected": summary.rejected}
+            "kept": summary.kept, "rejected": summary.rejected, "screened": summary.screened}
+
+
+WORDS_ONLY = 0.72  # known-word share to keep, chosen on development sources (docs/registers.md)
+
+
+def run_words_only(pair, docs: list[dict]) -> dict:
+    """The simpler baseline: keep a document when at least ``WORDS_ONLY`` of its word tokens
+    are words of the pair's book (``Lexicon.known_share``; no words: reject), no scoring."""
+    texts = [d["text"] for d in docs]
+    truth = np.array([d["lang"] in ENGLISH for d in docs])
+    t0 = time.perf_counter()
+    shares = [pair.lexicon.known_share(t)[1] for t in texts]
+    sec = time.perf_counter() - t0
+    kept = np.nan_to_num(np.array(shares), nan=0.0) >= WORDS_ONLY
+    return {"threshold": WORDS_ONLY, "chars_per_s": sum(map(len, texts)) / sec,
+            "kept": int(kept.sum()), "accuracy": float((kept == truth).mean()),
+            "english_kept": float(kept[truth].mean()),
+            "foreign_rejected": float((~kept[~truth]).mean())}
 
 
 def run_per_doc(pair, docs: list[dict]) -> dict:
@@ -275,6 +298,14 @@ def print_tables(res: dict) -> None:
     print("|---|---:|---:|---:|")
     print(f"| single process, {res['threads']} thread(s) | {s['docs_per_s']:,.1f} | "
           f"{s['chars_per_s']:,.0f} | {s['kept']} |")
+    if res.get("screen"):
+        sc = res["screen"]
+        print(f"| single process, `--screen` ({sc['screened']} decided by words) | "
+              f"{sc['docs_per_s']:,.1f} | {sc['chars_per_s']:,.0f} | {sc['kept']} |")
+    if res.get("words_only"):
+        w = res["words_only"]
+        print(f"| words only (known share >= {w['threshold']}; no pair) | | "
+              f"{w['chars_per_s']:,.0f} | {w['kept']} |")
     if res.get("datatrove"):
         d = res["datatrove"]
         print(f"| datatrove, {d['workers']} workers x 1 thread | {d['docs_per_s']:,.1f} | "
@@ -293,6 +324,11 @@ def print_tables(res: dict) -> None:
           f"English kept {a['english_kept']:.3f}, foreign rejected {a['foreign_rejected']:.3f}; "
           f"AUC mean_kl {a['auc_mean_kl']:.3f}, ood_share {a['auc_ood_share']:.3f}, "
           f"foreign_share {a['auc_foreign_share']:.3f}")
+    for key, label in (("screen_accuracy", "with --screen"), ("words_only", "words only")):
+        if res.get(key):
+            x = res[key]
+            print(f"{label}: accuracy {x['accuracy']:.3f}, English kept {x['english_kept']:.3f}, "
+                  f"foreign rejected {x['foreign_rejected']:.3f}")
     if res.get("lingua"):
         lg = res["lingua"]["all"]
         print(f"lingua, all languages, keep = English: accuracy {lg['accuracy']:.3f}, English "
@@ -355,6 +391,12 @@ def main(argv: list[str] | None = None) -> int:
     res["single"] = run_single(pair, src, work, dtype)
     res["per_doc"] = run_per_doc(pair, docs[: args.per_doc])
     res["accuracy"] = accuracy(work, docs)
+    print("single process, --screen ...", file=sys.stderr)
+    res["screen"] = run_single(pair, src, work / "screen", dtype, screen=True)
+    acc = accuracy(work / "screen", docs)
+    res["screen_accuracy"] = {k: acc[k] for k in ("accuracy", "english_kept",
+                                                  "foreign_rejected", "per_source")}
+    res["words_only"] = run_words_only(pair, docs)
     if not args.no_lingua:
         print("lingua, EN+FR and all languages ...", file=sys.stderr)
         res["lingua"] = run_lingua(docs)

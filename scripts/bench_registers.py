@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from bench_filter import WORDS_ONLY  # noqa: E402
 from bench_regions import (  # noqa: E402
     _STOP,
     TEST_ONLY,
@@ -250,7 +251,7 @@ def draw_items(units: list[str | None], length: str, n: int, rng: random.Random,
 
 def pair_decisions(pair, items: list[str], scores: list, variants: dict, shares) -> dict:
     """kept (bool) per item, for the pair's defaults and for each swept setting."""
-    from textkl.filter import Rules, decide, doc_score, foreign_share, span_finder
+    from textkl.filter import Rules, Screen, decide, doc_score, foreign_share, span_finder
     from textkl.finders import make_finder
 
     out: dict = {}
@@ -259,6 +260,12 @@ def pair_decisions(pair, items: list[str], scores: list, variants: dict, shares)
     out["segment"] = [not d.foreign_share >= 0.5 for d in ds]  # NaN (all space): kept
     rules = Rules()
     out["filter"] = [decide(d, rules) is None for d in ds]
+    # --screen: the word list decides where it leaves no doubt, the rule above the rest
+    screen = Screen()
+    verdicts = [screen.verdict(*pair.lexicon.known_share(t)) for t in items]
+    out["filter screen"] = [f if v is None else v for v, f in zip(verdicts, out["filter"])]
+    # the simpler baseline: the word list alone, no pair
+    out["words only"] = [pair.lexicon.known_share(t)[1] >= WORDS_ONLY for t in items]  # NaN: no
     # the same rule with names (capitalised words inside a sentence) counted on neither side
     out["filter names-out"] = [not foreign_share(t, finder.predict(t, s), names=True) > 0.5
                                for t, s in zip(items, scores)]

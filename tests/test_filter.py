@@ -382,3 +382,72 @@ def test_cli_filter_bf16_scores_every_line(model_file, tmp_path):
     fp32 = {r["id"]: r["textkl"]["mean_kl"] for r in _read_jsonl(k32) + _read_jsonl(r32)}
     for r in rows:  # bf16 (or its fp32 fallback) within the documented tolerance of fp32
         assert abs(r["textkl"]["mean_kl"] - fp32[r["id"]]) <= 0.03
+
+
+def _screen_docs(pair) -> dict[str, str]:
+    """Documents whose share of the tiny pair's own words is known by construction."""
+    book = sorted(pair.lexicon.counts, key=pair.lexicon.counts.get, reverse=True)[:20]
+    made_up = ["zorqvint", "plabbertosh", "quenxil", "fradmuth", "wexolbarn", "snirtovel"]
+    return {"known": " ".join(book[:12]) + ".",  # 12 words, all the book's: kept by words
+            "unknown": " ".join(made_up) + ".",  # 0 of 6: rejected by words
+            "between": " ".join(book[:7] + made_up[:3]) + ".",  # 0.7: scored
+            "short": " ".join(book[:4]) + "."}  # 4 words: scored
+
+
+def test_screen_decides_clear_documents_by_words_and_scores_the_rest(pair):
+    from textkl.filter import Screen
+
+    docs = _screen_docs(pair)
+    judged = dict(zip(docs, score_documents(pair, list(docs.values()),
+                                            Rules(screen=Screen()))))
+    score, reason, _ = judged["known"]
+    assert score.screened and reason is None and score.known_words == 1.0
+    assert math.isnan(score.mean_kl) and score.to_dict()["mean_kl"] is None
+    score, reason, _ = judged["unknown"]
+    assert score.screened and reason == "known_words" and score.known_words == 0.0
+    for name in ("between", "short"):
+        score, reason, _ = judged[name]
+        assert not score.screened and not math.isnan(score.mean_kl)
+        assert score.to_dict()["known_words"] == pytest.approx(
+            pair.lexicon.known_share(docs[name])[1], abs=1e-4)
+    assert judged["between"][0].known_words == pytest.approx(0.7)
+    # the scored ones get exactly the scores and decision of a run without the screen
+    plain = dict(zip(docs, score_documents(pair, list(docs.values()))))
+    for name in ("between", "short"):
+        a, b = judged[name][0].to_dict(), plain[name][0].to_dict()
+        assert {k: a[k] for k in b} == b and judged[name][1] == plain[name][1]
+        assert "known_words" not in b
+
+
+def test_screen_settings_are_checked():
+    from textkl.errors import SettingError
+    from textkl.filter import Screen
+
+    assert Screen().verdict(4, 1.0) is None  # too few words
+    assert Screen().verdict(5, 0.8) is True and Screen().verdict(5, 0.65) is False
+    assert Screen().verdict(50, 0.7) is None
+    for bad in ({"keep": 0.5, "reject": 0.6}, {"keep": 1.2}, {"min_words": 0}):
+        with pytest.raises(SettingError):
+            Screen(**bad)
+    with pytest.raises(SettingError, match="max_mean_kl"):
+        Rules(max_mean_kl=0.3, screen=Screen())
+
+
+def test_cli_filter_screen(pair, model_file, tmp_path):
+    docs = list(_screen_docs(pair).values())
+    src, keep, rej = tmp_path / "in.jsonl", tmp_path / "k.jsonl", tmp_path / "r.jsonl"
+    _write_jsonl(src, docs)
+    base = ["filter", str(src), "--keep", str(keep), "--reject", str(rej), "-m", model_file]
+    res = CliRunner().invoke(cli, [*base, "-q", "--screen"])
+    assert res.exit_code == 0, res.output
+    out = {r["id"]: r["textkl"] for r in _read_jsonl(keep) + _read_jsonl(rej)}
+    assert sorted(out) == list(range(len(docs)))
+    assert [out[i]["screened"] for i in range(4)] == [True, True, False, False]
+    assert out[1]["reason"] == "known_words" and out[0]["known_words"] == 1.0
+    assert "2 decided by words" in res.output
+    for extra in (["--extract"], ["--max-mean-kl", "0.5"]):
+        keep.unlink(missing_ok=True), rej.unlink(missing_ok=True)
+        res = CliRunner().invoke(cli, [*base, "-q", "--screen", *extra])
+        assert res.exit_code == 1 and "screen" in res.output
+        assert len(res.output.strip().splitlines()) == 1 and "Traceback" not in res.output
+        assert not keep.exists() and not rej.exists()

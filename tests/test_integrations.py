@@ -143,3 +143,19 @@ def test_ray_map_batches_matches_api(pair, model_file):
         meta = {**r, "textkl_reason": r["textkl_reason"] or None}
         _assert_same(meta, score, reason)
         assert r["textkl_keep"] == (reason is None)
+
+
+def test_datatrove_filter_with_screen(pair, model_file):
+    from datatrove.data import Document
+
+    from tests.test_filter import _screen_docs
+    from textkl.integrations.datatrove import TextklFilter
+
+    docs = list(_screen_docs(pair).values())
+    f = TextklFilter(model=model_file, screen=True, batch_size=4)
+    batch = [Document(text=t, id=str(i)) for i, t in enumerate(docs)]
+    res = f.filter_batch(batch)
+    assert res[0] is True and res[1] == (False, "known_words")
+    assert batch[0].metadata["textkl_known_words"] == 1.0
+    assert batch[0].metadata["textkl_mean_kl"] is None  # decided by words, not scored
+    assert batch[2].metadata["textkl_mean_kl"] > 0  # scored

@@ -99,3 +99,10 @@ def test_the_token_memo_is_bounded_and_changes_nothing(monkeypatch):
     for _ in range(2):
         np.testing.assert_array_equal(lex.unit_log_counts(text, starts, 0.05), want)
         assert len(lex._seen) <= 3
+
+
+def test_known_share_is_the_share_of_word_tokens_the_book_uses():
+    lex = Lexicon({"the": 9, "ship": 2, "don't": 1})
+    assert lex.known_share("The SHIP sailed, don't ask") == (5, pytest.approx(3 / 5))
+    words, share = lex.known_share("1234 !!! 42.0")
+    assert words == 0 and np.isnan(share)

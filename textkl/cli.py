@@ -540,6 +540,10 @@ def corpus_fetch(name, mirror, cache_dir, url, sha256, no_verify, quiet):
               "distribution (30-char mean KL above the book's 99th percentile; KL only).")
 @click.option("--min-length", type=click.IntRange(min=0), default=0, show_default=True,
               metavar="N", help="Reject texts shorter than N characters (--extract: drop spans).")
+@click.option("--screen", is_flag=True,
+              help="Decide first by the model's word list alone where it leaves no doubt (>= 5 "
+                   "words, >= 80 %% known: keep; <= 65 %%: reject, reason known_words); score "
+                   "only the rest. Much faster; those documents get known_words, no KL scores.")
 @click.option("--extract", is_flag=True,
               help="Keep each document's in-distribution spans (offsets + text) instead.")
 @MODEL
@@ -550,8 +554,8 @@ def corpus_fetch(name, mirror, cache_dir, url, sha256, no_verify, quiet):
 @DEVICE
 @progress_options
 def filter_cmd(src, keep, reject, field, max_mean_kl, max_foreign_share, max_ood_share, min_length,
-               extract, model_path, batch_size, fit_self, minutes, no_cache, precision, bf16,
-               device, progress, quiet):
+               screen, extract, model_path, batch_size, fit_self, minutes, no_cache, precision,
+               bf16, device, progress, quiet):
     """Split the JSONL documents of IN (or - for stdin) into --keep and --reject.
 
     Every input line lands in exactly one output. Each document gains a "textkl" field:
@@ -559,8 +563,9 @@ def filter_cmd(src, keep, reject, field, max_mean_kl, max_foreign_share, max_ood
     is above the book's 99th percentile of such means), percentile (of mean_kl vs the book),
     foreign_share (share of non-space characters that segment marks foreign) and, when
     rejected, the reason: foreign_share, mean_kl, ood_share, too_short, empty_text,
-    unscored, missing_field, not_a_string (or no_in_distribution_span with --extract; the
-    spans kept are those segment finds book-like). Lines that are
+    unscored, missing_field, not_a_string, known_words (with --screen; such documents carry
+    known_words and screened, and null scores) or no_in_distribution_span (with --extract;
+    the spans kept are those segment finds book-like). Lines that are
     not JSON objects (malformed_json, not_an_object, blank_line, invalid_utf8) are rejected
     as {"textkl": {reason, line, detail}, "raw": LINE}. Files ending in .gz or .zst are
     (de)compressed. Prints a summary: kept, rejected by reason, docs/s.
@@ -574,14 +579,18 @@ def filter_cmd(src, keep, reject, field, max_mean_kl, max_foreign_share, max_ood
     With --fit, the pair is fitted on the corpus itself (the --field texts of IN joined,
     at least 50,000 characters) and cleans that corpus: what is unlike most of it goes.
     """
-    from .filter import Rules, filter_jsonl
+    from .errors import SettingError
+    from .filter import Rules, Screen, filter_jsonl
     from .io import check_readable
     from .selffit import corpus_text
 
     _check_fit(fit_self, model_path, minutes, no_cache, src)
     check_readable(src)
     rules = Rules(max_mean_kl=max_mean_kl, max_ood_share=max_ood_share, min_length=min_length,
-                  max_foreign_share=max_foreign_share)
+                  max_foreign_share=max_foreign_share, screen=Screen() if screen else None)
+    if screen and extract:
+        raise SettingError("--screen decides whole documents; it cannot be combined with "
+                           "--extract")
     text = corpus_text(src, field) if fit_self else None
     pair = fit_or_load(text, model_path, fit_self, minutes, no_cache, device,
                        _progress(progress, quiet))

@@ -19,6 +19,11 @@ Per-document scores (all from ``Pair.score``; KL in nats):
   for the largest calibrated window (1, 10, 30 or 100 characters) not longer than the
   number of scored characters.
 
+With ``Rules.screen`` (``--screen``), a first pass by the book's words alone
+(``Lexicon.known_share``) keeps or rejects the documents whose share of known words leaves
+no doubt, and only the others are scored: ``known_words`` is the share of a document's word
+tokens that the book uses.
+
 Documents are never concatenated (context would leak from one into the next): each one
 is cut into windows on its own stride grid, exactly as ``Pair.score`` cuts it, and the
 windows of many documents share forward passes (``score_many``). ``filter_jsonl`` streams
@@ -33,7 +38,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
@@ -59,18 +64,54 @@ MISSING = object()  # stands for a document without the text field
 
 
 @dataclass(frozen=True)
+class Screen:
+    """A first pass by the book's words alone (``textkl filter --screen``).
+
+    A document of at least ``min_words`` word tokens is kept when at least ``keep`` of them
+    are words of the book (its ``Lexicon``), rejected (reason ``known_words``) when at most
+    ``reject`` are; the pair scores the rest as usual. The defaults were chosen for the
+    ``english`` pair on development sources (``docs/registers.md``): the setting that
+    decides the most characters by words without more wrong decisions than the pair alone.
+    """
+
+    keep: float = 0.8  # share of known words at or above which a document is kept
+    reject: float = 0.65  # share at or below which it is rejected
+    min_words: int = 5  # fewer word tokens: always scored
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.reject < self.keep <= 1.0:
+            raise SettingError(f"screen thresholds need 0 <= reject < keep <= 1, got "
+                               f"reject={self.reject}, keep={self.keep}")
+        if self.min_words < 1:
+            raise SettingError(f"screen min_words must be >= 1, got {self.min_words}")
+
+    def verdict(self, words: int, known: float) -> bool | None:
+        """True (keep), False (reject) or None (score it) for a document of ``words`` word
+        tokens of which a share ``known`` are the book's."""
+        if words < self.min_words:
+            return None
+        return True if known >= self.keep else False if known <= self.reject else None
+
+
+@dataclass(frozen=True)
 class Rules:
     """Keep/reject rules, in the score's own units. ``None`` switches a rule off.
 
     A document passes a rule when its value is at the threshold (``<=`` max, ``>=`` min).
+    With ``screen``, the documents its words decide skip the pair and the other rules.
     """
 
     max_mean_kl: float | None = None  # nats
     max_ood_share: float | None = None  # 0..1, share of OOD characters (KL only)
     min_length: int = 0  # characters of the original text (with --extract: of each span)
     max_foreign_share: float | None = DEFAULT_MAX_FOREIGN_SHARE  # 0..1, as segment marks it
+    screen: Screen | None = None  # decide by the book's words first where they are clear
 
     def __post_init__(self) -> None:
+        if self.screen is not None and (self.max_mean_kl is not None
+                                        or self.max_ood_share is not None):
+            raise SettingError("the screen decides documents by their words, without KL "
+                               "scores; it cannot be combined with max_mean_kl or max_ood_share")
         if self.max_mean_kl is not None and not self.max_mean_kl >= 0:
             raise SettingError(f"max_mean_kl must be >= 0 nats, got {self.max_mean_kl}")
         for name in ("max_ood_share", "max_foreign_share"):
@@ -83,18 +124,25 @@ class Rules:
 
 @dataclass(frozen=True)
 class DocScore:
-    """Scores of one document; NaN where nothing could be scored."""
+    """Scores of one document; NaN where nothing could be scored (or, for a document the
+    screen decided, where nothing was scored)."""
 
     n_chars: int  # length of the text (Python str characters)
     mean_kl: float  # nats
     ood_share: float  # 0..1
     percentile: float  # 0..100 against the book
     foreign_share: float  # 0..1 of the non-space characters, in the finder's foreign spans
+    known_words: float | None = None  # share of word tokens the book uses (with a screen)
+    screened: bool = False  # decided by the screen, without the pair
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n_chars": self.n_chars, "mean_kl": _num(self.mean_kl, 6),
-                "ood_share": _num(self.ood_share, 4), "percentile": _num(self.percentile, 2),
-                "foreign_share": _num(self.foreign_share, 4)}
+        d = {"n_chars": self.n_chars, "mean_kl": _num(self.mean_kl, 6),
+             "ood_share": _num(self.ood_share, 4), "percentile": _num(self.percentile, 2),
+             "foreign_share": _num(self.foreign_share, 4)}
+        if self.known_words is not None:  # a run with a screen: on every document
+            d["known_words"] = _num(self.known_words, 4)
+            d["screened"] = self.screened
+        return d
 
 
 @dataclass(frozen=True)
@@ -104,14 +152,16 @@ class Summary:
     total: int  # input lines (documents)
     kept: int
     rejected: dict[str, int] = field(default_factory=dict)  # reason -> count
-    chars: int = 0  # characters of the documents that were scored
+    chars: int = 0  # characters of the documents that were judged (scored or screened)
     seconds: float = 0.0
+    screened: int = 0  # documents decided by the screen, without the pair
 
     def line(self) -> str:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(self.rejected.items())) or "none"
         rate = self.total / self.seconds if self.seconds > 0 else float("nan")
+        by_words = f", {self.screened} decided by words" if self.screened else ""
         return (f"{self.total} documents: kept {self.kept}, rejected "
-                f"{sum(self.rejected.values())} ({reasons}); {rate:.1f} docs/s, "
+                f"{sum(self.rejected.values())} ({reasons}{by_words}); {rate:.1f} docs/s, "
                 f"{self.chars / max(self.seconds, 1e-9):,.0f} chars/s")
 
 
@@ -231,13 +281,21 @@ def score_documents(pair, texts: Sequence[Any], rules: Rules | None = None, *,
     rules = Rules() if rules is None else rules
     reasons = [precheck(t, rules, extract) for t in texts]
     todo = [i for i, r in enumerate(reasons) if r is None]
-    scores = pair.score_many([texts[i] for i in todo], batch_size=batch_size, dtype=dtype)
-    finder = span_finder(pair)
     out: list[tuple[DocScore | None, str | None, list[Segment] | None]] = [
         (None, r, None) for r in reasons]
+    known: dict[int, float] = {}
+    if rules.screen is not None:
+        if extract:
+            raise SettingError("the screen decides whole documents; it cannot be combined "
+                               "with extract")
+        todo = _screen(pair, texts, todo, rules.screen, out, known)
+    scores = pair.score_many([texts[i] for i in todo], batch_size=batch_size, dtype=dtype)
+    finder = span_finder(pair)
     with paused_gc():
         for i, sc in zip(todo, scores, strict=True):
             ds = doc_score(pair, texts[i], sc, finder)
+            if i in known:
+                ds = replace(ds, known_words=known[i])
             if extract:
                 spans = [sp for sp in in_distribution_spans(pair, texts[i], sc, finder)
                          if sp.end - sp.start >= rules.min_length
@@ -248,6 +306,27 @@ def score_documents(pair, texts: Sequence[Any], rules: Rules | None = None, *,
             else:
                 out[i] = (ds, decide(ds, rules), None)
     return out
+
+
+def _screen(pair, texts: Sequence[Any], todo: list[int], screen: Screen,
+            out: list, known: dict[int, float]) -> list[int]:
+    """Decide the documents of ``todo`` that ``screen`` can (into ``out``); record every
+    document's known-word share in ``known``; return those left to score."""
+    lexicon = pair.lexicon
+    if lexicon is None or len(lexicon) == 0:
+        raise ModelFileError("the model has no word list; --screen needs one "
+                             "(train it with textkl train)")
+    left = []
+    for i in todo:
+        words, share = lexicon.known_share(texts[i])
+        known[i] = share
+        verdict = screen.verdict(words, share)
+        if verdict is None:
+            left.append(i)
+            continue
+        ds = DocScore(len(texts[i]), math.nan, math.nan, math.nan, math.nan, share, True)
+        out[i] = (ds, None if verdict else "known_words", None)
+    return left
 
 
 def in_distribution_spans(pair, text: str, scores: Scores, finder: SpanFinder | None = None
@@ -335,8 +414,9 @@ def filter_lines(pair, lines: Iterable[bytes], keep: IO[bytes], reject: IO[bytes
 
     Kept documents gain ``doc[meta_key] = {n_chars, mean_kl, ood_share, percentile,
     foreign_share}``
-    (with ``spans: [{start, end, mean_kl, text}]`` under ``extract``); rejected ones also
-    carry ``reason``. A line that is not a JSON object goes to ``reject`` as
+    (with ``spans: [{start, end, mean_kl, text}]`` under ``extract``, and ``known_words``,
+    ``screened`` with ``rules.screen``: the scores are null where the screen decided);
+    rejected ones also carry ``reason``. A line that is not a JSON object goes to ``reject`` as
     ``{meta_key: {reason, line, detail}, "raw": line}``.
     """
     from tqdm import tqdm
@@ -345,7 +425,7 @@ def filter_lines(pair, lines: Iterable[bytes], keep: IO[bytes], reject: IO[bytes
     rules = Rules() if rules is None else rules
     t0 = time.perf_counter()
     reasons: Counter[str] = Counter()
-    total = kept = chars = 0
+    total = kept = chars = screened = 0
     bar = tqdm(unit="doc", disable=not progress, dynamic_ncols=True, smoothing=0.1)
     for chunk in _chunks(lines, chunk_docs, chunk_chars):
         values = [ln.doc.get(field, MISSING) if ln.doc is not None else MISSING for ln in chunk]
@@ -363,6 +443,7 @@ def filter_lines(pair, lines: Iterable[bytes], keep: IO[bytes], reject: IO[bytes
             score, reason, spans = judged[i]
             meta = score.to_dict() if score else {"n_chars": _len(values[i])}
             chars += score.n_chars if score else 0
+            screened += bool(score and score.screened)
             if spans is not None:
                 meta["spans"] = [{"start": sp.start, "end": sp.end, "mean_kl": _num(sp.mean_kl, 6),
                                   "text": values[i][sp.start : sp.end]} for sp in spans]
@@ -375,7 +456,7 @@ def filter_lines(pair, lines: Iterable[bytes], keep: IO[bytes], reject: IO[bytes
         bar.update(len(chunk))
         bar.set_postfix(kept=kept, chars_s=f"{chars / (time.perf_counter() - t0):,.0f}")
     bar.close()
-    return Summary(total, kept, dict(reasons), chars, time.perf_counter() - t0)
+    return Summary(total, kept, dict(reasons), chars, time.perf_counter() - t0, screened)
 
 
 def _len(v: Any) -> int | None:

@@ -99,6 +99,14 @@ class Lexicon:
         mean = self.unit_log_counts(unit, np.zeros(1, dtype=np.int64), alpha)[0]
         return None if np.isnan(mean) else float(mean)
 
+    def known_share(self, text: str) -> tuple[int, float]:
+        """(word tokens of ``text``, share of them that the book uses); NaN without words."""
+        toks = TOKEN.findall(text)
+        if not toks:
+            return 0, float("nan")
+        count = self._count_of
+        return len(toks), sum(count(t) > 0 for t in toks) / len(toks)
+
     def unit_log_counts(self, text: str, starts: np.ndarray, alpha: float) -> np.ndarray:
         """float64 (len(starts),): mean ``log(count + alpha)`` over the word tokens of each
         unit ``text[starts[j]:starts[j + 1]]`` (the last runs to the end; ``starts[0] ==

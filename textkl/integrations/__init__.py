@@ -20,6 +20,8 @@ SCORE_FIELDS = ("mean_kl", "ood_share", "percentile", "foreign_share")
 
 def flat_scores(score: DocScore | None, reason: str | None, prefix: str = "textkl_"
                 ) -> dict[str, Any]:
-    """Flat metadata for one document: ``{prefix}mean_kl``, ... and ``{prefix}reason``."""
+    """Flat metadata for one document: ``{prefix}mean_kl``, ... and ``{prefix}reason``
+    (and ``{prefix}known_words`` when a screen judged it)."""
     d = score.to_dict() if score is not None else dict.fromkeys(SCORE_FIELDS)
-    return {**{f"{prefix}{k}": d.get(k) for k in SCORE_FIELDS}, f"{prefix}reason": reason}
+    keys = (*SCORE_FIELDS, "known_words") if "known_words" in d else SCORE_FIELDS
+    return {**{f"{prefix}{k}": d.get(k) for k in keys}, f"{prefix}reason": reason}

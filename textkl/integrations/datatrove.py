@@ -26,7 +26,7 @@ from typing import Any
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
-from ..filter import DEFAULT_MAX_FOREIGN_SHARE, Rules, score_documents
+from ..filter import DEFAULT_MAX_FOREIGN_SHARE, Rules, Screen, score_documents
 from . import flat_scores
 
 
@@ -37,6 +37,8 @@ class TextklFilter(BaseFilter):
         model: model file or directory; None for the embedded default pair.
         max_foreign_share, max_mean_kl, max_ood_share, min_length: the rules of
             ``textkl.filter.Rules`` (by default, as ``textkl filter``'s).
+        screen: decide by the word list first, as ``textkl filter --screen``
+            (``textkl.filter.Screen``); adds ``known_words``.
         batch_size: documents scored together (their windows share forward passes).
         score_batch_size: windows per forward pass (default: the model's).
         device: ``cpu``, ``cuda`` or ``auto``.
@@ -50,14 +52,15 @@ class TextklFilter(BaseFilter):
     def __init__(self, model: str | None = None, *, max_mean_kl: float | None = None,
                  max_ood_share: float | None = None, min_length: int = 0,
                  max_foreign_share: float | None = DEFAULT_MAX_FOREIGN_SHARE,
-                 batch_size: int = 64,
+                 screen: bool = False, batch_size: int = 64,
                  score_batch_size: int | None = None, device: str = "cpu",
                  threads: int | None = None, prefix: str = "textkl_",
                  exclusion_writer: Any = None) -> None:
         super().__init__(exclusion_writer, batch_size=batch_size)
         self.model, self.device, self.threads, self.prefix = model, device, threads, prefix
         self.rules = Rules(max_mean_kl=max_mean_kl, max_ood_share=max_ood_share,
-                           min_length=min_length, max_foreign_share=max_foreign_share)
+                           min_length=min_length, max_foreign_share=max_foreign_share,
+                           screen=Screen() if screen else None)
         self.score_batch_size = score_batch_size
         self._pair = None  # loaded on the first batch, once per task (never pickled)
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..filter import DEFAULT_MAX_FOREIGN_SHARE, Rules, score_documents
+from ..filter import DEFAULT_MAX_FOREIGN_SHARE, Rules, Screen, score_documents
 from . import SCORE_FIELDS
 
 
@@ -35,6 +35,8 @@ class TextklScorer:
         field: column that holds the text.
         max_foreign_share, max_mean_kl, max_ood_share, min_length: the rules of
             ``textkl.filter.Rules`` (by default, as ``textkl filter``'s).
+        screen: decide by the word list first, as ``textkl filter --screen``
+            (``textkl.filter.Screen``); adds ``known_words``.
         device: ``cpu``, ``cuda`` or ``auto``.
         threads: torch CPU threads per actor (keep actors x threads <= cores).
         score_batch_size: windows per forward pass (default: the model's).
@@ -45,7 +47,7 @@ class TextklScorer:
                  max_mean_kl: float | None = None,
                  max_ood_share: float | None = None, min_length: int = 0,
                  max_foreign_share: float | None = DEFAULT_MAX_FOREIGN_SHARE,
-                 device: str = "cpu", threads: int | None = 1,
+                 screen: bool = False, device: str = "cpu", threads: int | None = 1,
                  score_batch_size: int | None = None, prefix: str = "textkl_") -> None:
         import torch
 
@@ -56,14 +58,15 @@ class TextklScorer:
         self.pair = load(model, device=resolve_device(device))
         self.field, self.prefix, self.score_batch_size = field, prefix, score_batch_size
         self.rules = Rules(max_mean_kl=max_mean_kl, max_ood_share=max_ood_share,
-                           min_length=min_length, max_foreign_share=max_foreign_share)
+                           min_length=min_length, max_foreign_share=max_foreign_share,
+                           screen=Screen() if screen else None)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Add the score columns to a numpy batch (``batch_format="numpy"``)."""
         texts = [t if isinstance(t, str) else None for t in batch[self.field].tolist()]
         judged = score_documents(self.pair, texts, self.rules, batch_size=self.score_batch_size)
         out = dict(batch)
-        for k in SCORE_FIELDS:
+        for k in (*SCORE_FIELDS, "known_words") if self.rules.screen else SCORE_FIELDS:
             out[self.prefix + k] = np.array(
                 [np.nan if s is None or s.to_dict()[k] is None else getattr(s, k)
                  for s, _, _ in judged], dtype=np.float64)
