@@ -186,7 +186,8 @@ def run_lingua(docs: list[dict]) -> dict:
     return out
 
 
-def run_datatrove(model: str | None, docs: list[dict], work: Path, workers: int = 2) -> dict:
+def run_datatrove(model: str | None, docs: list[dict], work: Path, workers: int = 2,
+                  screen: bool = False) -> dict:
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter
@@ -199,7 +200,7 @@ def run_datatrove(model: str | None, docs: list[dict], work: Path, workers: int 
     t0 = time.perf_counter()
     LocalPipelineExecutor(
         [JsonlReader(str(src), text_key="text", id_key="id"),
-         TextklFilter(model=model, threads=1, batch_size=256,
+         TextklFilter(model=model, threads=1, batch_size=256, screen=screen,
                       exclusion_writer=JsonlWriter(str(work / "dt_reject"))),
          JsonlWriter(str(work / "dt_keep"))],
         tasks=workers, workers=workers, logging_dir=str(work / "dt_logs"), skip_completed=False,
@@ -310,6 +311,10 @@ def print_tables(res: dict) -> None:
         d = res["datatrove"]
         print(f"| datatrove, {d['workers']} workers x 1 thread | {d['docs_per_s']:,.1f} | "
               f"{d['chars_per_s']:,.0f} | {d['kept']} |")
+    if res.get("datatrove_screen"):
+        d = res["datatrove_screen"]
+        print(f"| datatrove, {d['workers']} workers x 1 thread, `screen=True` | "
+              f"{d['docs_per_s']:,.1f} | {d['chars_per_s']:,.0f} | {d['kept']} |")
     for key, label in (("en_fr", "lingua EN+FR"), ("all", "lingua, all languages")):
         if res.get("lingua"):
             lg = res["lingua"][key]
@@ -403,6 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_datatrove:
         print("datatrove, 2 workers ...", file=sys.stderr)
         res["datatrove"] = run_datatrove(args.model, docs, work)
+        res["datatrove_screen"] = run_datatrove(args.model, docs, work / "screen", screen=True)
     gpu_rate = args.gpu_rate
     if gpu_rate is None and torch.cuda.is_available():
         texts = [d["text"] for d in docs]
