@@ -445,9 +445,10 @@ def test_cli_filter_screen(pair, model_file, tmp_path):
     assert [out[i]["screened"] for i in range(4)] == [True, True, False, False]
     assert out[1]["reason"] == "known_words" and out[0]["known_words"] == 1.0
     assert "2 decided by words" in res.output
-    for extra in (["--extract"], ["--max-mean-kl", "0.5"]):
+    for extra in (["--extract"], ["--max-mean-kl", "0.5"], ["--fit"]):
         keep.unlink(missing_ok=True), rej.unlink(missing_ok=True)
-        res = CliRunner().invoke(cli, [*base, "-q", "--screen", *extra])
+        args = base[:-2] + extra if extra == ["--fit"] else [*base, *extra]  # --fit: no -m
+        res = CliRunner().invoke(cli, [*args, "-q", "--screen"])
         assert res.exit_code == 1 and "screen" in res.output
         assert len(res.output.strip().splitlines()) == 1 and "Traceback" not in res.output
         assert not keep.exists() and not rej.exists()

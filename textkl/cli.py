@@ -591,6 +591,9 @@ def filter_cmd(src, keep, reject, field, max_mean_kl, max_foreign_share, max_ood
     if screen and extract:
         raise SettingError("--screen decides whole documents; it cannot be combined with "
                            "--extract")
+    if screen and fit_self:
+        raise SettingError("--screen reads the pair's word list, which --fit takes from the "
+                           "corpus itself (every word would be known); use one or the other")
     text = corpus_text(src, field) if fit_self else None
     pair = fit_or_load(text, model_path, fit_self, minutes, no_cache, device,
                        _progress(progress, quiet))
