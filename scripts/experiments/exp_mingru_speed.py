@@ -24,6 +24,7 @@ Writes ``runs/exp_mingru_speed/results.json``.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from functools import partial
@@ -100,6 +101,7 @@ def lstm_recurrence(ids: torch.Tensor, emb: torch.Tensor, lstm: torch.nn.LSTM) -
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
     ws = [torch.randn(D, 2 * D) / D**0.5 for _ in range(LAYERS)]
