@@ -542,7 +542,7 @@ def corpus_fetch(name, mirror, cache_dir, url, sha256, no_verify, quiet):
               metavar="N", help="Reject texts shorter than N characters (--extract: drop spans).")
 @click.option("--screen", is_flag=True,
               help="Decide first by the model's word list alone where it leaves no doubt (>= 5 "
-                   "words, >= 80 %% known: keep; <= 65 %%: reject, reason known_words); score "
+                   "words, >= 80 % known: keep; <= 65 %: reject, reason known_words); score "
                    "only the rest. Much faster; those documents get known_words, no KL scores.")
 @click.option("--extract", is_flag=True,
               help="Keep each document's in-distribution spans (offsets + text) instead.")
