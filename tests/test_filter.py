@@ -445,6 +445,7 @@ def test_cli_filter_screen(pair, model_file, tmp_path):
     assert [out[i]["screened"] for i in range(4)] == [True, True, False, False]
     assert out[1]["reason"] == "known_words" and out[0]["known_words"] == 1.0
     assert "2 decided by words" in res.output
+    assert "warning: no --screen thresholds were chosen for this pair" in res.output
     for extra in (["--extract"], ["--max-mean-kl", "0.5"], ["--fit"]):
         keep.unlink(missing_ok=True), rej.unlink(missing_ok=True)
         args = base[:-2] + extra if extra == ["--fit"] else [*base, *extra]  # --fit: no -m
@@ -452,3 +453,11 @@ def test_cli_filter_screen(pair, model_file, tmp_path):
         assert res.exit_code == 1 and "screen" in res.output
         assert len(res.output.strip().splitlines()) == 1 and "Traceback" not in res.output
         assert not keep.exists() and not rej.exists()
+
+
+def test_the_english_pair_stores_its_screen_thresholds():
+    import textkl
+    from textkl.filter import Screen
+
+    assert Screen.for_pair(textkl.load("english")) == Screen()
+    assert Screen.for_pair(textkl.load("moby-dick")) is None

@@ -579,6 +579,8 @@ def filter_cmd(src, keep, reject, field, max_mean_kl, max_foreign_share, max_ood
     With --fit, the pair is fitted on the corpus itself (the --field texts of IN joined,
     at least 50,000 characters) and cleans that corpus: what is unlike most of it goes.
     """
+    from dataclasses import replace
+
     from .errors import SettingError
     from .filter import Rules, Screen, filter_jsonl
     from .io import check_readable
@@ -597,6 +599,13 @@ def filter_cmd(src, keep, reject, field, max_mean_kl, max_foreign_share, max_ood
     text = corpus_text(src, field) if fit_self else None
     pair = fit_or_load(text, model_path, fit_self, minutes, no_cache, device,
                        _progress(progress, quiet))
+    if screen:
+        chosen = Screen.for_pair(pair)
+        if chosen is None:
+            click.echo("textkl: warning: no --screen thresholds were chosen for this pair; "
+                       "using the english pair's (keep at >= 80 % known words, reject at "
+                       "<= 65 %), which lose English with a pair that read one book", err=True)
+        rules = replace(rules, screen=chosen or rules.screen)
     summary = filter_jsonl(pair, src, keep, reject, field=field, rules=rules, extract=extract,
                            batch_size=batch_size, dtype=_dtype(precision, bf16, device),
                            progress=_progress(progress, quiet))

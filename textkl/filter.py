@@ -71,7 +71,8 @@ class Screen:
     are words of the book (its ``Lexicon``), rejected (reason ``known_words``) when at most
     ``reject`` are; the pair scores the rest as usual. The defaults were chosen for the
     ``english`` pair on development sources (``docs/registers.md``): the setting that
-    decides the most characters by words without more wrong decisions than the pair alone.
+    decides the most characters by words without more wrong decisions than the pair alone;
+    that pair's file stores them (``for_pair``).
     """
 
     keep: float = 0.8  # share of known words at or above which a document is kept
@@ -84,6 +85,13 @@ class Screen:
                                f"reject={self.reject}, keep={self.keep}")
         if self.min_words < 1:
             raise SettingError(f"screen min_words must be >= 1, got {self.min_words}")
+
+    @classmethod
+    def for_pair(cls, pair) -> Screen | None:
+        """The thresholds chosen for ``pair`` and stored in its file
+        (``Pair.defaults("screen")``; ``textkl models`` lists them), or None."""
+        chosen = pair.defaults("screen")
+        return cls(**chosen) if chosen else None
 
     def verdict(self, words: int, known: float) -> bool | None:
         """True (keep), False (reject) or None (score it) for a document of ``words`` word

@@ -21,6 +21,7 @@ Every document (kept or dropped) gains ``textkl_mean_kl``, ``textkl_ood_share``,
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from datatrove.data import Document
@@ -77,6 +78,9 @@ class TextklFilter(BaseFilter):
             if self.threads:
                 torch.set_num_threads(self.threads)
             self._pair = load(self.model, device=resolve_device(self.device))
+            if self.rules.screen is not None:  # the thresholds chosen for this pair, if any
+                self.rules = replace(self.rules, screen=Screen.for_pair(self._pair)
+                                     or self.rules.screen)
         return self._pair
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:

@@ -59,7 +59,7 @@ class TextklScorer:
         self.field, self.prefix, self.score_batch_size = field, prefix, score_batch_size
         self.rules = Rules(max_mean_kl=max_mean_kl, max_ood_share=max_ood_share,
                            min_length=min_length, max_foreign_share=max_foreign_share,
-                           screen=Screen() if screen else None)
+                           screen=(Screen.for_pair(self.pair) or Screen()) if screen else None)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Add the score columns to a numpy batch (``batch_format="numpy"``)."""
