@@ -733,6 +733,8 @@ def main(argv: list[str] | None = None) -> dict:
                     help="a RegionConfig (or decode finder) field, e.g. --set merge_penalty=0.25")
     ap.add_argument("--sweep", action="store_true",
                     help="try SWEEP settings on dev, report the dev-best one's test figure")
+    ap.add_argument("--model", default=None,
+                    help="embedded pair name or model file (default: the default pair)")
     ap.add_argument("--out", default="bench_regions", help="runs/<out>/results.json")
     ap.add_argument("--tables", metavar="JSON", help="only print the tables of a results.json")
     args = ap.parse_args(argv)
@@ -760,7 +762,7 @@ def main(argv: list[str] | None = None) -> dict:
         units = source_units(src, manifest)
         n_units[src.name] = sum(u is not None for u in units)
         pools[src.split].setdefault(src.lang, []).append((src, units))
-    pair = textkl.load()
+    pair = textkl.load(args.model)
     detector = LanguageDetectorBuilder.from_all_languages().build()
     groups = {(sp, ln): build_docs(sp, ln, n_docs, args.seed, pools) for sp in splits
               for ln in LENGTHS}
