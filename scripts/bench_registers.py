@@ -347,13 +347,18 @@ def style_table(styles: dict) -> str:
 # ---------------------------------------------------------------------------- English in French
 
 
-def mixed_docs(groups: dict, split: str, kind: str, n: int, seed: int) -> list[tuple]:
+HOSTS = ("novel", "legal")  # registers of the French that the English is planted in
+
+
+def mixed_docs(groups: dict, split: str, kind: str, n: int, seed: int,
+               hosts: tuple[str, ...] = HOSTS) -> list[tuple]:
     """English inside French: ``(doc, start, end, register)``. ``sentence``: three French
     sentences, an English one, three French ones; ``phrase``: 4-12 words of an English
     sentence inserted at a word boundary of four French sentences. French from the split's
-    French sources, English from each of its English registers in turn."""
+    French sources of the ``hosts`` registers, English from each of its English registers
+    in turn."""
     fr = {k: g["items"]["sentence"] for k, g in groups.items()
-          if g["split"] == split and g["lang"] == "fr" and g["register"] in ("novel", "legal")
+          if g["split"] == split and g["lang"] == "fr" and g["register"] in hosts
           and len(g["items"]["sentence"]) >= 8}
     en: dict = {}
     for g in groups.values():
@@ -378,7 +383,7 @@ def mixed_docs(groups: dict, split: str, kind: str, n: int, seed: int) -> list[t
 
 
 def run_mixed(groups: dict, splits: list[str], pairs: dict, det2, n: int, seed: int,
-              variants: dict | None = None) -> dict:
+              variants: dict | None = None, hosts: tuple[str, ...] = HOSTS) -> dict:
     """Character precision / recall / F1 of the book-like (textkl) or English (lingua EN+FR)
     characters against the planted English, overall and per register; for each pair with
     its stored settings and with each decode ``variants`` setting of the sweep."""
@@ -387,7 +392,7 @@ def run_mixed(groups: dict, splits: list[str], pairs: dict, det2, n: int, seed: 
     out: dict = {}
     for split in splits:
         for kind in ("sentence", "phrase"):
-            docs = mixed_docs(groups, split, kind, n, seed)
+            docs = mixed_docs(groups, split, kind, n, seed, hosts)
             res: dict = {"docs": len(docs)}
             finders, scored = {}, {}
             for name, pair in pairs.items():
@@ -604,6 +609,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--mixed-docs", type=int, default=None,
                     help="English-inside-French documents per split and task (default 140)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--hosts", default=",".join(HOSTS),
+                    help="registers of the French hosts of the English-inside-French documents "
+                         "(novel, legal, technical, faq)")
     ap.add_argument("--out", default="bench_registers", help="runs/<out>/results.json")
     ap.add_argument("--tables", metavar="JSON", help="only print the tables of a results.json")
     args = ap.parse_args(argv)
@@ -673,11 +681,13 @@ def main(argv: list[str] | None = None) -> dict:
         det2 = LanguageDetectorBuilder.from_languages(Language.ENGLISH, Language.FRENCH).build()
     t = time.perf_counter()
     mixed = run_mixed(groups, splits, loaded, det2,
-                      args.mixed_docs or (28 if args.quick else 140), args.seed, variants)
+                      args.mixed_docs or (28 if args.quick else 140), args.seed, variants,
+                      tuple(args.hosts.split(",")))
     secs["mixed"] = round(time.perf_counter() - t, 1)
     styles = style_shifts(loaded, n["paragraph"], args.seed)
     results = {"machine": machine(), "argv": sys.argv[1:] if argv is None else argv,
-               "seed": args.seed, "per_source": n, "splits": splits, "methods": methods,
+               "seed": args.seed, "hosts": args.hosts, "per_source": n, "splits": splits,
+               "methods": methods,
                "packages": manifest, "seconds": secs, "mixed": mixed,
                "styles": styles,
                "sources": [s._asdict() for s in SOURCES if s.split in splits],
