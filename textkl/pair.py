@@ -122,7 +122,7 @@ class Pair:
 
         Example:
             >>> textkl.load("english").defaults("decode")  # doctest: +SKIP
-            {'level': 0.9}
+            {'level': 0.8, 'switch_word': 4}
         """
         chosen = self.meta.get("defaults", {})
         return dict(chosen.get(kind, {})) if isinstance(chosen, dict) else {}
