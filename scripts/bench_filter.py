@@ -305,24 +305,19 @@ def print_tables(res: dict) -> None:
           f"load average {res['load_average'][0]:.1f})\n")
     print("| run | docs/s | chars/s | kept |")
     print("|---|---:|---:|---:|")
-    print(f"| single process, {res['threads']} thread(s) | {s['docs_per_s']:,.1f} | "
-          f"{s['chars_per_s']:,.0f} | {s['kept']} |")
+    rows = [(f"single process, {res['threads']} thread(s)", s)]
     if res.get("screen"):
-        sc = res["screen"]
-        print(f"| single process, `--screen` ({sc['screened']} decided by words) | "
-              f"{sc['docs_per_s']:,.1f} | {sc['chars_per_s']:,.0f} | {sc['kept']} |")
+        rows.append((f"single process, `--screen` ({res['screen']['screened']} decided by words)",
+                     res["screen"]))
     if res.get("words_only"):
-        w = res["words_only"]
-        print(f"| words only (known share >= {w['threshold']}; no pair) | | "
-              f"{w['chars_per_s']:,.0f} | {w['kept']} |")
-    if res.get("datatrove"):
-        d = res["datatrove"]
-        print(f"| datatrove, {d['workers']} workers x 1 thread | {d['docs_per_s']:,.1f} | "
-              f"{d['chars_per_s']:,.0f} | {d['kept']} |")
-    if res.get("datatrove_screen"):
-        d = res["datatrove_screen"]
-        print(f"| datatrove, {d['workers']} workers x 1 thread, `screen=True` | "
-              f"{d['docs_per_s']:,.1f} | {d['chars_per_s']:,.0f} | {d['kept']} |")
+        rows.append((f"words only (known share >= {res['words_only']['threshold']}; no pair)",
+                     res["words_only"]))
+    for key, extra in (("datatrove", ""), ("datatrove_screen", ", `screen=True`")):
+        if res.get(key):
+            rows.append((f"datatrove, {res[key]['workers']} workers x 1 thread{extra}", res[key]))
+    for label, run in rows:
+        docs = f"{run['docs_per_s']:,.1f}" if "docs_per_s" in run else ""
+        print(f"| {label} | {docs} | {run['chars_per_s']:,.0f} | {run['kept']} |")
     for key, label in (("en_fr", "lingua EN+FR"), ("all", "lingua, all languages")):
         if res.get("lingua"):
             lg = res["lingua"][key]

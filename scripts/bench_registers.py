@@ -261,11 +261,11 @@ def pair_decisions(pair, items: list[str], scores: list, variants: dict, shares)
     rules = Rules()
     out["filter"] = [decide(d, rules) is None for d in ds]
     # --screen: the word list decides where it leaves no doubt, the rule above the rest
-    screen = Screen()
-    verdicts = [screen.verdict(*pair.lexicon.known_share(t)) for t in items]
+    known = [pair.lexicon.known_share(t) for t in items]  # (word tokens, share known)
+    verdicts = [Screen().verdict(*w) for w in known]
     out["filter screen"] = [f if v is None else v for v, f in zip(verdicts, out["filter"])]
     # the simpler baseline: the word list alone, no pair
-    out["words only"] = [pair.lexicon.known_share(t)[1] >= WORDS_ONLY for t in items]  # NaN: no
+    out["words only"] = [share >= WORDS_ONLY for _, share in known]  # NaN (no words): no
     # the same rule with names (capitalised words inside a sentence) counted on neither side
     out["filter names-out"] = [not foreign_share(t, finder.predict(t, s), names=True) > 0.5
                                for t, s in zip(items, scores)]
