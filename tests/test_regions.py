@@ -291,7 +291,7 @@ def test_weighted_centroids_equal_numpys_weighted_average():
     x, w = rng.random((300, 40)), rng.random(300) * 500
     labels = rng.integers(0, 7, 300)
     want = np.stack([np.average(x[labels == c], 0, w[labels == c]) for c in range(7)])
-    np.testing.assert_array_equal(_weighted_centroids(x, w, labels, 7), want)
+    np.testing.assert_array_equal(_weighted_centroids(x * w[:, None], w, labels, 7), want)
 
 
 def test_char_profiles_of_blocks_past_the_end_are_empty():
@@ -359,3 +359,30 @@ def test_term_counter_counts_each_regions_words_and_trigrams():
                 key = (ord(low[i]) << 42) | (ord(low[i + 1]) << 21) | ord(low[i + 2])
                 want_tri[1 if off + i < cut else 2, key] += 1
     assert counter.trigrams == dict(want_tri)
+
+
+def test_pooled_profile_is_the_joined_texts_profile():
+    from textkl.regions import char_profiles, ngram_codes, span_profiles
+    from textkl.spans import Span
+
+    text = "Der Hund läuft. Le chien court!  The dog runs; el perro corre.\nÉTÉ 42 ÆØÅ."
+    spans = [Span(0, 15, False), Span(16, 30, False), Span(30, 30, False),
+             Span(33, 62, False), Span(63, len(text), False)]
+    want = char_profiles(" ".join(text[s:e] for s, e, _ in spans), np.zeros(1, np.int64), 64)
+    for codes in (None, ngram_codes(text)):
+        got = span_profiles(text, spans, pooled=True, buckets=64, codes=codes)
+        np.testing.assert_array_equal(got, want)
+
+
+def test_profiles_read_only_the_blocks_characters():
+    from textkl.regions import char_profiles, ngram_codes
+
+    text = "abc ABC xyz, déjà vu! " * 5
+    offsets, ends = np.array([0, 10, 40, 41]), np.array([6, 30, 41, 200])
+    codes = ngram_codes(text)
+    for sparse in (False, True):
+        got = char_profiles(text, offsets, 32, sparse=sparse, ends=ends, codes=codes)
+        got = got.toarray() if sparse else got
+        for j, (s, e) in enumerate([(0, 6), (10, 30), (40, 41), (41, len(text))]):
+            one = char_profiles(text[s:e], np.zeros(1, np.int64), 32)
+            np.testing.assert_array_equal(got[j], one[0])

@@ -119,7 +119,8 @@ def _reduce(features: np.ndarray, fit_rows: np.ndarray, dims: int) -> np.ndarray
 
     x = features.astype(np.float64) if sp.issparse(features) \
         else np.asarray(features, dtype=np.float64)
-    fit = x[fit_rows] if fit_rows.sum() >= 2 else x
+    every = bool(fit_rows.all())  # then no copy of x for the fit
+    fit = x if every or fit_rows.sum() < 2 else x[fit_rows]
     fit = fit[:: max(1, fit.shape[0] // 4000)]  # a few thousand blocks fix the components
     fit = fit.toarray() if sp.issparse(fit) else fit
     mu = fit.mean(0)
@@ -132,47 +133,38 @@ def _reduce(features: np.ndarray, fit_rows: np.ndarray, dims: int) -> np.ndarray
     d = int(max(1, min(dims, len(s), np.sum(s > 1e-6 * max(s[0], 1e-12)))))
     axes = evecs[:, order[:d]]
     z = x @ axes - mu @ axes  # (x - mu) @ axes, without densifying a sparse x
-    zf = z[fit_rows] if fit_rows.sum() >= 3 else z
+    zf = z if every or fit_rows.sum() < 3 else z[fit_rows]
     if len(zf) < 3:
         return z
     noise = diff_noise(zf, axis=0)
     return z / np.maximum(noise, 1e-6 * max(float(noise.max()), 1e-12))
 
 
-def char_profiles(text: str, offsets: np.ndarray, buckets: int = 512, sparse: bool = False,
-                  ends: np.ndarray | None = None) -> np.ndarray:
-    """Hashed character unigram and bigram frequencies of each feature block of ``text``.
+def ngram_codes(text: str) -> np.ndarray:
+    """int64 (N,): what ``char_profiles`` counts of each character of ``text``: its
+    lower-cased code point if it is a letter, else 32 (one "non-letter" symbol).
 
-    Block j covers ``text[offsets[j]:offsets[j+1]]``, or ``text[offsets[j]:ends[j]]``
-    with ``ends`` (blocks in text order, not overlapping; the text between them is not
-    counted). Letters are lower-cased and other characters map to one "non-letter"
-    symbol, so punctuation and spacing count little.
-
-    Returns:
-        float64 (K, buckets): square roots of the frequencies (rows sum to 1 before the
-        root); a ``scipy.sparse`` CSR matrix with ``sparse`` (short blocks use few buckets).
-    """
-    from scipy import sparse as sp
-
+    Compute it once per text and pass it to the profile functions (``codes=``): the region
+    step profiles one text four times."""
     from .vocab import codepoints
 
-    k = len(offsets)
-    if not text or k == 0:
-        return sp.csr_matrix((k, buckets)) if sparse else np.zeros((k, buckets))
     lower = text.lower()
     cp = codepoints(lower).astype(np.int64) if len(lower) == len(text) \
         else np.array([ord(c.lower()[0]) for c in text], dtype=np.int64)
-    cp = np.where(_letters(text), cp, 32)
-    block = block_index(np.asarray(offsets, dtype=np.int64), len(text))
-    keep = block >= 0
-    if ends is not None:
-        keep &= np.arange(len(text)) < np.asarray(ends)[np.maximum(block, 0)]
-        block[~keep] = -1
-    uni = cp % (buckets // 2)
-    bi = (cp[:-1] * 1_000_003 + cp[1:] * 7919) % (buckets // 2) + buckets // 2
-    kb = keep[1:] & (block[1:] == block[:-1])
-    rows = np.concatenate((block[keep], block[1:][kb]))
-    keys = rows * buckets + np.concatenate((uni[keep], bi[kb]))
+    return np.where(_letters(text), cp, 32)
+
+
+def _profile_matrix(cp: np.ndarray, lens: np.ndarray, buckets: int, sparse: bool
+                    ) -> np.ndarray:
+    """Profiles of consecutive blocks of ``cp`` (ngram codes) of lengths ``lens``."""
+    from scipy import sparse as sp
+
+    k, half = len(lens), buckets // 2
+    block = np.repeat(np.arange(k, dtype=np.int64), lens)
+    kb = block[1:] == block[:-1]  # bigrams inside a block
+    rows = np.concatenate((block, block[1:][kb]))
+    keys = rows * buckets + np.concatenate(
+        (cp % half, ((cp[:-1] * 1_000_003 + cp[1:] * 7919) % half + half)[kb]))
     tot = np.maximum(np.bincount(rows, minlength=k), 1).astype(np.float64)  # n-grams per row
     if not sparse:  # every cell: count by bucket, no sorting
         counts = np.bincount(keys, minlength=k * buckets).reshape(k, buckets) / tot[:, None]
@@ -187,6 +179,45 @@ def char_profiles(text: str, offsets: np.ndarray, buckets: int = 512, sparse: bo
     counts = np.diff(np.append(first, len(keys))) / tot[distinct // buckets]
     indptr = np.searchsorted(distinct, np.arange(k + 1, dtype=np.int64) * buckets)
     return sp.csr_matrix((np.sqrt(counts), distinct % buckets, indptr), shape=(k, buckets))
+
+
+def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """int64: ``concatenate([arange(s, s + n) for s, n in zip(starts, lens)])``."""
+    total = int(lens.sum())
+    shift = np.repeat(starts - (np.cumsum(lens) - lens), lens)
+    return np.arange(total, dtype=np.int64) + shift
+
+
+def char_profiles(text: str, offsets: np.ndarray, buckets: int = 512, sparse: bool = False,
+                  ends: np.ndarray | None = None, codes: np.ndarray | None = None
+                  ) -> np.ndarray:
+    """Hashed character unigram and bigram frequencies of each feature block of ``text``.
+
+    Block j covers ``text[offsets[j]:offsets[j+1]]`` (sorted offsets; the last block runs
+    to the end), or ``text[offsets[j]:ends[j]]`` with ``ends`` (the text between blocks is
+    not counted). Letters are lower-cased and other characters map to one "non-letter"
+    symbol (``ngram_codes``; pass it as ``codes`` where one text is profiled several
+    times), so punctuation and spacing count little. Only the blocks' characters are
+    read.
+
+    Returns:
+        float64 (K, buckets): square roots of the frequencies (rows sum to 1 before the
+        root); a ``scipy.sparse`` CSR matrix with ``sparse`` (short blocks use few buckets).
+    """
+    from scipy import sparse as sp
+
+    k, n = len(offsets), len(text)
+    if not text or k == 0:
+        return sp.csr_matrix((k, buckets)) if sparse else np.zeros((k, buckets))
+    starts = np.clip(np.asarray(offsets, dtype=np.int64), 0, n)
+    if np.any(starts[1:] < starts[:-1]):
+        raise ValueError("block starts must be sorted")
+    stop = np.append(starts[1:], n)
+    if ends is not None:
+        stop = np.minimum(stop, np.asarray(ends, dtype=np.int64))
+    lens = np.maximum(stop - starts, 0)
+    cp = ngram_codes(text) if codes is None else codes
+    return _profile_matrix(cp[_ranges(starts, lens)], lens, buckets, sparse)
 
 
 @lru_cache(maxsize=1)
@@ -256,7 +287,8 @@ def _split_piece(text: str, s: int, e: int, blocks: np.ndarray, offsets: np.ndar
 
 
 def block_features(text: str, scores: Scores, foreign_blocks: np.ndarray,
-                   cfg: RegionConfig = RegionConfig()) -> np.ndarray:
+                   cfg: RegionConfig = RegionConfig(), codes: np.ndarray | None = None
+                   ) -> np.ndarray:
     """Reduced, noise-scaled vectors of the foreign feature blocks (the only ones the
     split step reads): n-gram profile and KL/NLL/entropy, with ``cfg.pca_dims`` > 0 also
     the pooled hidden states (first).
@@ -264,6 +296,7 @@ def block_features(text: str, scores: Scores, foreign_blocks: np.ndarray,
     Args:
         foreign_blocks: bool (K,) over ``scores.feature_offsets``: the blocks to describe.
             The reductions are fitted on them.
+        codes: ``ngram_codes(text)``, where the caller has it.
 
     Returns:
         float64 (F, D), one row per True of ``foreign_blocks``, with
@@ -292,7 +325,7 @@ def block_features(text: str, scores: Scores, foreign_blocks: np.ndarray,
         if scores.features is None:
             raise SettingError("pca_dims > 0 needs scores computed with features=True")
         groups.append(_reduce(scores.features[rows], fit, cfg.pca_dims))
-    groups += [_reduce(char_profiles(text, offsets[rows], sparse=True, ends=ends), fit,
+    groups += [_reduce(char_profiles(text, offsets[rows], sparse=True, ends=ends, codes=codes), fit,
                        cfg.ngram_dims),
                _reduce(stats[rows], fit, 3)]
     return np.concatenate(groups, axis=1)
@@ -402,30 +435,40 @@ def ward_clusters(mu: np.ndarray, counts: np.ndarray, clusters: int | str, penal
     return labels
 
 
-def span_profiles(text: str, spans: list[Span], pooled: bool = False, buckets: int = 512
-                  ) -> np.ndarray:
+def span_profiles(text: str, spans: list[Span], pooled: bool = False, buckets: int = 512,
+                  codes: np.ndarray | None = None) -> np.ndarray:
     """Square-root character n-gram frequencies of whole spans (``char_profiles``).
 
     All spans are profiled in one pass over the text: each span is one block, and bigrams
     never cross a span's ends.
 
+    ``codes``: ``ngram_codes(text)``, where the caller has it.
+
     Returns:
-        float64 (S, F), or (1, F) for all spans pooled into one profile.
+        float64 (S, F), or (1, F) for all spans pooled into one profile: the profile of
+        the spans joined by one space (``" ".join``).
     """
+    starts = np.array([s for s, _, _ in spans], dtype=np.int64)
+    ends = np.array([e for _, e, _ in spans], dtype=np.int64)
+    in_order = np.all(ends >= starts) and np.all(starts[1:] >= ends[:-1])  # and apart
+    if pooled and in_order and len(spans):  # the joined text's codes, without joining it
+        lens = ends - starts
+        cp = ngram_codes(text) if codes is None else codes
+        joined = np.insert(cp[_ranges(starts, lens)], np.cumsum(lens)[:-1], 32)
+        return _profile_matrix(joined, np.array([len(joined)]), buckets, False)
     if pooled:
         return char_profiles(" ".join(text[s:e] for s, e, _ in spans), np.zeros(1, np.int64),
                              buckets)
     if not spans:
         return np.zeros((0, buckets))
-    starts = np.array([s for s, _, _ in spans], dtype=np.int64)
-    ends = np.array([e for _, e, _ in spans], dtype=np.int64)
-    if np.all(ends >= starts) and np.all(starts[1:] >= ends[:-1]):  # in order, apart
-        return char_profiles(text, starts, buckets, ends=ends)
+    if in_order:
+        return char_profiles(text, starts, buckets, ends=ends, codes=codes)
     return np.concatenate([char_profiles(text[s:e], np.zeros(1, dtype=np.int64), buckets)
                            for s, e, _ in spans])
 
 
-def null_samples(text: str, spans: list[Span], buckets: int = 512) -> np.ndarray:
+def null_samples(text: str, spans: list[Span], buckets: int = 512,
+                 codes: np.ndarray | None = None) -> np.ndarray:
     """The cost of merging each span's two halves (see ``null_cost``): float64 (<= S,)."""
     halves = []
     for s, e, _ in spans:
@@ -436,7 +479,7 @@ def null_samples(text: str, spans: list[Span], buckets: int = 512) -> np.ndarray
             halves += [Span(s, cut, True), Span(cut, e, True)]
     if not halves:
         return np.zeros(0)
-    prof = span_profiles(text, halves, buckets=buckets)
+    prof = span_profiles(text, halves, buckets=buckets, codes=codes)
     a, b = prof[0::2], prof[1::2]
     left = np.array([h.end - h.start for h in halves[0::2]], dtype=np.float64)
     right = np.array([h.end - h.start for h in halves[1::2]], dtype=np.float64)
@@ -480,9 +523,10 @@ def refine_labels(profiles: np.ndarray, weights: np.ndarray, labels: np.ndarray,
     if k < 2:
         return lab
     x, w = profiles[free], weights[free]
+    xw = x * w[:, None]  # the weighted rows every pass sums
     cur = lab[free]
     for _ in range(iters):
-        cent = _weighted_centroids(x, w, cur, k)
+        cent = _weighted_centroids(xw, w, cur, k)
         new = ((cent * cent).sum(1)[None, :] - 2.0 * (x @ cent.T)).argmin(1)  # nearest
         if np.array_equal(new, cur) or len(np.unique(new)) < k:
             break
@@ -491,14 +535,15 @@ def refine_labels(profiles: np.ndarray, weights: np.ndarray, labels: np.ndarray,
     return lab
 
 
-def _weighted_centroids(x: np.ndarray, w: np.ndarray, labels: np.ndarray, k: int
+def _weighted_centroids(xw: np.ndarray, w: np.ndarray, labels: np.ndarray, k: int
                         ) -> np.ndarray:
     """float64 (k, F): ``np.average(x[labels == c], 0, w[labels == c])`` for each c (none
-    empty), from one pass over the rows sorted by label (the same sums, in the same order)."""
+    empty) from ``xw = x * w[:, None]``, in one pass over the rows sorted by label (the
+    same sums, in the same order)."""
     order = np.argsort(labels, kind="stable")
     starts = np.searchsorted(labels[order], np.arange(k))
     ws = w[order]
-    prod = x[order] * ws[:, None]
+    prod = xw[order]
     bounds = list(zip(starts.tolist(), [*starts[1:].tolist(), len(order)]))
     return np.stack([prod[a:b].sum(0) / ws[a:b].sum() for a, b in bounds])
 
@@ -559,12 +604,13 @@ def local_pieces(text: str, spans: list[Span], scores: Scores, cfg: RegionConfig
     looks at one text only (``textkl.chunked`` runs it chunk by chunk). The book-like
     profile is computed when the anchor may be used and there are foreign pieces to
     cluster, or always with ``always_book``."""
+    codes = ngram_codes(text)  # what the four profiles below count
     if scores.feature_offsets is not None \
             and len(scores.feature_offsets):  # else (a text of no scored character): no split
         offsets = np.asarray(scores.feature_offsets, dtype=np.int64)
         in_foreign = _in_foreign(offsets, spans)
         if in_foreign.any():  # a foreign piece is cut only at its own blocks
-            blocks = block_features(text, scores, in_foreign, cfg)
+            blocks = block_features(text, scores, in_foreign, cfg, codes)
             spans = split_foreign(text, spans, blocks, offsets[in_foreign], cfg)
     idx = [i for i, (_, _, f) in enumerate(spans) if f]
     fspans = [spans[i] for i in idx]
@@ -573,11 +619,11 @@ def local_pieces(text: str, spans: list[Span], scores: Scores, cfg: RegionConfig
     n_book = sum(e - s for s, e, _ in book)
     pooled = None
     if (idx or always_book) and book and cfg.book_anchor and cfg.clusters == "auto":
-        pooled = span_profiles(text, book, pooled=True, buckets=buckets)[0]
+        pooled = span_profiles(text, book, pooled=True, buckets=buckets, codes=codes)[0]
     joined = n_book + len(book) - 1  # the pooled profile joins the spans with a space
-    return LocalPieces(spans, idx, span_profiles(text, fspans, buckets=buckets),
+    return LocalPieces(spans, idx, span_profiles(text, fspans, buckets=buckets, codes=codes),
                        np.array([e - s for s, e, _ in fspans], dtype=np.float64),
-                       null_samples(text, fspans, buckets) if idx else np.zeros(0),
+                       null_samples(text, fspans, buckets, codes) if idx else np.zeros(0),
                        pooled, n_book, max(2 * joined - 1, 0))
 
 
