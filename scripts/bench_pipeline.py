@@ -50,8 +50,7 @@ from common import machine, peak_rss_mb, read_corpus, table, write_results  # no
 
 from textkl.score import PRECISIONS, precision_dtype  # noqa: E402
 
-IMPORTS = ("import textkl, textkl.segment, textkl.pair, textkl.regions, threadpoolctl, "
-           "sklearn.cluster")
+IMPORTS = "import textkl, textkl.segment, textkl.pair, textkl.regions, threadpoolctl, scipy.sparse"
 
 
 def mixed_text(n: int) -> str:
@@ -270,7 +269,6 @@ def main() -> None:
     pair = textkl.load(args.model)
     dtype = precision_dtype(args.precision, pair.device)
     pair.segment(mixed_text(5000), dtype=dtype)  # warm: first-call imports, tables, kernels
-    import sklearn.cluster  # noqa: F401  (the region step's pre-grouping, above 300 pieces)
     detector = None
     if not args.no_lingua:
         from lingua import Language, LanguageDetectorBuilder

@@ -386,3 +386,43 @@ def test_profiles_read_only_the_blocks_characters():
         for j, (s, e) in enumerate([(0, 6), (10, 30), (40, 41), (41, len(text))]):
             one = char_profiles(text[s:e], np.zeros(1, np.int64), 32)
             np.testing.assert_array_equal(got[j], one[0])
+
+
+def test_weighted_kmeans_finds_separated_groups_and_is_a_fixed_point():
+    from textkl.regions import weighted_kmeans
+
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(6, 5)) * 20
+    truth = rng.integers(0, 6, 400)
+    x = centres[truth] + rng.normal(size=(400, 5))
+    w = rng.uniform(1, 300, 400)
+    labels = weighted_kmeans(x, 6, w, seed=1)
+    assert len(np.unique(labels)) == 6
+    assert all(len(np.unique(labels[truth == c])) == 1 for c in range(6))  # one label each
+    np.testing.assert_array_equal(labels, weighted_kmeans(x, 6, w, seed=1))  # seeded
+    # Lloyd's fixed point: every point sits with the nearest weighted mean
+    means = np.stack([np.average(x[labels == c], 0, w[labels == c]) for c in range(6)])
+    nearest = ((x[:, None, :] - means[None]) ** 2).sum(-1).argmin(1)
+    np.testing.assert_array_equal(nearest, labels)
+
+
+def test_weighted_kmeans_with_fewer_distinct_points_than_groups():
+    from textkl.regions import weighted_kmeans
+
+    x = np.repeat(np.eye(3), 5, axis=0)  # 15 points, 3 distinct
+    labels = weighted_kmeans(x, 10, np.ones(15), seed=0)
+    assert len(np.unique(labels)) == 3
+    assert all(len(np.unique(labels[i * 5 : i * 5 + 5])) == 1 for i in range(3))
+    np.testing.assert_array_equal(weighted_kmeans(x[:4], 4, np.ones(4), 0), np.arange(4))
+
+
+def test_the_region_step_does_not_import_scikit_learn():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np; from textkl.regions import pregroup; "
+            "x = np.random.default_rng(0).random((500, 300)); "
+            "pregroup(x, np.ones(500), 50, 0); print('sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"  # two seconds of import saved on every long text

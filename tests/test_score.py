@@ -316,3 +316,18 @@ def test_statistics_do_not_depend_on_their_row_chunks(tiny_pair, monkeypatch):
     for name in ("kl", "nll", "entropy"):
         np.testing.assert_allclose(getattr(got, name), getattr(want, name), rtol=1e-6,
                                    atol=1e-7)
+
+
+@pytest.mark.parametrize("m", [2, 3])
+def test_row_stats_equal_the_unbuffered_statistics_bit_for_bit(m):
+    from textkl.stats import combine_stats, model_stats, row_stats
+
+    gen = torch.Generator().manual_seed(m)
+    for rows, dtype in ((300, torch.float32), (1200, torch.bfloat16), (7, torch.float32)):
+        logits = [(torch.randn(rows, 40, generator=gen) * 4).to(dtype) for _ in range(m)]
+        y = torch.randint(0, 40, (rows,), generator=gen)
+        want = combine_stats([model_stats(lg, y) for lg in logits])
+        got = row_stats(logits, y)
+        again = row_stats(logits, y)  # the buffers reused: nothing of the first call left
+        for w, g, a in zip(want, got, again):
+            assert torch.equal(g, w) and torch.equal(a, w)

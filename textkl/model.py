@@ -21,7 +21,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import SettingError
-from .stats import STATS_ROWS, STATS_ROWS_BF16, combine_stats, model_stats, pair_stats
+from .stats import (
+    STATS_ROWS,
+    STATS_ROWS_BF16,
+    combine_stats,
+    model_stats,
+    pair_stats,
+    row_stats,
+)
 
 ARCHS = ("lstm", "transformer")
 INITS = ("uniform", "normal", "orthogonal")
@@ -306,9 +313,12 @@ class StackedLSTM(_Stacked):
                   lo: int, hi: int) -> None:
             for a in range(lo, hi, chunk):
                 b = min(hi, a + chunk)
-                per_model = [model_stats(self.head_one(k, h[a:b]), targets[a:b])
-                             for k, h in enumerate(hs)]
-                for j, v in enumerate(combine_stats(per_model)):
+                logits = [self.head_one(k, h[a:b]) for k, h in enumerate(hs)]
+                if cpu:
+                    values = row_stats(logits, targets[a:b])
+                else:
+                    values = combine_stats([model_stats(lg, targets[a:b]) for lg in logits])
+                for j, v in enumerate(values):
                     dest[j, a:b] = v
 
         for t0 in range(0, xt.shape[0], time_block):

@@ -332,7 +332,7 @@ def block_features(text: str, scores: Scores, foreign_blocks: np.ndarray,
 
 
 def pregroup(mu: np.ndarray, counts: np.ndarray, groups: int, seed: int,
-               dims: int = 64) -> np.ndarray:
+             dims: int = 64) -> np.ndarray:
     """k-means of span vectors into ``groups`` groups of near-identical spans: labels (S,).
 
     It runs on a seeded Gaussian projection to ``dims`` dimensions (distances kept to
@@ -340,14 +340,65 @@ def pregroup(mu: np.ndarray, counts: np.ndarray, groups: int, seed: int,
     other than to other regions, and k-means on all of a 2048-bucket profile costs 30
     times more.
     """
-    from sklearn.cluster import KMeans
-
     x = np.asarray(mu, dtype=np.float64)
     if x.shape[1] > dims:
         proj = np.random.default_rng(seed).standard_normal((x.shape[1], dims))
         x = x @ (proj / np.sqrt(dims))
-    return KMeans(n_clusters=groups, n_init=1, random_state=seed).fit_predict(
-        x, sample_weight=counts)
+    return weighted_kmeans(x, groups, np.asarray(counts, dtype=np.float64), seed)
+
+
+def weighted_kmeans(x: np.ndarray, k: int, weights: np.ndarray, seed: int,
+                    max_iter: int = 100) -> np.ndarray:
+    """Weighted k-means (Lloyd's passes from a greedy k-means++ start): labels (S,).
+
+    The start: each new centre is the best, by the weighted squared distances it leaves,
+    of ``2 + log k`` points drawn with probability proportional to weight times squared
+    distance to the nearest centre so far (Arthur and Vassilvitskii 2007, greedy as in
+    scikit-learn). Then each pass moves every point to its nearest centre and every
+    centre to its points' weighted mean, until no label changes. Fewer than ``k`` groups
+    where fewer points are distinct; a group never ends empty (its centre stays).
+
+    Args:
+        x: float (S, D); ``weights``: float (S,) > 0; ``seed``: the draws' seed.
+
+    Returns:
+        int (S,) labels in 0..k-1.
+    """
+    n = len(x)
+    if k >= n:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    w = np.asarray(weights, dtype=np.float64)
+    sq = (x * x).sum(1)
+
+    def dist2(rows: np.ndarray) -> np.ndarray:  # (len(rows), S) squared distances
+        return np.maximum(sq[rows, None] + sq[None, :] - 2.0 * (x[rows] @ x.T), 0.0)
+
+    first = int(rng.choice(n, p=w / w.sum()))
+    centres, near = [first], dist2(np.array([first]))[0]
+    trials = 2 + int(np.log(k))
+    for _ in range(1, k):
+        mass = np.cumsum(w * near)
+        if mass[-1] <= 0.0:  # every point sits on a centre
+            break
+        cand = np.minimum(np.searchsorted(mass, rng.random(trials) * mass[-1]), n - 1)
+        left = np.minimum(near[None, :], dist2(cand))
+        best = int(np.argmin(left @ w))
+        centres.append(int(cand[best]))
+        near = left[best]
+    c = x[centres]
+    labels = np.full(n, -1)
+    for _ in range(max_iter):
+        new = ((c * c).sum(1)[None, :] - 2.0 * (x @ c.T)).argmin(1)
+        if np.array_equal(new, labels):
+            break
+        labels = new
+        mass = np.bincount(labels, w, len(c))
+        sums = np.zeros_like(c)
+        np.add.at(sums, labels, x * w[:, None])
+        held = mass > 0
+        c[held] = sums[held] / mass[held, None]
+    return labels
 
 
 def group_centroids(x: np.ndarray, weights: np.ndarray, groups: np.ndarray
