@@ -406,13 +406,14 @@ class Doc:
 
 
 def make_doc(rng: random.Random, pools: dict[str, list[tuple[Source, list]]],
-             lo: int, hi: int) -> Doc:
-    """2 to 8 languages (as many as the split has), 1 to 3 paragraphs each, shuffled; each
-    paragraph from a source of its language chosen at random (so genres mix)."""
+             lo: int, hi: int, per_lang: tuple[int, int] = (1, 3)) -> Doc:
+    """2 to 8 languages (as many as the split has), 1 to 3 paragraphs each (``per_lang``),
+    shuffled; each paragraph from a source of its language chosen at random (so genres
+    mix)."""
     langs = rng.sample(sorted(pools), rng.randint(2, len(pools)))
     picks = []
     for lang in langs:
-        for _ in range(rng.randint(1, 3)):
+        for _ in range(rng.randint(*per_lang)):
             src, units = rng.choice(pools[lang])
             picks.append((lang, src.name, draw_paragraph(units, rng, lo, hi, src)))
     rng.shuffle(picks)
@@ -551,10 +552,12 @@ def segment_kwargs(settings: dict, seed: int, clusters: int | str = "auto") -> d
                                                         if k in keys}, "clusters": clusters})}
 
 
-def build_docs(split: str, length: str, n: int, seed: int, pools: dict) -> list[Doc]:
-    rng = random.Random(f"{seed}/{split}/{length}")
+def build_docs(split: str, length: str, n: int, seed: int, pools: dict,
+               per_lang: tuple[int, int] = (1, 3)) -> list[Doc]:
+    tag = "" if per_lang == (1, 3) else f"/{per_lang[0]}-{per_lang[1]}"
+    rng = random.Random(f"{seed}/{split}/{length}{tag}")
     lo, hi = LENGTHS[length]
-    return [make_doc(rng, pools[split], lo, hi) for _ in range(n)]
+    return [make_doc(rng, pools[split], lo, hi, per_lang) for _ in range(n)]
 
 
 def textkl_auto(pair, doc: Doc, scores, settings: dict, seed: int) -> np.ndarray:
@@ -729,6 +732,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--lingua-docs", type=int, default=None,
                     help="lingua on the first N documents of each group (default all, quick 2)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--paras-per-lang", default="1,3", metavar="LO,HI",
+                    help="paragraphs per language in a document (default 1,3; e.g. 60,100 "
+                         "for long documents of more than 300 foreign pieces)")
     ap.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                     help="a RegionConfig (or decode finder) field, e.g. --set merge_penalty=0.25")
     ap.add_argument("--sweep", action="store_true",
@@ -764,8 +770,9 @@ def main(argv: list[str] | None = None) -> dict:
         pools[src.split].setdefault(src.lang, []).append((src, units))
     pair = textkl.load(args.model)
     detector = LanguageDetectorBuilder.from_all_languages().build()
-    groups = {(sp, ln): build_docs(sp, ln, n_docs, args.seed, pools) for sp in splits
-              for ln in LENGTHS}
+    per_lang = tuple(int(v) for v in args.paras_per_lang.split(","))
+    groups = {(sp, ln): build_docs(sp, ln, n_docs, args.seed, pools, per_lang)
+              for sp in splits for ln in LENGTHS}
     scored, score_secs = {}, 0.0
     for key, docs in groups.items():
         t = time.perf_counter()
@@ -775,6 +782,7 @@ def main(argv: list[str] | None = None) -> dict:
         "machine": machine(), "pair": pair.describe(), "argv": sys.argv[1:] if argv is None
         else argv, "quick": args.quick, "seed": args.seed, "settings": settings,
         "docs_per_group": n_docs, "lingua_docs_per_group": lingua_cap,
+        "paragraphs_per_language": list(per_lang),
         "packages": manifest, "units_per_source": n_units,
         "split": {sp: {lang: [s.name for s in SOURCES if s.lang == lang and s.split == sp]
                        for lang in LANGS} for sp in ("dev", "test")},

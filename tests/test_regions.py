@@ -426,3 +426,36 @@ def test_the_region_step_does_not_import_scikit_learn():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"  # two seconds of import saved on every long text
+
+
+@pytest.mark.parametrize(("gap", "merged"), [(0.01, True), (0.2, False)])
+def test_min_distance_merges_large_clusters_that_differ_little(gap, merged):
+    from textkl.regions import ward_clusters
+
+    rng = np.random.default_rng(0)
+    a = np.zeros(64)
+    a[0] = 1.0
+    b = a.copy()
+    b[1] = np.sqrt(gap)  # |a - b|^2 = gap
+    mu = np.vstack([a + rng.normal(0, 1e-3, (20, 64)), b + rng.normal(0, 1e-3, (20, 64))])
+    counts = np.full(40, 5000.0)  # long pieces: any real difference costs more than 10
+    plain = ward_clusters(mu, counts, "auto", penalty=10.0)
+    capped = ward_clusters(mu, counts, "auto", penalty=10.0, min_distance=0.03)
+    assert len(np.unique(plain)) == 2  # Ward alone keeps them apart at any gap
+    assert len(np.unique(capped)) == (1 if merged else 2)
+    assert len(np.unique(capped[:20])) == 1 and len(np.unique(capped[20:])) == 1
+
+
+def test_min_distance_leaves_merges_into_the_anchor_to_ward():
+    from textkl.regions import ward_clusters
+
+    rng = np.random.default_rng(1)
+    a = np.zeros(64)
+    a[0] = 1.0
+    b = a.copy()
+    b[1] = 0.1  # |a - b|^2 = 0.01: under min_distance, but 20 long pieces of it
+    mu = b + rng.normal(0, 1e-3, (20, 64))
+    counts = np.full(20, 5000.0)
+    labels = ward_clusters(mu, counts, "auto", penalty=10.0, anchor=(a, 1e6),
+                           min_distance=0.03)
+    assert (labels >= 0).all() and len(np.unique(labels)) == 1  # one region, not the book's

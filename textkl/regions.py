@@ -28,6 +28,13 @@ Three steps:
    like log S. Merges of different languages cost relatively more when spans are long,
    so the threshold rises slowly with L (exponent 0.25, chosen on the region
    benchmark's development documents). At most ``max_clusters`` are kept.
+   On long texts the clusters grow, and with them the cost of merging two clusters that
+   differ a little (a novel's dialogue and its narration, aphorisms and a manual in one
+   language): the merge cost counts a cluster's weight up to ``penalty / min_distance``
+   only, so that clusters whose profiles are closer than ``min_distance`` (squared
+   Euclidean distance of the square-root profiles, twice the squared Hellinger
+   distance; 0.03) always merge, however long they are. Short documents never
+   reach that weight; on long ones it keeps one language one region.
    Also with ``auto``, the book-like text takes part in the merging as one fixed cluster
    (the "anchor"): foreign-flagged spans that merge into it (say English dialogue that a
    Moby-Dick pair finds unusual) join region 0 but keep ``in_distribution=False``.
@@ -87,6 +94,7 @@ class RegionConfig:
     merge_penalty: float = 0.5  # "auto" stops above this x (2 + log spans) x the null cost
     length_exponent: float = 0.25  # ... x (median piece length / 300) ** this
     max_clusters: int = 8  # "auto" never keeps more foreign regions than this
+    min_distance: float = 0.03  # "auto": large clusters closer than this always merge
     max_direct: int = 300  # Ward merges at most this many groups; more spans: k-means first
     book_anchor: bool = True  # "auto": foreign spans merging into the book-like text get region 0
     refine_iters: int = 10  # k-means passes on whole-span n-gram profiles after Ward (0: none)
@@ -103,6 +111,8 @@ class RegionConfig:
                                f"got {self.profile_buckets}")
         if self.max_direct < 2:
             raise SettingError(f"max_direct must be >= 2, got {self.max_direct}")
+        if not self.min_distance >= 0:
+            raise SettingError(f"min_distance must be >= 0, got {self.min_distance}")
 
 
 def _reduce(features: np.ndarray, fit_rows: np.ndarray, dims: int) -> np.ndarray:
@@ -415,7 +425,7 @@ def group_centroids(x: np.ndarray, weights: np.ndarray, groups: np.ndarray
 def ward_clusters(mu: np.ndarray, counts: np.ndarray, clusters: int | str, penalty: float,
                   seed: int = 0, max_direct: int = 300,
                   anchor: tuple[np.ndarray, float] | None = None,
-                  max_clusters: int = 8) -> np.ndarray:
+                  max_clusters: int = 8, min_distance: float = 0.0) -> np.ndarray:
     """Labels 0..K-1 by weighted Ward merging of span vectors (see the module docstring).
 
     Args:
@@ -426,6 +436,11 @@ def ward_clusters(mu: np.ndarray, counts: np.ndarray, clusters: int | str, penal
         seed: seed of the k-means pre-grouping used when S > ``max_direct``.
         anchor: (mean, weight) of the book-like text. It takes part in the merging like
             a cluster that never disappears; spans merged into it get label -1.
+        min_distance: > 0, with ``auto``: merge costs count each cluster's weight up to
+            ``penalty / min_distance``, so that two large clusters closer than twice it
+            merge. A given K keeps Ward's own costs (capped ones would merge two large,
+            distinct clusters before a small outlier), and so do merges into the anchor
+            (a large foreign cluster must not join the book-like text more easily).
 
     Returns:
         int (S,) labels 0..K-1, or -1 for spans merged into the anchor.
@@ -447,16 +462,29 @@ def ward_clusters(mu: np.ndarray, counts: np.ndarray, clusters: int | str, penal
     owner = np.arange(len(m))
     target = (1 if clusters == "auto" else int(clusters)) + (anchor is not None)
     sq = (m * m).sum(1)  # |m_i|^2: a merge cost needs one dot product per pair
+    cap = penalty / min_distance if clusters == "auto" and min_distance > 0 else np.inf
+    last = len(m) - 1 if anchor is not None else -1  # the anchor's row, or none
+
+    def weights(a: int) -> np.ndarray:
+        """w_a w_i / (w_a + w_i) for every i: each weight capped (see ``min_distance``),
+        except in pairs with the anchor, whose merges keep Ward's own costs."""
+        wa, wi = (w[a], w) if a == last else (min(w[a], cap), np.minimum(w, cap))
+        h = wa * wi / (wa + wi)
+        if last >= 0 and a != last:
+            h[last] = w[a] * w[last] / (w[a] + w[last])
+        return h
 
     def costs(a: int) -> np.ndarray:
-        d2 = np.maximum(sq[a] + sq - 2.0 * (m @ m[a]), 0.0)
-        c = w[a] * w / (w[a] + w) * d2
+        c = weights(a) * np.maximum(sq[a] + sq - 2.0 * (m @ m[a]), 0.0)
         c[~alive] = np.inf
         c[a] = np.inf
         return c
 
     d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (m @ m.T), 0.0)
-    cost = np.outer(w, w) / (w[:, None] + w[None, :]) * d2
+    wc = np.minimum(w, cap)
+    cost = np.outer(wc, wc) / (wc[:, None] + wc[None, :]) * d2
+    if last >= 0:
+        cost[last] = cost[:, last] = weights(last) * d2[last]
     cost[~alive] = np.inf
     cost[:, ~alive] = np.inf
     np.fill_diagonal(cost, np.inf)
@@ -691,7 +719,8 @@ def cluster_pieces(profiles: np.ndarray, sizes: np.ndarray, n_pieces: int, null:
     penalty = (cfg.merge_penalty * (2.0 + np.log(n_pieces)) * null
                * (max(piece_chars, 1.0) / 300.0) ** cfg.length_exponent)
     raw = ward_clusters(profiles, sizes, cfg.clusters, penalty, cfg.seed,
-                        max_direct=cfg.max_direct, anchor=anchor, max_clusters=cfg.max_clusters)
+                        max_direct=cfg.max_direct, anchor=anchor, max_clusters=cfg.max_clusters,
+                        min_distance=cfg.min_distance)
     if cfg.refine_iters:
         raw = refine_labels(profiles, sizes, raw, cfg.refine_iters)
     return raw
