@@ -51,7 +51,8 @@ def _buffers(n: int, shape: tuple[int, int]) -> list[torch.Tensor]:
     size = shape[0] * shape[1]
     bufs = getattr(_SCRATCH, "bufs", None)
     if bufs is None or len(bufs) < n or bufs[0].numel() < size:
-        bufs = _SCRATCH.bufs = [torch.empty(size) for _ in range(n)]
+        with torch.inference_mode(False):  # usable in and out of inference mode
+            bufs = _SCRATCH.bufs = [torch.empty(size) for _ in range(n)]
     return [b[:size].view(shape) for b in bufs[:n]]
 
 
