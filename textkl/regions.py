@@ -31,10 +31,11 @@ Three steps:
    On long texts the clusters grow, and with them the cost of merging two clusters that
    differ a little (a novel's dialogue and its narration, aphorisms and a manual in one
    language): the merge cost counts a cluster's weight up to ``penalty / min_distance``
-   only, so that clusters whose profiles are closer than ``min_distance`` (squared
-   Euclidean distance of the square-root profiles, twice the squared Hellinger
-   distance; 0.03) always merge, however long they are. Short documents never
-   reach that weight; on long ones it keeps one language one region.
+   only, so that two large clusters whose profiles are closer than twice
+   ``min_distance`` (0.03; squared Euclidean distance of the square-root profiles,
+   twice the squared Hellinger distance) always merge, however long they are. Merges
+   into the anchor (below) and a given K keep Ward's costs. Short documents never reach
+   that weight; on long ones it keeps one language one region.
    Also with ``auto``, the book-like text takes part in the merging as one fixed cluster
    (the "anchor"): foreign-flagged spans that merge into it (say English dialogue that a
    Moby-Dick pair finds unusual) join region 0 but keep ``in_distribution=False``.
@@ -94,7 +95,7 @@ class RegionConfig:
     merge_penalty: float = 0.5  # "auto" stops above this x (2 + log spans) x the null cost
     length_exponent: float = 0.25  # ... x (median piece length / 300) ** this
     max_clusters: int = 8  # "auto" never keeps more foreign regions than this
-    min_distance: float = 0.03  # "auto": large clusters closer than this always merge
+    min_distance: float = 0.03  # "auto": large clusters closer than twice this always merge
     max_direct: int = 300  # Ward merges at most this many groups; more spans: k-means first
     book_anchor: bool = True  # "auto": foreign spans merging into the book-like text get region 0
     refine_iters: int = 10  # k-means passes on whole-span n-gram profiles after Ward (0: none)
