@@ -459,3 +459,28 @@ def test_min_distance_leaves_merges_into_the_anchor_to_ward():
     labels = ward_clusters(mu, counts, "auto", penalty=10.0, anchor=(a, 1e6),
                            min_distance=0.03)
     assert (labels >= 0).all() and len(np.unique(labels)) == 1  # one region, not the book's
+
+
+def test_absorb_small_moves_small_clusters_to_the_nearest_and_renumbers():
+    from textkl.regions import absorb_small
+
+    profiles = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0], [0.2, 0.1],
+                         [9.0, 0.0]])
+    weights = np.array([100.0, 100.0, 100.0, 100.0, 2.0, 50.0])
+    labels = np.array([0, 0, 1, 1, 2, -1])  # cluster 2 holds 2 of 402 foreign chars
+    got = absorb_small(profiles, weights, labels, 0.03)
+    np.testing.assert_array_equal(got, [0, 0, 1, 1, 0, -1])  # the anchor's stays -1
+    np.testing.assert_array_equal(absorb_small(profiles, weights, labels, 0.0), labels)
+    one = absorb_small(profiles[:2], weights[:2], np.array([0, 0]), 0.5)
+    np.testing.assert_array_equal(one, [0, 0])  # a lone cluster stays, however small
+
+
+def test_region_config_refuses_bad_shares():
+    from textkl.errors import SettingError
+    from textkl.regions import RegionConfig
+
+    for bad in (-0.1, 1.0, float("nan")):
+        with pytest.raises(SettingError):
+            RegionConfig(min_share=bad)
+    with pytest.raises(SettingError):
+        RegionConfig(min_distance=-1)

@@ -35,7 +35,10 @@ Three steps:
    ``min_distance`` (0.03; squared Euclidean distance of the square-root profiles,
    twice the squared Hellinger distance) always merge, however long they are. Merges
    into the anchor (below) and a given K keep Ward's costs. Short documents never reach
-   that weight; on long ones it keeps one language one region.
+   that weight; on long ones it keeps one language one region. Last, a foreign cluster
+   holding less than ``min_share`` (3 %) of the foreign text joins the cluster whose
+   centroid is nearest (``absorb_small``): on long texts these are a genre's stray
+   pieces (a table of contents, a manual's command lists).
    Also with ``auto``, the book-like text takes part in the merging as one fixed cluster
    (the "anchor"): foreign-flagged spans that merge into it (say English dialogue that a
    Moby-Dick pair finds unusual) join region 0 but keep ``in_distribution=False``.
@@ -95,6 +98,7 @@ class RegionConfig:
     merge_penalty: float = 0.5  # "auto" stops above this x (2 + log spans) x the null cost
     length_exponent: float = 0.25  # ... x (median piece length / 300) ** this
     max_clusters: int = 8  # "auto" never keeps more foreign regions than this
+    min_share: float = 0.03  # "auto": foreign clusters under this share join the nearest
     min_distance: float = 0.03  # "auto": large clusters closer than twice this always merge
     max_direct: int = 300  # Ward merges at most this many groups; more spans: k-means first
     book_anchor: bool = True  # "auto": foreign spans merging into the book-like text get region 0
@@ -114,6 +118,8 @@ class RegionConfig:
             raise SettingError(f"max_direct must be >= 2, got {self.max_direct}")
         if not self.min_distance >= 0:
             raise SettingError(f"min_distance must be >= 0, got {self.min_distance}")
+        if not 0 <= self.min_share < 1:
+            raise SettingError(f"min_share must be in [0, 1), got {self.min_share}")
 
 
 def _reduce(features: np.ndarray, fit_rows: np.ndarray, dims: int) -> np.ndarray:
@@ -724,7 +730,34 @@ def cluster_pieces(profiles: np.ndarray, sizes: np.ndarray, n_pieces: int, null:
                         min_distance=cfg.min_distance)
     if cfg.refine_iters:
         raw = refine_labels(profiles, sizes, raw, cfg.refine_iters)
+    if cfg.clusters == "auto" and cfg.min_share > 0:
+        raw = absorb_small(profiles, sizes, raw, cfg.min_share)
     return raw
+
+
+def absorb_small(profiles: np.ndarray, weights: np.ndarray, labels: np.ndarray,
+                 min_share: float) -> np.ndarray:
+    """Move each foreign cluster holding less than ``min_share`` of the foreign weight
+    into the cluster whose centroid is nearest, smallest first; labels renumbered 0..K-1
+    (-1, the anchor's, untouched)."""
+    lab = np.asarray(labels).copy()
+    free = lab >= 0
+    total = float(weights[free].sum())
+    while True:
+        ids = np.unique(lab[free])
+        if len(ids) < 2:
+            break
+        w = np.array([weights[lab == c].sum() for c in ids])
+        small = int(np.argmin(w))
+        if w[small] >= min_share * total:
+            break
+        cent = np.stack([np.average(profiles[lab == c], 0, weights[lab == c]) for c in ids])
+        d2 = ((cent - cent[small]) ** 2).sum(1)
+        d2[small] = np.inf
+        lab[lab == ids[small]] = ids[int(np.argmin(d2))]
+    if free.any():
+        lab[free] = np.unique(lab[free], return_inverse=True)[1]
+    return lab
 
 
 def number_regions(raw: Iterable[int], order: dict[int, int] | None = None) -> list[int]:
