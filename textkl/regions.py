@@ -488,10 +488,7 @@ def ward_clusters(mu: np.ndarray, counts: np.ndarray, clusters: int | str, penal
         return c
 
     d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (m @ m.T), 0.0)
-    wc = np.minimum(w, cap)
-    cost = np.outer(wc, wc) / (wc[:, None] + wc[None, :]) * d2
-    if last >= 0:
-        cost[last] = cost[:, last] = weights(last) * d2[last]
+    cost = np.stack([weights(a) for a in range(len(m))]) * d2
     cost[~alive] = np.inf
     cost[:, ~alive] = np.inf
     np.fill_diagonal(cost, np.inf)
@@ -690,7 +687,8 @@ def local_pieces(text: str, spans: list[Span], scores: Scores, cfg: RegionConfig
     looks at one text only (``textkl.chunked`` runs it chunk by chunk). The book-like
     profile is computed when the anchor may be used and there are foreign pieces to
     cluster, or always with ``always_book``."""
-    codes = ngram_codes(text)  # what the four profiles below count
+    # what the four profiles below count; none of them runs on a text without foreign spans
+    codes = ngram_codes(text) if always_book or any(f for _, _, f in spans) else None
     if scores.feature_offsets is not None \
             and len(scores.feature_offsets):  # else (a text of no scored character): no split
         offsets = np.asarray(scores.feature_offsets, dtype=np.int64)
@@ -747,11 +745,10 @@ def absorb_small(profiles: np.ndarray, weights: np.ndarray, labels: np.ndarray,
         ids = np.unique(lab[free])
         if len(ids) < 2:
             break
-        w = np.array([weights[lab == c].sum() for c in ids])
+        cent, w, _ = group_centroids(profiles[free], weights[free], lab[free])
         small = int(np.argmin(w))
         if w[small] >= min_share * total:
             break
-        cent = np.stack([np.average(profiles[lab == c], 0, weights[lab == c]) for c in ids])
         d2 = ((cent - cent[small]) ** 2).sum(1)
         d2[small] = np.inf
         lab[lab == ids[small]] = ids[int(np.argmin(d2))]
