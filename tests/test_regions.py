@@ -484,3 +484,17 @@ def test_region_config_refuses_bad_shares():
             RegionConfig(min_share=bad)
     with pytest.raises(SettingError):
         RegionConfig(min_distance=-1)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_group_sums_are_np_add_at_bit_for_bit(seed):
+    from textkl.regions import group_sums
+
+    rng = np.random.default_rng(seed)
+    rows, cols, n = int(rng.integers(1, 400)), int(rng.integers(1, 300)), int(rng.integers(1, 60))
+    x = rng.normal(0.0, 1.0, (rows, cols)) * rng.random((rows, cols)) ** 3
+    groups = rng.integers(0, n, rows)  # some groups empty
+    want = np.zeros((n, cols))
+    np.add.at(want, groups, x)
+    np.testing.assert_array_equal(group_sums(x, groups, n), want)
+    assert group_sums(x[:0], groups[:0], n).shape == (n, cols)

@@ -466,6 +466,26 @@ def _viterbi_stepwise(unit, cost):
     return np.array(labels, dtype=bool)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_blocked_forward_pass_equals_the_loop(seed):
+    """The blocked forward pass gives the plain loop's values, also where no step clips
+    (the guessed block starts are then off in the last bits), with zero costs and NaN."""
+    from textkl.finders import FORWARD_BLOCK, _forward, _forward_loop
+
+    rng = np.random.default_rng(seed)
+    n = 64 * FORWARD_BLOCK + int(rng.integers(0, 5000))  # long enough for the blocks
+    unit = rng.normal(rng.normal(0, 0.5), rng.uniform(0.05, 3.0), n)
+    cost = rng.choice([0.0, 1.0, 3.0, 4.0], n)
+    if seed == 1:
+        cost[:] = 1e9  # never clipped: the starts come from composed sums
+    if seed == 2:
+        unit[n // 3] = np.nan
+    got, got_d = _forward(unit, cost)
+    want, want_d = _forward_loop(unit, cost)
+    np.testing.assert_array_equal(got, want)
+    assert got_d == want_d or (np.isnan(got_d) and np.isnan(want_d))
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet="ab \n\t\r\u2028", max_size=30))
 def test_paragraph_starts_follow_a_blank_line(text):

@@ -14,7 +14,7 @@ from functools import cached_property
 import numpy as np
 
 from .errors import SettingError
-from .numerics import full_window_means
+from .numerics import full_window_means, table_interp
 
 WINDOWS = (1, 10, 30, 100)
 _GRID = np.linspace(0.0, 1.0, 1001)  # quantile levels stored per window
@@ -47,7 +47,7 @@ class Calibration:
         table = self._table(window)
         v = np.asarray(values, dtype=np.float64)
         # the right-continuous inverse of the quantile table; flat runs take their upper end
-        pct = np.interp(v, table, _GRID, left=0.0, right=1.0) * 100.0
+        pct = table_interp(v, table, _GRID, left=0.0, right=1.0) * 100.0
         return np.where(np.isnan(v), np.nan, pct)
 
     def _table(self, window: int) -> np.ndarray:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import numpy as np
 
 from .errors import ModelFileError, SettingError
-from .numerics import SURPRISE_CLIP, centred_mean, diff_noise, linear_pelt, log_kl
+from .numerics import SURPRISE_CLIP, block_index, centred_mean, diff_noise, linear_pelt, log_kl
 from .spans import Span, clean_mask, finish_mask, hysteresis, snap_candidates, space_mask
 
 if TYPE_CHECKING:
@@ -182,7 +182,7 @@ class DecodeFinder:
             ev += np.where(space, cfg.space_weight * np.maximum(sur, 0.0),
                            cfg.surprise_weight * sur)
         if cfg.name_weight != 1.0:
-            in_name = name[np.searchsorted(starts, np.arange(len(text)), side="right") - 1]
+            in_name = name[block_index(starts, len(text))]
             ev = np.where(in_name & ~space & (ev > 0), cfg.name_weight * ev, ev)
         c = np.concatenate(([0.0], np.cumsum(ev)))
         unit = c[words[1:]] - c[words[:-1]]
@@ -225,20 +225,11 @@ def _viterbi(unit: np.ndarray, cost: np.ndarray) -> np.ndarray:
 
     Two states, so only the difference ``d = v1 - v0`` of their best scores matters: a
     step is ``d <- clip(d, -c, c) + u``, and the best path into state 0 (1) switched
-    there iff ``d > c`` (``d < -c``) before the step. The forward pass is one loop over
-    the units; the backtrace jumps from switch to switch.
+    there iff ``d > c`` (``d < -c``) before the step. The forward pass gives ``d`` before
+    every step (``_forward``); the backtrace jumps from switch to switch.
     """
     n = len(unit)
-    before = [0.0] * n  # d before each step
-    d = 0.0
-    for j, (u, c) in enumerate(zip(unit.tolist(), cost.tolist())):
-        before[j] = d
-        if d > c:
-            d = c
-        elif d < -c:
-            d = -c
-        d += u
-    prev = np.array(before)
+    prev, d = _forward(np.asarray(unit, dtype=np.float64), np.asarray(cost, dtype=np.float64))
     idx = np.arange(n)
     # for each state, the last unit at or before j whose step switched into that state
     last = [np.maximum.accumulate(np.where(sw, idx, -1)) if n else idx
@@ -250,6 +241,74 @@ def _viterbi(unit: np.ndarray, cost: np.ndarray) -> np.ndarray:
         labels[max(k, 0) : j + 1] = bool(state)
         state, j = 1 - state, k - 1
     return labels
+
+
+FORWARD_BLOCK = 128  # units per block of the blocked forward pass
+FORWARD_ROUNDS = 4  # passes over the blocks before the plain loop takes over
+
+
+def _forward(unit: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, float]:
+    """``d`` before each step of ``d <- clip(d, -c, c) + u`` from ``d = 0``, and after the
+    last: float64 (W,) and a float, the values of the plain loop bit for bit.
+
+    The steps are cut into blocks of ``FORWARD_BLOCK``, and all blocks step together, one
+    numpy operation per step over the blocks. Each block needs the ``d`` it starts from:
+    a first pass composes each block's steps into one (a clip and a shift compose into a
+    clip and a shift) and chains the blocks. Composed sums round differently, so the
+    blocks are then stepped exactly, each from its guessed start, and each start is
+    checked against the end of the block before: where they differ the blocks are stepped
+    again from the ends found. Block 0 starts from the true 0, so each round makes at
+    least one more block exact; a clip resets ``d`` to ``+-c``, so one round is the rule.
+    """
+    n, size = len(unit), FORWARD_BLOCK
+    if n < 64 * size:  # the loop is as fast on a few thousand units
+        return _forward_loop(unit, cost)
+    k = -(-n // size)
+    u = np.zeros(k * size)
+    c = np.full(k * size, np.inf)  # the padding steps leave d as it is
+    u[:n], c[:n] = unit, cost
+    u, c = u.reshape(k, size).T.copy(), c.reshape(k, size).T.copy()  # (step, block)
+    lo, hi, s = np.full(k, -np.inf), np.full(k, np.inf), np.zeros(k)
+    a, b = np.empty(k), np.empty(k)
+    for ut, ct in zip(u, c):  # each block's steps as one: d -> clip(d, lo, hi) + s
+        np.subtract(ct, s, out=b)  # the step clips clip(d, lo, hi) + s to [a, b] - s
+        np.negative(ct, out=a)
+        a -= s
+        for bound in (lo, hi):
+            np.maximum(bound, a, out=bound)
+            np.minimum(bound, b, out=bound)
+        s += ut
+    start = np.zeros(k)
+    for i in range(k - 1):
+        start[i + 1] = min(max(start[i], lo[i]), hi[i]) + s[i]
+    before = np.empty((size, k))
+    for _ in range(FORWARD_ROUNDS):
+        d = start.copy()
+        for t, (ut, ct) in enumerate(zip(u, c)):
+            before[t] = d
+            np.maximum(d, -ct, out=d)
+            np.minimum(d, ct, out=d)
+            d += ut
+        # NaN-aware: a NaN start that the plain loop would also carry is no mismatch
+        same = (d[:-1] == start[1:]) | (np.isnan(d[:-1]) & np.isnan(start[1:]))
+        if same.all():
+            return before.T.reshape(-1)[:n], float(d[-1])
+        start[1:] = d[:-1]
+    return _forward_loop(unit, cost)
+
+
+def _forward_loop(unit: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, float]:
+    """``_forward`` as one loop over the units."""
+    before = [0.0] * len(unit)
+    d = 0.0
+    for j, (u, c) in enumerate(zip(unit.tolist(), cost.tolist())):
+        before[j] = d
+        if d > c:
+            d = c
+        elif d < -c:
+            d = -c
+        d += u
+    return np.array(before), d
 
 
 # --------------------------------------------------------------------------- hysteresis

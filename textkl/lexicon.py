@@ -50,15 +50,85 @@ def token_starts(text: str) -> np.ndarray:
     """int64: where ``TOKEN.finditer(text)`` starts its matches, from a letter mask
     instead of one match object per word. A token starts at a letter not preceded by a
     letter, nor by an apostrophe that follows a letter (that apostrophe joins the two)."""
+    return _token_bounds(text)[0]
+
+
+def _token_bounds(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """int64 (T,) starts and ends of ``TOKEN``'s matches, from the letter mask: a token
+    ends after a letter followed by neither a letter nor an apostrophe and a letter."""
     from .vocab import char_class, codepoints
 
     cp = codepoints(text)
     letter = char_class(text, _bmp_word_letters(), lambda c: TOKEN.match(c) is not None)
+    apostrophe = (cp == ord("'")) | (cp == ord("’"))
     prev = np.concatenate(([False], letter[:-1]))
     before = np.concatenate(([False, False], letter[:-2]))[: len(text)]
-    apostrophe = (cp == ord("'")) | (cp == ord("’"))
     joined = np.concatenate(([False], apostrophe[:-1])) & before
-    return np.flatnonzero(letter & ~prev & ~joined)
+    nxt = np.concatenate((letter[1:], [False]))
+    after = np.concatenate((letter[2:], [False, False]))[: len(text)]
+    joins = np.concatenate((apostrophe[1:], [False])) & after
+    return (np.flatnonzero(letter & ~prev & ~joined),
+            np.flatnonzero(letter & ~nxt & ~joins) + 1)
+
+
+HASHED_TOKENS = 4096  # from this many characters, ``distinct_tokens`` hashes the tokens
+_HASH_BASES = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F)  # odd: invertible modulo 2**64
+
+
+def distinct_tokens(text: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The distinct word tokens of ``text`` (``TOKEN``), and for each token in order the
+    index of its string among them and where it starts: int64 (T,) both.
+
+    A long text has a few distinct words among many tokens. Making a string of each
+    token (``TOKEN.findall``) is most of the cost, so from ``HASHED_TOKENS`` characters
+    each token is hashed from the code points instead (polynomial hashes modulo 2**64 of
+    two bases, one prefix sum each), grouped by hash, and only one string per group is
+    cut. Two tokens of one group must agree in length and in the second hash; where any
+    group does not (a collision of the first hash), the strings are cut for every token.
+    """
+    if len(text) < HASHED_TOKENS:
+        return _distinct_by_string(text)
+    from .vocab import codepoints
+
+    starts, ends = _token_bounds(text)
+    if len(starts) != len(ends) or np.any(ends <= starts):  # cannot happen by construction
+        return _distinct_by_string(text)
+    if not len(starts):
+        return [], np.zeros(0, dtype=np.int64), starts
+    cp = codepoints(text).astype(np.uint64)
+    keys = []
+    for base in _HASH_BASES:
+        inverse = pow(base, -1, 1 << 64)
+        power = np.empty(len(text) + 1, dtype=np.uint64)
+        power[0], power[1:] = 1, base
+        np.cumprod(power, out=power)  # base**i modulo 2**64 (unsigned overflow wraps)
+        prefix = np.zeros(len(text) + 1, dtype=np.uint64)
+        np.cumsum(cp * power[:-1], out=prefix[1:])
+        unpower = np.empty(len(text) + 1, dtype=np.uint64)
+        unpower[0], unpower[1:] = 1, inverse
+        np.cumprod(unpower, out=unpower)  # base**-i
+        # the hash of text[s:e], sum of cp[i] * base**(i - s), from the prefix sums
+        keys.append((prefix[ends] - prefix[starts]) * unpower[starts])
+    first_key, second_key = keys
+    order = np.argsort(first_key)
+    by_key = first_key[order]
+    new = np.concatenate(([True], by_key[1:] != by_key[:-1]))
+    ids = np.empty(len(order), dtype=np.int64)
+    ids[order] = np.cumsum(new) - 1
+    one = order[new]  # one token of each group
+    length = ends - starts
+    if np.any(length != length[one][ids]) or np.any(second_key != second_key[one][ids]):
+        return _distinct_by_string(text)
+    words = [text[s:e] for s, e in zip(starts[one].tolist(), ends[one].tolist())]
+    return words, ids, starts
+
+
+def _distinct_by_string(text: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """``distinct_tokens`` by ``TOKEN.findall``: a string per token."""
+    toks, pos = tokens(text)
+    index: dict[str, int] = {}
+    ids = np.fromiter((index.setdefault(t, len(index)) for t in toks), np.int64, len(toks))
+    return list(index), ids, pos
 
 
 def _norm(word: str) -> str:
@@ -113,11 +183,11 @@ class Lexicon:
         0``); NaN for units without a word."""
         # strings and ints only: tuples per token would wake the cyclic garbage collector,
         # which then walks the whole heap (torch's included) several times per call
-        toks, pos = tokens(text)
-        if not toks:
+        words, ids, pos = distinct_tokens(text)
+        if not words:
             return np.full(len(starts), np.nan)
-        count = {t: self._count_of(t) for t in set(toks)}  # each distinct token once
-        logs = np.log(np.fromiter(map(count.__getitem__, toks), float, len(toks)) + alpha)
+        count = np.array([self._count_of(w) for w in words], dtype=np.float64)
+        logs = np.log(count + alpha)[ids]
         unit = np.searchsorted(starts, pos, side="right") - 1
         n = np.bincount(unit, minlength=len(starts))
         total = np.bincount(unit, logs, len(starts))
