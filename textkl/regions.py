@@ -131,7 +131,6 @@ def _reduce(features: np.ndarray, fit_rows: np.ndarray, dims: int) -> np.ndarray
     Returns:
         float64 (K, <= dims).
     """
-    from scipy import linalg
     from scipy import sparse as sp
 
     x = features.astype(np.float64) if sp.issparse(features) \
@@ -144,13 +143,7 @@ def _reduce(features: np.ndarray, fit_rows: np.ndarray, dims: int) -> np.ndarray
     # the principal axes from the (D, D) scatter matrix: the same axes as an SVD of the
     # (rows, D) data, at a fraction of the cost when rows >> D
     centred = fit - mu
-    scatter = centred.T @ centred
-    top = min(dims, len(scatter))
-    if top < len(scatter):  # the largest ``top`` only: half the time of all 512
-        evals, evecs = linalg.eigh(scatter, subset_by_index=[len(scatter) - top,
-                                                             len(scatter) - 1])
-    else:
-        evals, evecs = np.linalg.eigh(scatter)
+    evals, evecs = np.linalg.eigh(centred.T @ centred)
     order = np.argsort(evals)[::-1]
     s = np.sqrt(np.maximum(evals[order], 0.0))  # singular values, largest first
     d = int(max(1, min(dims, len(s), np.sum(s > 1e-6 * max(s[0], 1e-12)))))
