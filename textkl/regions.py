@@ -274,7 +274,7 @@ def split_foreign(text: str, spans: list[Span], blocks: np.ndarray, offsets: np.
     """
     words, sents = snap_candidates(text)
     paras = np.array([m.end() for m in PARAGRAPH_START.finditer(text)], dtype=np.int64)
-    out: list[Span | tuple[int, int, int, int]] = []  # a piece: (start, end, first block, blocks)
+    out: list[Span | tuple[int, int, int, int]] = []  # or (start, end, first block, block after)
     for s0, e0, foreign in spans:
         if not foreign:
             out.append(Span(s0, e0, foreign))
