@@ -192,11 +192,18 @@ class Lexicon:
         0``); NaN for units without a word."""
         # strings and ints only: tuples per token would wake the cyclic garbage collector,
         # which then walks the whole heap (torch's included) several times per call
-        words, ids, pos = distinct_tokens(text)
-        if not words:
-            return np.full(len(starts), np.nan)
-        count = np.array([self._count_of(w) for w in words], dtype=np.float64)
-        logs = np.log(count + alpha)[ids]
+        if len(text) < HASHED_TOKENS:  # a short text: its tokens are mostly distinct
+            toks, pos = tokens(text)
+            if not toks:
+                return np.full(len(starts), np.nan)
+            count = {t: self._count_of(t) for t in set(toks)}  # each distinct token once
+            logs = np.log(np.fromiter(map(count.__getitem__, toks), float, len(toks)) + alpha)
+        else:
+            words, ids, pos = distinct_tokens(text)
+            if not words:
+                return np.full(len(starts), np.nan)
+            logs = np.log(np.array([self._count_of(w) for w in words], dtype=np.float64)
+                          + alpha)[ids]
         unit = np.searchsorted(starts, pos, side="right") - 1
         n = np.bincount(unit, minlength=len(starts))
         total = np.bincount(unit, logs, len(starts))
