@@ -498,3 +498,42 @@ def test_group_sums_are_np_add_at_bit_for_bit(seed):
     np.add.at(want, groups, x)
     np.testing.assert_array_equal(group_sums(x, groups, n), want)
     assert group_sums(x[:0], groups[:0], n).shape == (n, cols)
+
+
+def _ward_by_means(x, w, k):
+    """Weighted Ward to ``k`` clusters the slow way: every merge cost from the means."""
+    groups = [[i] for i in range(len(x))]
+    means, weights = [x[i].astype(float) for i in range(len(x))], [float(v) for v in w]
+    while len(groups) > k:
+        best = None
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups)):
+                h = weights[i] * weights[j] / (weights[i] + weights[j])
+                c = h * float(((means[i] - means[j]) ** 2).sum())
+                if best is None or c < best[0]:
+                    best = (c, i, j)
+        _, i, j = best
+        means[i] = (weights[i] * means[i] + weights[j] * means[j]) / (weights[i] + weights[j])
+        weights[i] += weights[j]
+        groups[i] += groups.pop(j)
+        means.pop(j)
+        weights.pop(j)
+    labels = np.zeros(len(x), dtype=int)
+    for g, members in enumerate(groups):
+        labels[members] = g
+    return labels
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_ward_merges_as_ward_on_the_means(seed):
+    """The merged clusters' dot products kept from row to row give the partition of Ward
+    on the cluster means themselves."""
+    from sklearn.metrics import adjusted_rand_score
+
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0.0, 1.0, (4, 12))
+    truth = rng.integers(0, 4, 40)
+    x = centres[truth] + rng.normal(0.0, 0.6, (40, 12))
+    w = rng.integers(1, 20, 40).astype(float)
+    got = ward_clusters(x, w, 4, penalty=0.0)
+    assert adjusted_rand_score(_ward_by_means(x, w, 4), got) == 1.0

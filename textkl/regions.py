@@ -476,7 +476,7 @@ def ward_clusters(mu: np.ndarray, counts: np.ndarray, clusters: int | str, penal
     pre = np.arange(n)
     if n > max_direct:  # bound the O(S^2) merging: group near-identical spans first
         mu, counts, pre = group_centroids(mu, counts, pregroup(mu, counts, max_direct, seed))
-    m, w = mu.astype(np.float64).copy(), counts.astype(np.float64).copy()
+    m, w = np.asarray(mu, dtype=np.float64), counts.astype(np.float64)  # w: a copy
     if anchor is not None:  # the last row; merges into it keep its index
         m = np.vstack([m, anchor[0][None, :]])
         w = np.append(w, max(float(anchor[1]), 1e-9))
@@ -498,12 +498,13 @@ def ward_clusters(mu: np.ndarray, counts: np.ndarray, clusters: int | str, penal
         return h
 
     def costs(a: int) -> np.ndarray:
-        c = weights(a) * np.maximum(sq[a] + sq - 2.0 * (m @ m[a]), 0.0)
+        c = weights(a) * np.maximum(sq[a] + sq - 2.0 * gram[a], 0.0)
         c[~alive] = np.inf
         c[a] = np.inf
         return c
 
-    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (m @ m.T), 0.0)
+    gram = m @ m.T  # dot products of the cluster means, updated merge by merge
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * gram, 0.0)
     cost = np.stack([weights(a) for a in range(len(m))]) * d2
     cost[~alive] = np.inf
     cost[:, ~alive] = np.inf
@@ -516,8 +517,11 @@ def ward_clusters(mu: np.ndarray, counts: np.ndarray, clusters: int | str, penal
             break
         if anchor is not None and b == len(m) - 1:
             a, b = b, a  # the anchor absorbs
-        m[a] = (w[a] * m[a] + w[b] * m[b]) / (w[a] + w[b])
-        sq[a] = m[a] @ m[a]
+        # the merged mean's dot products from the two rows, without its (F,) vector:
+        # O(S) per merge instead of O(S F)
+        row = (w[a] * gram[a] + w[b] * gram[b]) / (w[a] + w[b])
+        sq[a] = row[a] = (w[a] * row[a] + w[b] * row[b]) / (w[a] + w[b])
+        gram[a], gram[:, a] = row, row
         w[a] += w[b]
         alive[b] = False
         owner[owner == b] = a
