@@ -537,3 +537,27 @@ def test_ward_merges_as_ward_on_the_means(seed):
     w = rng.integers(1, 20, 40).astype(float)
     got = ward_clusters(x, w, 4, penalty=0.0)
     assert adjusted_rand_score(_ward_by_means(x, w, 4), got) == 1.0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_block_means_equal_masked_bincounts(seed):
+    """Bit for bit the means of the non-NaN values per block, with positions before the
+    first block, NaN runs and a block of NaN only."""
+    from textkl.numerics import block_index
+    from textkl.regions import block_means
+
+    rng = np.random.default_rng(seed)
+    n = 3000
+    offsets = np.unique(rng.integers(0, n, 60))
+    block = block_index(offsets, n)
+    values = [rng.normal(0.0, 2.0, n) for _ in range(3)]
+    values[1][rng.random(n) < 0.2] = np.nan
+    values[2][offsets[3] : offsets[4]] = np.nan
+    got = block_means(values, block, len(offsets))
+    for j, a in enumerate(values):
+        ok = ~np.isnan(a) & (block >= 0)
+        cnt = np.bincount(block[ok], minlength=len(offsets))
+        tot = np.bincount(block[ok], weights=a[ok], minlength=len(offsets))
+        want = np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
+        np.testing.assert_array_equal(got[:, j], want)
+    assert np.isnan(got[3, 2])

@@ -323,15 +323,8 @@ def block_features(text: str, scores: Scores, foreign_blocks: np.ndarray,
         SettingError: ``cfg.pca_dims`` > 0 and scores without ``features``.
     """
     offsets = np.asarray(scores.feature_offsets, dtype=np.int64)
-    block = block_index(offsets, len(text))
-    stats = np.zeros((len(offsets), 3))
-    for j, arr in enumerate((log_kl(scores.kl), scores.nll,
-                             scores.entropy)):
-        a = np.asarray(arr, dtype=np.float64)
-        ok = ~np.isnan(a) & (block >= 0)
-        cnt = np.bincount(block[ok], minlength=len(offsets))
-        tot = np.bincount(block[ok], weights=a[ok], minlength=len(offsets))
-        stats[:, j] = np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
+    stats = block_means([log_kl(scores.kl), scores.nll, scores.entropy],
+                        block_index(offsets, len(text)), len(offsets))
     stats = np.where(np.isnan(stats), np.nanmean(stats, 0) if np.isfinite(stats).any() else 0,
                      stats)
     rows = np.flatnonzero(foreign_blocks)
@@ -346,6 +339,25 @@ def block_features(text: str, scores: Scores, foreign_blocks: np.ndarray,
                        cfg.ngram_dims),
                _reduce(stats[rows], fit, 3)]
     return np.concatenate(groups, axis=1)
+
+
+def block_means(values: list[np.ndarray], block: np.ndarray, n_blocks: int) -> np.ndarray:
+    """float64 (n_blocks, len(values)): the NaN-free mean of each of ``values`` (float (N,))
+    over the positions of each block (``block``: int (N,), sorted, -1 before the first
+    block); NaN for a block without a value. The sums run in position order, as
+    ``np.bincount`` of the non-NaN values would give them."""
+    first = int(np.searchsorted(block, 0))  # positions before the first block: none
+    block = block[first:]
+    per_block = np.bincount(block, minlength=n_blocks)
+    out = np.zeros((n_blocks, len(values)))
+    for j, arr in enumerate(values):
+        a = np.asarray(arr, dtype=np.float64)[first:]
+        nan = np.isnan(a)
+        # a NaN counts as nothing: adding 0.0 leaves a running sum as it was
+        cnt = per_block - np.bincount(block[nan], minlength=n_blocks)
+        tot = np.bincount(block, weights=np.where(nan, 0.0, a), minlength=n_blocks)
+        out[:, j] = np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
+    return out
 
 
 def pregroup(mu: np.ndarray, counts: np.ndarray, groups: int, seed: int,
