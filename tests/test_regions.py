@@ -561,3 +561,32 @@ def test_block_means_equal_masked_bincounts(seed):
         want = np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
         np.testing.assert_array_equal(got[:, j], want)
     assert np.isnan(got[3, 2])
+
+
+def _profile_reference(cp, lens, buckets):
+    """The profiles row by row: hashed unigram and bigram frequencies, square-rooted."""
+    half = buckets // 2
+    out, at = np.zeros((len(lens), buckets)), 0
+    for r, n in enumerate(lens):
+        row = cp[at : at + n]
+        for c in row:
+            out[r, c % half] += 1
+        for a, b in zip(row[:-1], row[1:]):
+            out[r, (a * 1_000_003 + b * 7919) % half + half] += 1
+        out[r] /= max(n + max(n - 1, 0), 1)
+        at += n
+    return np.sqrt(out)
+
+
+@pytest.mark.parametrize("buckets", [16, 24, 512])
+def test_profile_matrix_counts_each_rows_ngrams(buckets):
+    from textkl.regions import _profile_matrix
+
+    rng = np.random.default_rng(buckets)
+    lens = rng.integers(0, 12, 30)
+    lens[3] = 0  # an empty row
+    cp = rng.choice([32, 97, 98, 233, 0x1D518, 0x10FFFF], int(lens.sum())).astype(np.int64)
+    want = _profile_reference(cp.tolist(), lens.tolist(), buckets)
+    np.testing.assert_allclose(_profile_matrix(cp, lens, buckets, False), want, rtol=1e-15)
+    np.testing.assert_allclose(_profile_matrix(cp, lens, buckets, True).toarray(), want,
+                               rtol=1e-15)

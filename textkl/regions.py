@@ -176,12 +176,17 @@ def _profile_matrix(cp: np.ndarray, lens: np.ndarray, buckets: int, sparse: bool
     from scipy import sparse as sp
 
     k, half = len(lens), buckets // 2
-    block = np.repeat(np.arange(k, dtype=np.int64), lens)
-    kb = block[1:] == block[:-1]  # bigrams inside a block
-    rows = np.concatenate((block, block[1:][kb]))
-    keys = rows * buckets + np.concatenate(
-        (cp % half, ((cp[:-1] * 1_000_003 + cp[1:] * 7919) % half + half)[kb]))
-    tot = np.maximum(np.bincount(rows, minlength=k), 1).astype(np.float64)  # n-grams per row
+    lens = np.asarray(lens, dtype=np.int64)
+    base = np.repeat(np.arange(k, dtype=np.int64) * buckets, lens)  # each row's first key
+    inside = base[1:] == base[:-1]  # bigrams inside a block
+    bigram = cp[:-1] * 1_000_003 + cp[1:] * 7919  # codes are >= 0: so are these
+    if half & (half - 1) == 0:  # a power of two: the remainder is a mask
+        uni, bi = cp & (half - 1), bigram & (half - 1)
+    else:
+        uni, bi = cp % half, bigram % half
+    keys = np.concatenate((base + uni, (base[1:] + bi + half)[inside]))
+    # n-grams per row: its characters and the bigrams between them
+    tot = np.maximum(lens + np.maximum(lens - 1, 0), 1).astype(np.float64)
     if not sparse:  # every cell: count by bucket, no sorting
         counts = np.bincount(keys, minlength=k * buckets).reshape(k, buckets) / tot[:, None]
         return np.sqrt(counts, out=counts)
