@@ -89,21 +89,25 @@ def test_token_starts_are_where_the_token_pattern_matches(text):
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet="ab'’ _1½Ⅻé-\n𝔘ΣçA", max_size=60),
-       st.sampled_from([(0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F), (1, 3)]))
-@example("ab ba ab'c c'ba", (1, 3))
-def test_distinct_tokens_are_the_token_patterns_matches(text, bases):
+       st.sampled_from([(0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F), (1, 3)]),
+       st.sampled_from([1 << 20, 1, 7]))
+@example("ab ba ab'c c'ba", (1, 3), 1 << 20)
+def test_distinct_tokens_are_the_token_patterns_matches(text, bases, chunk):
     """The hashed tokens are ``TOKEN``'s matches, also where the first hash collides
     (base 1 sums the code points: "ab" and "ba" share it) and the second tells them
-    apart, so that the strings must be cut for every token."""
+    apart, so that the strings must be cut for every token; and hashed a few characters
+    at a time."""
     from textkl import lexicon as lexicon_module
     from textkl.lexicon import TOKEN, distinct_tokens
 
-    saved = lexicon_module.HASHED_TOKENS, lexicon_module._HASH_BASES
-    lexicon_module.HASHED_TOKENS, lexicon_module._HASH_BASES = 0, bases
+    saved = lexicon_module.HASHED_TOKENS, lexicon_module._HASH_BASES, lexicon_module.HASH_CHUNK
+    lexicon_module.HASHED_TOKENS, lexicon_module._HASH_BASES, lexicon_module.HASH_CHUNK = \
+        0, bases, chunk
     try:
         words, ids, pos = distinct_tokens(text)
     finally:
-        lexicon_module.HASHED_TOKENS, lexicon_module._HASH_BASES = saved
+        lexicon_module.HASHED_TOKENS, lexicon_module._HASH_BASES, lexicon_module.HASH_CHUNK = \
+            saved
     assert [words[i] for i in ids.tolist()] == TOKEN.findall(text)
     assert pos.tolist() == [m.start() for m in TOKEN.finditer(text)]
     assert len(set(words)) == len(words)
