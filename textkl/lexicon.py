@@ -50,16 +50,17 @@ def token_starts(text: str) -> np.ndarray:
     """int64: where ``TOKEN.finditer(text)`` starts its matches, from a letter mask
     instead of one match object per word. A token starts at a letter not preceded by a
     letter, nor by an apostrophe that follows a letter (that apostrophe joins the two)."""
-    letter, apostrophe = _letters_and_apostrophes(text)
+    _, letter, apostrophe = _letters_and_apostrophes(text)
     return _starts(letter, apostrophe)
 
 
-def _letters_and_apostrophes(text: str) -> tuple[np.ndarray, np.ndarray]:
+def _letters_and_apostrophes(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The code points of ``text`` (uint32), and where its letters and apostrophes are."""
     from .vocab import char_class, codepoints
 
     cp = codepoints(text)
     letter = char_class(text, _bmp_word_letters(), lambda c: TOKEN.match(c) is not None)
-    return letter, (cp == ord("'")) | (cp == ord("’"))
+    return cp, letter, (cp == ord("'")) | (cp == ord("’"))
 
 
 def _starts(letter: np.ndarray, apostrophe: np.ndarray) -> np.ndarray:
@@ -69,18 +70,20 @@ def _starts(letter: np.ndarray, apostrophe: np.ndarray) -> np.ndarray:
     return np.flatnonzero(letter & ~prev & ~joined)
 
 
-def _token_bounds(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """int64 (T,) starts and ends of ``TOKEN``'s matches, from the letter mask: a token
-    ends after a letter followed by neither a letter nor an apostrophe and a letter."""
-    letter, apostrophe = _letters_and_apostrophes(text)
+def _token_bounds(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """int64 (T,) starts and ends of ``TOKEN``'s matches, from the letter mask (a token
+    ends after a letter followed by neither a letter nor an apostrophe and a letter), and
+    the text's code points."""
+    cp, letter, apostrophe = _letters_and_apostrophes(text)
     nxt = np.concatenate((letter[1:], [False]))
     after = np.concatenate((letter[2:], [False, False]))[: len(letter)]
     joins = np.concatenate((apostrophe[1:], [False])) & after
-    return _starts(letter, apostrophe), np.flatnonzero(letter & ~nxt & ~joins) + 1
+    return _starts(letter, apostrophe), np.flatnonzero(letter & ~nxt & ~joins) + 1, cp
 
 
-HASHED_TOKENS = 2048  # from this many characters, ``distinct_tokens`` hashes the tokens (faster
-# from about 2,000: 0.51 ms against 0.62 at 4,096 characters, 4.5 against 8.0 at 64,000)
+# from this many characters ``distinct_tokens`` hashes the tokens, which is faster from
+# about 2,000: 0.51 ms against 0.62 at 4,096 characters, 4.5 against 8.0 at 64,000
+HASHED_TOKENS = 2048
 _HASH_BASES = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F)  # odd: invertible modulo 2**64
 HASH_CHUNK = 1 << 20  # characters hashed at a time (tables of 8 bytes per character)
 
@@ -99,14 +102,9 @@ def distinct_tokens(text: str) -> tuple[list[str], np.ndarray, np.ndarray]:
     """
     if len(text) < HASHED_TOKENS:
         return _distinct_by_string(text)
-    from .vocab import codepoints
-
-    starts, ends = _token_bounds(text)
-    if len(starts) != len(ends) or np.any(ends <= starts):  # cannot happen by construction
-        return _distinct_by_string(text)
+    starts, ends, cp = _token_bounds(text)
     if not len(starts):
         return [], np.zeros(0, dtype=np.int64), starts
-    cp = codepoints(text)
     keys = np.empty((len(_HASH_BASES), len(starts)), dtype=np.uint64)
     i = 0
     while i < len(starts):  # tokens of about HASH_CHUNK characters at a time: bounded tables
@@ -206,18 +204,11 @@ class Lexicon:
         0``); NaN for units without a word."""
         # strings and ints only: tuples per token would wake the cyclic garbage collector,
         # which then walks the whole heap (torch's included) several times per call
-        if len(text) < HASHED_TOKENS:  # a short text: its tokens are mostly distinct
-            toks, pos = tokens(text)
-            if not toks:
-                return np.full(len(starts), np.nan)
-            count = {t: self._count_of(t) for t in set(toks)}  # each distinct token once
-            logs = np.log(np.fromiter(map(count.__getitem__, toks), float, len(toks)) + alpha)
-        else:
-            words, ids, pos = distinct_tokens(text)
-            if not words:
-                return np.full(len(starts), np.nan)
-            logs = np.log(np.array([self._count_of(w) for w in words], dtype=np.float64)
-                          + alpha)[ids]
+        words, ids, pos = distinct_tokens(text)
+        if not words:
+            return np.full(len(starts), np.nan)
+        logs = np.log(np.array([self._count_of(w) for w in words], dtype=np.float64)
+                      + alpha)[ids]  # each distinct word looked up once
         unit = np.searchsorted(starts, pos, side="right") - 1
         n = np.bincount(unit, minlength=len(starts))
         total = np.bincount(unit, logs, len(starts))

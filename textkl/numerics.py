@@ -203,7 +203,7 @@ def table_interp(x: np.ndarray, xp: np.ndarray, fp: np.ndarray, left: float, rig
     last = int(xp[-1:].view(np.int64)[0] >> _KEY_SHIFT)
     if last - first > 1 << 20:
         return np.interp(x, xp, fp, left=left, right=right)
-    # the last table point at or below each bucket's smallest value (-1: none)
+    # the last table point at or below each bucket's smallest value (the first if none)
     bucket_start = (np.arange(first, last + 1, dtype=np.int64) << _KEY_SHIFT).view(np.float64)
     guide = np.maximum(np.searchsorted(xp, bucket_start, side="right") - 1, 0)
     key = (x.view(np.int64) >> _KEY_SHIFT) - first

@@ -880,10 +880,11 @@ class TermCounter:
             char_label[max(sg.start - offset, 0) : max(sg.end - offset, 0)] = sg.label
         strings, ids, pos = distinct_tokens(text)
         folded = [s.casefold() for s in strings]
-        pairs, n = np.unique(char_label[pos] * max(len(strings), 1) + ids, return_counts=True)
+        n_words = max(len(strings), 1)
+        pairs, n = np.unique(char_label[pos] * n_words + ids, return_counts=True)
         words = self.words
         for pair, c in zip(pairs.tolist(), n.tolist()):
-            lab, i = divmod(pair, len(strings))
+            lab, i = divmod(pair, n_words)
             key = lab, folded[i]  # two spellings may fold to one word
             words[key] = words.get(key, 0) + c
         lower = text.lower()
