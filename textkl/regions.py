@@ -279,30 +279,29 @@ def split_foreign(text: str, spans: list[Span], blocks: np.ndarray, offsets: np.
     """
     words, sents = snap_candidates(text)
     paras = np.array([m.end() for m in PARAGRAPH_START.finditer(text)], dtype=np.int64)
-    out: list[Span | tuple[int, int, int, int]] = []  # or (start, end, first block, block after)
+    # (start, end, foreign, its blocks when long enough to look for change points in)
+    pieces: list[tuple[int, int, bool, slice | None]] = []
     for s0, e0, foreign in spans:
         if not foreign:
-            out.append(Span(s0, e0, foreign))
+            pieces.append((s0, e0, False, None))
             continue
         lo, hi = np.searchsorted(paras, [s0 + cfg.min_chars, e0 - cfg.min_chars + 1])
         inner = paras[lo:hi].tolist()
-        pieces = [s0, *inner, e0] if cfg.split_paragraphs else [s0, e0]
-        first = np.searchsorted(offsets, pieces, side="left").tolist()  # blocks starting inside
-        for a, b, i0, i1 in zip(pieces[:-1], pieces[1:], first[:-1], first[1:]):
-            out.append((a, b, i0, i1) if i1 - i0 >= 2 * cfg.min_blocks else Span(a, b, True))
-    cut = [p for p in out if not isinstance(p, Span)]
-    signals = [blocks[i0:i1] for _, _, i0, i1 in cut]
+        edges = [s0, *inner, e0] if cfg.split_paragraphs else [s0, e0]
+        first = np.searchsorted(offsets, edges, side="left").tolist()  # blocks starting inside
+        for a, b, i0, i1 in zip(edges[:-1], edges[1:], first[:-1], first[1:]):
+            pieces.append((a, b, True, slice(i0, i1) if i1 - i0 >= 2 * cfg.min_blocks else None))
+    signals = [blocks[sl] for *_, sl in pieces if sl is not None]
     change_points = iter(linear_pelt_many(
         signals, [cfg.split_penalty * x.shape[1] * np.log(len(x)) for x in signals],
         cfg.min_blocks))
     spans_out: list[Span] = []
-    for p in out:
-        if isinstance(p, Span):
-            spans_out.append(p)
+    for s, e, foreign, sl in pieces:
+        if sl is None:
+            spans_out.append(Span(s, e, foreign))
             continue
-        s, e, i0, _ = p
-        cuts = [_snap_split(text, int(offsets[i0 + k]), s, e, cfg.snap_radius, paras, sents,
-                            words) for k in next(change_points)[:-1]]
+        cuts = [_snap_split(text, int(offsets[sl.start + k]), s, e, cfg.snap_radius, paras,
+                            sents, words) for k in next(change_points)[:-1]]
         edges = [s, *sorted(c for c in set(cuts) if s < c < e), e]
         spans_out.extend(Span(a, b, True) for a, b in zip(edges[:-1], edges[1:]))
     return spans_out
