@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from tests.test_segment import _FRENCH, _FRENCH_2, _GERMAN, trained_test_pair
 from textkl.regions import (
     RegionConfig,
+    _reduce,
     assign_regions,
     null_cost,
     refine_labels,
@@ -590,3 +591,32 @@ def test_profile_matrix_counts_each_rows_ngrams(buckets):
     np.testing.assert_allclose(_profile_matrix(cp, lens, buckets, False), want, rtol=1e-15)
     np.testing.assert_allclose(_profile_matrix(cp, lens, buckets, True).toarray(), want,
                                rtol=1e-15)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_reduce_gives_the_principal_components_when_columns_are_empty(sparse):
+    """Columns that no fitted row fills are left out of the eigenproblem; the components
+    must still be those of the whole matrix (by SVD), in units of their noise."""
+    from scipy import sparse as sp
+
+    from textkl.numerics import diff_noise
+
+    rng = np.random.default_rng(3)
+    x = np.zeros((300, 40))
+    x[:, 5:25] = rng.gamma(1.0, 1.0, (300, 20)) * (rng.random((300, 20)) < 0.4)
+    x[150:, 5:10] += 2.0  # a change the first component should carry
+    fit = np.ones(300, dtype=bool)
+    z = _reduce(sp.csr_matrix(x) if sparse else x, fit, 4)
+    centred = x - x.mean(0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    ref = centred @ vt[:4].T
+    ref /= diff_noise(ref, axis=0)
+    assert z.shape == (300, 4)
+    for k in range(4):  # the same component, up to its sign
+        sign = np.sign(z[:, k] @ ref[:, k])
+        np.testing.assert_allclose(sign * z[:, k], ref[:, k], rtol=1e-7, atol=1e-9)
+
+
+def test_reduce_of_all_zero_features_is_finite():
+    z = _reduce(np.zeros((10, 8)), np.ones(10, dtype=bool), 3)
+    assert z.shape[0] == 10 and np.isfinite(z).all() and not z.any()
