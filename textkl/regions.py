@@ -138,16 +138,12 @@ def _reduce(features: np.ndarray, fit_rows: np.ndarray, dims: int) -> np.ndarray
     every = bool(fit_rows.all())  # then no copy of x for the fit
     fit = x if every or fit_rows.sum() < 2 else x[fit_rows]
     fit = fit[:: max(1, fit.shape[0] // 4000)]  # a few thousand blocks fix the components
-    fit = fit.toarray() if sp.issparse(fit) else fit
     # the principal axes from the scatter matrix: the same axes as an SVD of the (rows, D)
     # data, at a fraction of the cost when rows >> D. Columns that are zero in every fitted
     # row (hashed n-gram buckets no foreign block fills: about half of them) have zero
     # variance, so every axis with a positive variance is zero there: the scatter matrix of
     # the other columns alone gives the same axes, and its eigh costs a quarter.
-    used = np.flatnonzero(fit.any(0))
-    if len(used) == 0:  # nothing to fit: any axis will do
-        used = np.arange(fit.shape[1])
-    part = fit[:, used]
+    used, part = _used_columns(fit)
     mu_used = part.mean(0)
     centred = part - mu_used
     evals, evecs = np.linalg.eigh(centred.T @ centred)
@@ -164,6 +160,28 @@ def _reduce(features: np.ndarray, fit_rows: np.ndarray, dims: int) -> np.ndarray
         return z
     noise = diff_noise(zf, axis=0)
     return z / np.maximum(noise, 1e-6 * max(float(noise.max()), 1e-12))
+
+
+def _used_columns(fit) -> tuple[np.ndarray, np.ndarray]:
+    """The columns of ``fit`` (dense, or scipy sparse) with a nonzero value, and the dense
+    (rows, used) matrix of them; all columns when none is used."""
+    from scipy import sparse as sp
+
+    if sp.issparse(fit):
+        fit = fit.tocsr()
+        if not fit.data.all():  # stored zeros would count as used
+            fit = fit.copy()
+            fit.eliminate_zeros()
+        used = np.flatnonzero(np.bincount(fit.indices, minlength=fit.shape[1]))
+        if len(used) == 0:
+            return np.arange(fit.shape[1]), fit.toarray()
+        column = np.zeros(fit.shape[1], dtype=fit.indices.dtype)
+        column[used] = np.arange(len(used))
+        # the same entries with the columns renumbered: no fancy indexing of a dense array
+        return used, sp.csr_matrix((fit.data, column[fit.indices], fit.indptr),
+                                   shape=(fit.shape[0], len(used))).toarray()
+    used = np.flatnonzero(fit.any(0))
+    return (used, fit[:, used]) if len(used) else (np.arange(fit.shape[1]), fit)
 
 
 def ngram_codes(text: str) -> np.ndarray:
