@@ -620,3 +620,18 @@ def test_reduce_gives_the_principal_components_when_columns_are_empty(sparse):
 def test_reduce_of_all_zero_features_is_finite():
     z = _reduce(np.zeros((10, 8)), np.ones(10, dtype=bool), 3)
     assert z.shape[0] == 10 and np.isfinite(z).all() and not z.any()
+
+
+def test_null_samples_in_chunks_equal_one_pass(monkeypatch):
+    import textkl.regions as regions
+    from textkl.spans import Span
+
+    text = " ".join([_FRENCH, _GERMAN, _FRENCH_2] * 3)
+    cuts = list(range(0, len(text), 97)) + [len(text)]
+    spans = [Span(a, b, True) for a, b in zip(cuts[:-1], cuts[1:])]
+    monkeypatch.setattr(regions, "NULL_CHUNK", 10**6)
+    whole = regions.null_samples(text, spans, 256)
+    monkeypatch.setattr(regions, "NULL_CHUNK", 6)  # three pieces' halves at a time
+    chunked = regions.null_samples(text, spans, 256)
+    assert len(whole) == len(spans) > 6
+    np.testing.assert_array_equal(chunked, whole)
