@@ -134,6 +134,21 @@ def test_mnist_fashion_notebook_scores():
     assert np.abs(tied).max() < 1e-5 and np.abs(tied).max() > 0
 
 
+def test_mnist_fashion_notebook_cnn_is_the_mnist_example_net():
+    import exp_mnist_fashion as exp
+    import torch
+
+    # conv 1->32 and 32->64 (3x3, unpadded), fc 9216->128, fc 128->10: 320 + 18,496 +
+    # 1,179,776 + 1,290 parameters
+    cfg = exp.Config(cnn_layout="notebook")
+    models = exp.make_stack(cfg, exp.Setting("CNN", "cnn", 2), seed=0)
+    assert all(isinstance(m, exp.NotebookCNN) for m in models)
+    assert sum(p.numel() for p in models[0].parameters()) == 1_199_882
+    out = models[0].eval()(torch.randn(3, 1, 28, 28))
+    assert out.shape == (3, 10)
+    assert not torch.equal(models[0].c1.weight, models[1].c1.weight)  # own initialisations
+
+
 def test_mnist_fashion_resnet18_layout_and_its_input_size():
     import exp_mnist_fashion as exp
     import torch

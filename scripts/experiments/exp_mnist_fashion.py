@@ -283,6 +283,30 @@ class SmallCNN(nn.Module):
         return self.fc2(h)  # (B, 10)
 
 
+class NotebookCNN(nn.Module):
+    """The notebook's MNIST net as it is (the PyTorch MNIST example; 1.2M parameters): two
+    unpadded 3x3 convolutions of 32 and 64 channels, one 2x2 max-pool, channel dropout
+    ``dropout[0]``, a hidden layer of 128, dropout ``dropout[1]``. Masks as ``SmallCNN``'s."""
+
+    def __init__(self, dropout_seed: int, dropout: tuple[float, float] = (0.25, 0.5)) -> None:
+        super().__init__()
+        self.p = dropout
+        self.c1 = nn.Conv2d(1, 32, 3)
+        self.c2 = nn.Conv2d(32, 64, 3)
+        self.fc1 = nn.Linear(9216, 128)
+        self.fc2 = nn.Linear(128, 10)
+        self.gen = torch.Generator().manual_seed(dropout_seed)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.max_pool2d(F.relu(self.c2(F.relu(self.c1(x)))), 2)  # (B, 64, 12, 12)
+        if self.training and self.p[0]:
+            h = _dropout(h, self.p[0], self.gen, channels=True)
+        h = F.relu(self.fc1(h.flatten(1)))  # (B, 128)
+        if self.training and self.p[1]:
+            h = _dropout(h, self.p[1], self.gen, channels=False)
+        return self.fc2(h)  # (B, 10)
+
+
 class Block(nn.Module):
     """A basic residual block: two 3x3 convolutions with batch norm, projection shortcut."""
 
@@ -377,6 +401,7 @@ class Config:
     schedule: str = "step"  # "step": x decay per epoch; "notebook": lr * epoch / 200 (below)
     cnn_width: int = 16  # CNN channels (the notebook's net: 32)
     cnn_hidden: int = 64  # CNN hidden units (the notebook's net: 128)
+    cnn_layout: str = "small"  # "small": SmallCNN; "notebook": NotebookCNN (width ignored)
     cnn_dropout: tuple[float, float] = (0.25, 0.5)  # after the convolutions, after the hidden
     resnet_width: int = 16  # ResNet stem channels
     resnet18_size: int = 28  # image side the ResNet-18 layout sees (the notebook: 224)
@@ -416,7 +441,9 @@ def make_stack(cfg: Config, s: Setting, seed: int) -> list[nn.Module]:
         drop_seed = 1000 * seed + 500 + (0 if s.same_dropout else i)
         with torch.random.fork_rng():  # module init draws from the global RNG: keep it local
             torch.manual_seed(init_seed)
-            if s.arch == "cnn":
+            if s.arch == "cnn" and cfg.cnn_layout == "notebook":
+                models.append(NotebookCNN(drop_seed, cfg.cnn_dropout))
+            elif s.arch == "cnn":
                 models.append(SmallCNN(cfg.cnn_width, cfg.cnn_hidden, drop_seed,
                                        cfg.cnn_dropout))
             elif s.arch == "resnet":
@@ -694,6 +721,7 @@ def configure(args) -> Config:
                               ("resnet18_size", args.resnet18_size), ("device", args.device),
                               ("amp", args.amp),
                               ("cnn_width", args.cnn_width), ("cnn_hidden", args.cnn_hidden),
+                              ("cnn_layout", args.cnn_layout),
                               ("resnet_width", args.resnet_width), ("n_full", args.n_full))
             if v is not None}
     if args.seeds:
@@ -728,6 +756,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 3e-3)")
     ap.add_argument("--cnn-width", type=int, default=None, help="CNN channels (default 16)")
     ap.add_argument("--cnn-hidden", type=int, default=None, help="CNN hidden units (default 64)")
+    ap.add_argument("--cnn-layout", choices=["small", "notebook"], default=None,
+                    help="CNN layout (default small; notebook: the notebook's own 1.2M-parameter "
+                         "net, --cnn-width and --cnn-hidden ignored)")
     ap.add_argument("--resnet-width", type=int, default=None, help="ResNet width (default 16)")
     ap.add_argument("--cnn-dropout", type=float, nargs=2, default=None, metavar=("CONV", "FC"),
                     help="CNN dropout rates (default 0.25 0.5, the notebook's)")
