@@ -50,7 +50,7 @@ from common import machine, peak_rss_mb, read_corpus, table, write_results  # no
 
 from textkl.score import PRECISIONS, precision_dtype  # noqa: E402
 
-IMPORTS = "import textkl, textkl.segment, textkl.pair, textkl.regions, threadpoolctl, scipy.sparse"
+IMPORTS = "import textkl, textkl.segment, textkl.pair, textkl.regions, threadpoolctl"
 
 
 def mixed_text(n: int) -> str:

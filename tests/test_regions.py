@@ -429,6 +429,20 @@ def test_the_region_step_does_not_import_scikit_learn():
     assert out.strip() == "False"  # two seconds of import saved on every long text
 
 
+def test_segmenting_with_regions_imports_neither_scipy_nor_scikit_learn():
+    import subprocess
+    import sys
+
+    text = "\n\n".join([_FRENCH, "It was a bright cold day in April, and the clocks were "
+                       "striking thirteen. " * 4, _GERMAN, _FRENCH_2])
+    code = ("import sys, textkl; segs = textkl.load().segment(sys.stdin.read()); "
+            "print(len({s.label for s in segs}) > 1, "
+            "sorted({m.split('.')[0] for m in sys.modules} & {'scipy', 'sklearn'}))")
+    out = subprocess.run([sys.executable, "-c", code], input=text, capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == "True []"  # regions found, and 0.2-0.3 s of import saved
+
+
 @pytest.mark.parametrize(("gap", "merged"), [(0.01, True), (0.2, False)])
 def test_min_distance_merges_large_clusters_that_differ_little(gap, merged):
     from textkl.regions import ward_clusters
@@ -597,8 +611,6 @@ def test_profile_matrix_counts_each_rows_ngrams(buckets):
 def test_reduce_gives_the_principal_components_when_columns_are_empty(sparse):
     """Columns that no fitted row fills are left out of the eigenproblem; the components
     must still be those of the whole matrix (by SVD), in units of their noise."""
-    from scipy import sparse as sp
-
     from textkl.numerics import diff_noise
 
     rng = np.random.default_rng(3)
@@ -606,7 +618,7 @@ def test_reduce_gives_the_principal_components_when_columns_are_empty(sparse):
     x[:, 5:25] = rng.gamma(1.0, 1.0, (300, 20)) * (rng.random((300, 20)) < 0.4)
     x[150:, 5:10] += 2.0  # a change the first component should carry
     fit = np.ones(300, dtype=bool)
-    z = _reduce(sp.csr_matrix(x) if sparse else x, fit, 4)
+    z = _reduce(_sparse_rows(x) if sparse else x, fit, 4)
     centred = x - x.mean(0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     ref = centred @ vt[:4].T
@@ -635,3 +647,25 @@ def test_null_samples_in_chunks_equal_one_pass(monkeypatch):
     chunked = regions.null_samples(text, spans, 256)
     assert len(whole) == len(spans) > 6
     np.testing.assert_array_equal(chunked, whole)
+
+
+def _sparse_rows(x: np.ndarray):
+    from textkl.regions import SparseRows
+
+    rows, cols = np.nonzero(x)
+    indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=len(x)))))
+    return SparseRows(x[rows, cols], cols, indptr, x.shape)
+
+
+def test_sparse_rows_take_dot_and_toarray_agree_with_dense():
+    rng = np.random.default_rng(8)
+    x = rng.random((50, 30)) * (rng.random((50, 30)) < 0.2)
+    x[[3, 17, 49]] = 0.0  # empty rows, the last one too
+    m = _sparse_rows(x)
+    np.testing.assert_array_equal(m.toarray(), x)
+    rows = np.array([49, 0, 3, 3, 20])
+    np.testing.assert_array_equal(m.take(rows).toarray(), x[rows])
+    y = rng.random((30, 4))
+    for at_once in (1, 7, 1024):  # row blocks that start and end on empty rows
+        np.testing.assert_allclose(m.dot(y, rows_at_once=at_once), x @ y, rtol=1e-14, atol=0)
+    assert m.take(np.array([3, 17])).nnz == 0 and not m.take(np.array([3])).dot(y).any()

@@ -121,7 +121,62 @@ class RegionConfig:
             raise SettingError(f"min_share must be in [0, 1), got {self.min_share}")
 
 
-def _reduce(features: np.ndarray, fit_rows: np.ndarray, dims: int) -> np.ndarray:
+class SparseRows(NamedTuple):
+    """A matrix by rows, only its nonzero values (compressed sparse rows): the block
+    n-gram profiles, where a block of 32 characters fills about 40 of 512 buckets. What the
+    split step needs of ``scipy.sparse``, without importing it (0.2-0.3 s per process).
+
+    Attributes:
+        data: float64 (nnz,) the values, row after row.
+        indices: int (nnz,) the column of each value, increasing within a row.
+        indptr: int64 (rows + 1,) where each row's values start in ``data``.
+        shape: (rows, columns).
+    """
+
+    data: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
+    shape: tuple[int, int]
+
+    @property
+    def nnz(self) -> int:
+        return len(self.data)
+
+    def row_of_values(self) -> np.ndarray:
+        """int64 (nnz,): the row each value is in."""
+        return np.repeat(np.arange(self.shape[0], dtype=np.int64), np.diff(self.indptr))
+
+    def toarray(self) -> np.ndarray:
+        out = np.zeros(self.shape)
+        out[self.row_of_values(), self.indices] = self.data
+        return out
+
+    def take(self, rows: np.ndarray) -> SparseRows:
+        """The rows ``rows`` (int, in any order, repeats allowed) as a new matrix."""
+        rows = np.asarray(rows, dtype=np.int64)
+        lens = np.diff(self.indptr)[rows]
+        at = _ranges(self.indptr[rows], lens)
+        indptr = np.concatenate(([0], np.cumsum(lens)))
+        return SparseRows(self.data[at], self.indices[at], indptr, (len(rows), self.shape[1]))
+
+    def dot(self, dense: np.ndarray, rows_at_once: int = 1024) -> np.ndarray:
+        """float64 (rows, D): this matrix times ``dense`` (columns, D), a block of rows at a
+        time so the (values, D) products stay small."""
+        out = np.zeros((self.shape[0], dense.shape[1]))
+        for r0 in range(0, self.shape[0], rows_at_once):
+            r1 = min(r0 + rows_at_once, self.shape[0])
+            a, b = self.indptr[r0], self.indptr[r1]
+            if a == b:
+                continue
+            prod = self.data[a:b, None] * dense[self.indices[a:b]]
+            starts = self.indptr[r0:r1] - a
+            full = np.diff(self.indptr[r0:r1 + 1]) > 0  # reduceat needs non-empty rows
+            out[r0:r1][full] = np.add.reduceat(prod, starts[full], axis=0)
+        return out
+
+
+def _reduce(features: np.ndarray | SparseRows, fit_rows: np.ndarray, dims: int
+            ) -> np.ndarray:
     """PCA of ``features`` fitted on ``fit_rows``, each component in units of its noise.
 
     The noise of a component is estimated from differences of consecutive blocks (median
@@ -131,13 +186,12 @@ def _reduce(features: np.ndarray, fit_rows: np.ndarray, dims: int) -> np.ndarray
     Returns:
         float64 (K, <= dims).
     """
-    from scipy import sparse as sp
-
-    x = features.astype(np.float64) if sp.issparse(features) \
-        else np.asarray(features, dtype=np.float64)
+    sparse = isinstance(features, SparseRows)
+    x = features if sparse else np.asarray(features, dtype=np.float64)
     every = bool(fit_rows.all())  # then no copy of x for the fit
-    fit = x if every or fit_rows.sum() < 2 else x[fit_rows]
-    fit = fit[:: max(1, fit.shape[0] // 4000)]  # a few thousand blocks fix the components
+    rows = np.arange(x.shape[0]) if every or fit_rows.sum() < 2 else np.flatnonzero(fit_rows)
+    rows = rows[:: max(1, len(rows) // 4000)]  # a few thousand blocks fix the components
+    fit = x.take(rows) if sparse else (x if len(rows) == x.shape[0] else x[rows])
     # the principal axes from the scatter matrix: the same axes as an SVD of the (rows, D)
     # data, at a fraction of the cost when rows >> D. Columns that are zero in every fitted
     # row (hashed n-gram buckets no foreign block fills: about half of them) have zero
@@ -154,7 +208,7 @@ def _reduce(features: np.ndarray, fit_rows: np.ndarray, dims: int) -> np.ndarray
     axes[used] = evecs[:, order[:d]]
     mu = np.zeros(fit.shape[1])
     mu[used] = mu_used
-    z = x @ axes - mu @ axes  # (x - mu) @ axes, without densifying a sparse x
+    z = (x.dot(axes) if sparse else x @ axes) - mu @ axes  # (x - mu) @ axes, x kept sparse
     zf = z if every or fit_rows.sum() < 3 else z[fit_rows]
     if len(zf) < 3:
         return z
@@ -162,24 +216,19 @@ def _reduce(features: np.ndarray, fit_rows: np.ndarray, dims: int) -> np.ndarray
     return z / np.maximum(noise, 1e-6 * max(float(noise.max()), 1e-12))
 
 
-def _used_columns(fit) -> tuple[np.ndarray, np.ndarray]:
-    """The columns of ``fit`` (dense, or scipy sparse) with a nonzero value, and the dense
-    (rows, used) matrix of them; all columns when none is used."""
-    from scipy import sparse as sp
-
-    if sp.issparse(fit):
-        fit = fit.tocsr()
-        if not fit.data.all():  # stored zeros would count as used
-            fit = fit.copy()
-            fit.eliminate_zeros()
-        used = np.flatnonzero(np.bincount(fit.indices, minlength=fit.shape[1]))
+def _used_columns(fit: np.ndarray | SparseRows) -> tuple[np.ndarray, np.ndarray]:
+    """The columns of ``fit`` with a nonzero value, and the dense (rows, used) matrix of
+    them; all columns when none is used."""
+    if isinstance(fit, SparseRows):
+        filled = np.bincount(fit.indices[fit.data != 0], minlength=fit.shape[1])
+        used = np.flatnonzero(filled)
         if len(used) == 0:
             return np.arange(fit.shape[1]), fit.toarray()
-        column = np.zeros(fit.shape[1], dtype=fit.indices.dtype)
+        column = np.zeros(fit.shape[1], dtype=np.int64)
         column[used] = np.arange(len(used))
-        # the same entries with the columns renumbered: no fancy indexing of a dense array
-        return used, sp.csr_matrix((fit.data, column[fit.indices], fit.indptr),
-                                   shape=(fit.shape[0], len(used))).toarray()
+        out = np.zeros((fit.shape[0], len(used)))  # the values in their renumbered columns
+        out[fit.row_of_values(), column[fit.indices]] = fit.data
+        return used, out
     used = np.flatnonzero(fit.any(0))
     return (used, fit[:, used]) if len(used) else (np.arange(fit.shape[1]), fit)
 
@@ -199,10 +248,8 @@ def ngram_codes(text: str) -> np.ndarray:
 
 
 def _profile_matrix(cp: np.ndarray, lens: np.ndarray, buckets: int, sparse: bool
-                    ) -> np.ndarray:
+                    ) -> np.ndarray | SparseRows:
     """Profiles of consecutive blocks of ``cp`` (ngram codes) of lengths ``lens``."""
-    from scipy import sparse as sp
-
     k, half = len(lens), buckets // 2
     lens = np.asarray(lens, dtype=np.int64)
     base = np.repeat(np.arange(k, dtype=np.int64) * buckets, lens)  # each row's first key
@@ -219,7 +266,7 @@ def _profile_matrix(cp: np.ndarray, lens: np.ndarray, buckets: int, sparse: bool
         counts = np.bincount(keys, minlength=k * buckets).reshape(k, buckets) / tot[:, None]
         return np.sqrt(counts, out=counts)
     if len(keys) == 0:
-        return sp.csr_matrix((k, buckets))
+        return _empty_rows(k, buckets)
     if k * buckets < 2**31:
         keys = keys.astype(np.int32)  # sorts twice as fast
     keys.sort()  # CSR in row order: each distinct key once, with its count
@@ -227,7 +274,12 @@ def _profile_matrix(cp: np.ndarray, lens: np.ndarray, buckets: int, sparse: bool
     distinct = keys[first]
     counts = np.diff(np.append(first, len(keys))) / tot[distinct // buckets]
     indptr = np.searchsorted(distinct, np.arange(k + 1, dtype=np.int64) * buckets)
-    return sp.csr_matrix((np.sqrt(counts), distinct % buckets, indptr), shape=(k, buckets))
+    return SparseRows(np.sqrt(counts), distinct % buckets, indptr, (k, buckets))
+
+
+def _empty_rows(k: int, columns: int) -> SparseRows:
+    return SparseRows(np.zeros(0), np.zeros(0, dtype=np.int64),
+                      np.zeros(k + 1, dtype=np.int64), (k, columns))
 
 
 def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
@@ -239,7 +291,7 @@ def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
 
 def char_profiles(text: str, offsets: np.ndarray, buckets: int = 512, sparse: bool = False,
                   ends: np.ndarray | None = None, codes: np.ndarray | None = None
-                  ) -> np.ndarray:
+                  ) -> np.ndarray | SparseRows:
     """Hashed character unigram and bigram frequencies of each feature block of ``text``.
 
     Block j covers ``text[offsets[j]:offsets[j+1]]`` (sorted offsets; the last block runs
@@ -251,13 +303,11 @@ def char_profiles(text: str, offsets: np.ndarray, buckets: int = 512, sparse: bo
 
     Returns:
         float64 (K, buckets): square roots of the frequencies (rows sum to 1 before the
-        root); a ``scipy.sparse`` CSR matrix with ``sparse`` (short blocks use few buckets).
+        root); ``SparseRows`` with ``sparse`` (short blocks use few buckets).
     """
-    from scipy import sparse as sp
-
     k, n = len(offsets), len(text)
     if not text or k == 0:
-        return sp.csr_matrix((k, buckets)) if sparse else np.zeros((k, buckets))
+        return _empty_rows(k, buckets) if sparse else np.zeros((k, buckets))
     starts = np.clip(np.asarray(offsets, dtype=np.int64), 0, n)
     if np.any(starts[1:] < starts[:-1]):
         raise ValueError("block starts must be sorted")
