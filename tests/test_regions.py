@@ -669,3 +669,35 @@ def test_sparse_rows_take_dot_and_toarray_agree_with_dense():
     for at_once in (1, 7, 1024):  # row blocks that start and end on empty rows
         np.testing.assert_allclose(m.dot(y, rows_at_once=at_once), x @ y, rtol=1e-14, atol=0)
     assert m.take(np.array([3, 17])).nnz == 0 and not m.take(np.array([3])).dot(y).any()
+
+
+def test_block_features_only_where_a_foreign_span_is_long_enough_to_split(pair, monkeypatch):
+    """Change points are searched in pieces of 2 min_blocks blocks or more; where every
+    foreign span is shorter the block features are skipped, and the pieces are the same."""
+    import textkl.regions as regions
+    from textkl.regions import local_pieces
+
+    text = _TWO_LANGUAGES
+    scores = pair.score(text)
+    offsets = np.asarray(scores.feature_offsets)
+    short = [(0, 100, False), (100, 150, True), (150, 300, False), (300, 340, True),
+             (340, len(text), False)]
+    long_ = [(0, 100, False), (100, len(text), True)]
+    assert len(offsets) > 20 and (offsets[1:] - offsets[:-1]).max() <= 64
+    calls = []
+    features = regions.block_features
+
+    def spy(*args, **kw):
+        calls.append(1)
+        return features(*args, **kw)
+
+    monkeypatch.setattr(regions, "block_features", spy)
+    cfg = RegionConfig(min_blocks=4)
+    got = local_pieces(text, short, scores, cfg)
+    assert calls == []
+    local_pieces(text, long_, scores, cfg)
+    assert calls == [1]
+    monkeypatch.setattr(regions, "_longest_in_blocks", lambda *a: 10**9)  # always compute them
+    want = local_pieces(text, short, scores, cfg)
+    assert calls == [1, 1] and got.spans == want.spans
+    np.testing.assert_array_equal(got.profiles, want.profiles)

@@ -803,6 +803,15 @@ def _in_foreign(offsets: np.ndarray, spans: list[Span]) -> np.ndarray:
     return (i >= 0) & foreign[j].astype(bool) & (offsets < ends[j])
 
 
+def _longest_in_blocks(spans: list[Span], offsets: np.ndarray) -> int:
+    """The most blocks (sorted starts ``offsets``) that start inside one foreign span."""
+    bounds = np.array([(s, e) for s, e, f in spans if f], dtype=np.int64).reshape(-1, 2)
+    if not len(bounds):
+        return 0
+    inside = np.searchsorted(offsets, bounds[:, 1]) - np.searchsorted(offsets, bounds[:, 0])
+    return int(inside.max())
+
+
 def local_pieces(text: str, spans: list[Span], scores: Scores, cfg: RegionConfig,
                  always_book: bool = False) -> LocalPieces:
     """Split the foreign spans and describe each piece; the part of the region step that
@@ -816,8 +825,15 @@ def local_pieces(text: str, spans: list[Span], scores: Scores, cfg: RegionConfig
         offsets = np.asarray(scores.feature_offsets, dtype=np.int64)
         in_foreign = _in_foreign(offsets, spans)
         if in_foreign.any():  # a foreign piece is cut only at its own blocks
-            blocks = block_features(text, scores, in_foreign, cfg, codes)
-            spans = split_foreign(text, spans, blocks, offsets[in_foreign], cfg)
+            foreign_offsets = offsets[in_foreign]
+            # change points are searched only in pieces of 2 min_blocks blocks or more, and a
+            # piece is part of a span: where no foreign span is that long, the paragraph
+            # cuts are all there is, and the block features are not computed
+            if _longest_in_blocks(spans, foreign_offsets) >= 2 * cfg.min_blocks:
+                blocks = block_features(text, scores, in_foreign, cfg, codes)
+            else:
+                blocks = np.zeros((len(foreign_offsets), 0))
+            spans = split_foreign(text, spans, blocks, foreign_offsets, cfg)
     idx = [i for i, (_, _, f) in enumerate(spans) if f]
     fspans = [spans[i] for i in idx]
     buckets = cfg.profile_buckets
