@@ -21,6 +21,7 @@ from textkl.regions import (
     ward_clusters,
 )
 from textkl.score import Scores
+from textkl.spans import Span
 
 
 def _blobs(centres, per, seed=0):
@@ -701,3 +702,34 @@ def test_block_features_only_where_a_foreign_span_is_long_enough_to_split(pair, 
     want = local_pieces(text, short, scores, cfg)
     assert calls == [1, 1] and got.spans == want.spans
     np.testing.assert_array_equal(got.profiles, want.profiles)
+
+
+def test_book_null_pairs_book_like_passages_far_apart():
+    from textkl.regions import book_null_samples, char_profiles
+
+    text = " ".join([_FRENCH, _FRENCH_2, _GERMAN] * 4)
+    book = [Span(0, len(text), False)]
+    assert book_null_samples(text, [Span(0, 300, False)], 100) is None  # 3 chunks: too few
+    got = book_null_samples(text, book, 100, buckets=256)
+    half = (len(text) // 100) // 2
+    assert got is not None and len(got) == half and (got > 0).all()
+    starts = np.array([0, half * 100])
+    a, b = char_profiles(text, starts, 256, ends=starts + 100)
+    assert got[0] == pytest.approx(50.0 * ((a - b) ** 2).sum(), rel=1e-12)  # length / 2 x d^2
+    capped = book_null_samples(text, book, 16, buckets=256, max_pairs=10)
+    assert 10 <= len(capped) < 20  # every step-th chunk of each half
+
+
+def test_the_null_comes_from_the_book_like_text_when_there_is_enough(pair, monkeypatch):
+    import textkl.regions as regions
+    from textkl.regions import local_pieces
+
+    text = _TWO_LANGUAGES
+    scores = pair.score(text)
+    spans = [Span(0, 40, True), Span(40, len(text), False)]  # 16 book-like chunks of 40
+    halves = regions.null_samples(text, [spans[0]], 2048)
+    local = local_pieces(text, spans, scores, RegionConfig(split_paragraphs=False))
+    assert len(halves) == 1 and len(local.null) == 8  # the book's pairs
+    monkeypatch.setattr(regions, "BOOK_NULL_MIN_PAIRS", 10**6)
+    local = local_pieces(text, spans, scores, RegionConfig(split_paragraphs=False))
+    np.testing.assert_array_equal(local.null, halves)  # too little book: the halves
