@@ -23,9 +23,9 @@ Three steps:
    ``clusters=K`` merging stops at K clusters. With ``clusters="auto"`` it stops when the
    cheapest merge costs more than ``merge_penalty * (2 + log S) * null * (L / 300) **
    length_exponent`` for S spans of median length L, where ``null`` is the median cost
-   of merging the two halves of one span: what merging text that belongs together costs,
-   set by sampling noise alone (``null_cost``); the largest of S - 1 such merges grows
-   like log S. Merges of different languages cost relatively more when spans are long,
+   of merging text that belongs together: two passages of length L of the book-like text
+   far apart (``book_null_samples``), or where the book-like text is short, the two halves
+   of one span (``null_cost``); the largest of S - 1 such merges grows like log S. Merges of different languages cost relatively more when spans are long,
    so the threshold rises slowly with L (exponent 0.25, chosen on the region
    benchmark's development documents). At most ``max_clusters`` are kept.
    On long texts the clusters grow, and with them the cost of merging two clusters that
