@@ -733,3 +733,14 @@ def test_the_null_comes_from_the_book_like_text_when_there_is_enough(pair, monke
     monkeypatch.setattr(regions, "BOOK_NULL_MIN_PAIRS", 10**6)
     local = local_pieces(text, spans, scores, RegionConfig(split_paragraphs=False))
     np.testing.assert_array_equal(local.null, halves)  # too little book: the halves
+
+
+def test_stored_zeros_do_not_count_as_used_columns():
+    from textkl.regions import SparseRows, _used_columns
+
+    # row 0: values in columns 1 and 5 and a stored zero between them; row 1: column 1
+    m = SparseRows(np.array([4.0, 0.0, 2.0, 3.0]), np.array([1, 3, 5, 1]),
+                   np.array([0, 3, 4]), (2, 6))
+    used, dense = _used_columns(m)
+    assert used.tolist() == [1, 5]
+    np.testing.assert_array_equal(dense, [[4.0, 2.0], [3.0, 0.0]])

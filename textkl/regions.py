@@ -25,9 +25,10 @@ Three steps:
    length_exponent`` for S spans of median length L, where ``null`` is the median cost
    of merging text that belongs together: two passages of length L of the book-like text
    far apart (``book_null_samples``), or where the book-like text is short, the two halves
-   of one span (``null_cost``); the largest of S - 1 such merges grows like log S. Merges of different languages cost relatively more when spans are long,
-   so the threshold rises slowly with L (exponent 0.25, chosen on the region
-   benchmark's development documents). At most ``max_clusters`` are kept.
+   of one span (``null_cost``); the largest of S - 1 such merges grows like log S. Merges
+   of different languages cost relatively more when spans are long, so the threshold
+   rises slowly with L (exponent 0.25, chosen on the region benchmark's development
+   documents). At most ``max_clusters`` are kept.
    On long texts the clusters grow, and with them the cost of merging two clusters that
    differ a little (a novel's dialogue and its narration, aphorisms and a manual in one
    language): the merge cost counts a cluster's weight up to ``penalty / min_distance``
@@ -128,7 +129,8 @@ class SparseRows(NamedTuple):
 
     Attributes:
         data: float64 (nnz,) the values, row after row.
-        indices: int (nnz,) the column of each value, increasing within a row.
+        indices: int (nnz,) the column of each value, increasing (so distinct) within a
+            row.
         indptr: int64 (rows + 1,) where each row's values start in ``data``.
         shape: (rows, columns).
     """
@@ -220,14 +222,14 @@ def _used_columns(fit: np.ndarray | SparseRows) -> tuple[np.ndarray, np.ndarray]
     """The columns of ``fit`` with a nonzero value, and the dense (rows, used) matrix of
     them; all columns when none is used."""
     if isinstance(fit, SparseRows):
-        filled = np.bincount(fit.indices[fit.data != 0], minlength=fit.shape[1])
-        used = np.flatnonzero(filled)
+        value = fit.data != 0  # a stored zero does not make its column used
+        used = np.flatnonzero(np.bincount(fit.indices[value], minlength=fit.shape[1]))
         if len(used) == 0:
             return np.arange(fit.shape[1]), fit.toarray()
         column = np.zeros(fit.shape[1], dtype=np.int64)
         column[used] = np.arange(len(used))
         out = np.zeros((fit.shape[0], len(used)))  # the values in their renumbered columns
-        out[fit.row_of_values(), column[fit.indices]] = fit.data
+        out[fit.row_of_values()[value], column[fit.indices[value]]] = fit.data[value]
         return used, out
     used = np.flatnonzero(fit.any(0))
     return (used, fit[:, used]) if len(used) else (np.arange(fit.shape[1]), fit)
