@@ -672,9 +672,9 @@ def test_sparse_rows_take_dot_and_toarray_agree_with_dense():
     assert m.take(np.array([3, 17])).nnz == 0 and not m.take(np.array([3])).dot(y).any()
 
 
-def test_block_features_only_where_a_foreign_span_is_long_enough_to_split(pair, monkeypatch):
+def test_block_features_only_where_a_foreign_piece_is_long_enough_to_split(pair, monkeypatch):
     """Change points are searched in pieces of 2 min_blocks blocks or more; where every
-    foreign span is shorter the block features are skipped, and the pieces are the same."""
+    foreign piece is shorter the block features are skipped, and the pieces are the same."""
     import textkl.regions as regions
     from textkl.regions import local_pieces
 
@@ -698,7 +698,12 @@ def test_block_features_only_where_a_foreign_span_is_long_enough_to_split(pair, 
     assert calls == []
     local_pieces(text, long_, scores, cfg)
     assert calls == [1]
-    monkeypatch.setattr(regions, "_longest_in_blocks", lambda *a: 10**9)  # always compute them
+    split = regions.split_foreign
+
+    def eager(text, spans, blocks, *args):  # the block features always computed
+        return split(text, spans, blocks() if callable(blocks) else blocks, *args)
+
+    monkeypatch.setattr(regions, "split_foreign", eager)
     want = local_pieces(text, short, scores, cfg)
     assert calls == [1, 1] and got.spans == want.spans
     np.testing.assert_array_equal(got.profiles, want.profiles)

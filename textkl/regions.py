@@ -62,7 +62,7 @@ are merged.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
@@ -344,14 +344,17 @@ def _snap_split(text: str, pos: int, lo: int, hi: int, radius: int,
     return pos
 
 
-def split_foreign(text: str, spans: list[Span], blocks: np.ndarray, offsets: np.ndarray,
+def split_foreign(text: str, spans: list[Span],
+                  blocks: np.ndarray | Callable[[], np.ndarray], offsets: np.ndarray,
                   cfg: RegionConfig = RegionConfig()) -> list[Span]:
     """Cut each foreign span at paragraph starts and at change points of its block features.
 
     Args:
         text: the text the spans tile.
         spans: ``(start, end, foreign)`` tiling the text.
-        blocks: float (K, D) reduced block features; ``offsets`` int (K,) their starts.
+        blocks: float (K, D) reduced block features, or a function that computes them,
+            called only if a piece is long enough (2 ``cfg.min_blocks`` blocks) to look
+            for change points in; ``offsets`` int (K,) their starts.
         cfg: split settings.
 
     Returns:
@@ -371,7 +374,10 @@ def split_foreign(text: str, spans: list[Span], blocks: np.ndarray, offsets: np.
         first = np.searchsorted(offsets, edges, side="left").tolist()  # blocks starting inside
         for a, b, i0, i1 in zip(edges[:-1], edges[1:], first[:-1], first[1:]):
             pieces.append((a, b, True, slice(i0, i1) if i1 - i0 >= 2 * cfg.min_blocks else None))
-    signals = [blocks[sl] for *_, sl in pieces if sl is not None]
+    long = [sl for *_, sl in pieces if sl is not None]
+    if long and callable(blocks):
+        blocks = blocks()
+    signals = [blocks[sl] for sl in long]
     change_points = iter(linear_pelt_many(
         signals, [cfg.split_penalty * x.shape[1] * np.log(len(x)) for x in signals],
         cfg.min_blocks))
@@ -841,15 +847,6 @@ def _in_foreign(offsets: np.ndarray, spans: list[Span]) -> np.ndarray:
     return (i >= 0) & foreign[j].astype(bool) & (offsets < ends[j])
 
 
-def _longest_in_blocks(spans: list[Span], offsets: np.ndarray) -> int:
-    """The most blocks (sorted starts ``offsets``) that start inside one foreign span."""
-    bounds = np.array([(s, e) for s, e, f in spans if f], dtype=np.int64).reshape(-1, 2)
-    if not len(bounds):
-        return 0
-    inside = np.searchsorted(offsets, bounds[:, 1]) - np.searchsorted(offsets, bounds[:, 0])
-    return int(inside.max())
-
-
 def local_pieces(text: str, spans: list[Span], scores: Scores, cfg: RegionConfig,
                  always_book: bool = False) -> LocalPieces:
     """Split the foreign spans and describe each piece; the part of the region step that
@@ -863,15 +860,10 @@ def local_pieces(text: str, spans: list[Span], scores: Scores, cfg: RegionConfig
         offsets = np.asarray(scores.feature_offsets, dtype=np.int64)
         in_foreign = _in_foreign(offsets, spans)
         if in_foreign.any():  # a foreign piece is cut only at its own blocks
-            foreign_offsets = offsets[in_foreign]
-            # change points are searched only in pieces of 2 min_blocks blocks or more, and a
-            # piece is part of a span: where no foreign span is that long, the paragraph
-            # cuts are all there is, and the block features are not computed
-            if _longest_in_blocks(spans, foreign_offsets) >= 2 * cfg.min_blocks:
-                blocks = block_features(text, scores, in_foreign, cfg, codes)
-            else:
-                blocks = np.zeros((len(foreign_offsets), 0))
-            spans = split_foreign(text, spans, blocks, foreign_offsets, cfg)
+            # the block features only if a piece is long enough to search for change points
+            spans = split_foreign(
+                text, spans, lambda: block_features(text, scores, in_foreign, cfg, codes),
+                offsets[in_foreign], cfg)
     idx = [i for i, (_, _, f) in enumerate(spans) if f]
     fspans = [spans[i] for i in idx]
     buckets = cfg.profile_buckets
