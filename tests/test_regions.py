@@ -635,6 +635,40 @@ def test_reduce_of_all_zero_features_is_finite():
     assert z.shape[0] == 10 and np.isfinite(z).all() and not z.any()
 
 
+def test_reduce_does_not_scale_rounding_noise_up_to_unit_size():
+    """Features equal up to rounding (blocks of one repeated character) have no component:
+    a zero column, not rounding noise divided by its own size."""
+    rng = np.random.default_rng(0)
+    x = np.full((40, 6), 0.3) + rng.normal(0.0, 1e-16, size=(40, 6))
+    z = _reduce(x, np.ones(40, dtype=bool), 3)
+    assert z.shape[0] == 40 and not z.any()
+    y = x.copy()
+    y[20:, 0] += 0.05  # a real change keeps its component, at more than unit size
+    z = _reduce(y, np.ones(40, dtype=bool), 3)
+    assert abs(z[20:, 0].mean() - z[:20, 0].mean()) > 3
+
+
+def test_auto_count_merges_identical_pieces_when_their_null_is_zero():
+    """Pieces of repeated text: every merge costs (nearly) 0 and so does the null; they
+    are one region (a zero penalty once made every merge cost NaN, and nothing merged)."""
+    from textkl.regions import cluster_pieces
+
+    rng = np.random.default_rng(1)
+    profiles = np.full((30, 16), 0.25) + rng.normal(0.0, 1e-12, size=(30, 16))
+    labels = cluster_pieces(profiles, np.full(30, 128.0), 30, 0.0, None, RegionConfig())
+    assert set(labels.tolist()) == {0}
+    labels = ward_clusters(profiles, np.full(30, 128.0), "auto", 0.0, min_distance=0.03)
+    assert set(labels.tolist()) == {0}
+
+
+def test_a_text_of_one_repeated_character_is_one_region():
+    import textkl
+
+    text = "x" * 20_000
+    segs = textkl.load().segment(text)
+    assert [(s.start, s.end, s.label) for s in segs] == [(0, len(text), 1)]
+
+
 def test_null_samples_in_chunks_equal_one_pass(monkeypatch):
     import textkl.regions as regions
     from textkl.spans import Span

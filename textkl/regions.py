@@ -205,7 +205,13 @@ def _reduce(features: np.ndarray | SparseRows, fit_rows: np.ndarray, dims: int
     evals, evecs = np.linalg.eigh(centred.T @ centred)
     order = np.argsort(evals)[::-1]
     s = np.sqrt(np.maximum(evals[order], 0.0))  # singular values, largest first
-    d = int(max(1, min(dims, len(s), np.sum(s > 1e-6 * max(s[0], 1e-12)))))
+    # components above rounding noise: relative to the largest, and absolutely (features
+    # that do not vary, as in a text of one repeated character, have none: then a zero
+    # column, in which no change point is found, instead of noise scaled up to unit size)
+    floor = max(1e-6 * s[0], 1e-9 * np.sqrt(len(part)))
+    d = int(min(dims, len(s), np.sum(s > floor)))
+    if d == 0:
+        return np.zeros((x.shape[0], 1))
     axes = np.zeros((fit.shape[1], d))
     axes[used] = evecs[:, order[:d]]
     mu = np.zeros(fit.shape[1])
@@ -595,6 +601,7 @@ def ward_clusters(mu: np.ndarray, counts: np.ndarray, clusters: int | str, penal
         wa, wi = (w[a], w) if a == last else (min(w[a], cap), np.minimum(w, cap))
         with np.errstate(invalid="ignore"):  # 0 / 0 between emptied rows: set to inf below
             h = wa * wi / (wa + wi)
+        h[np.isnan(h)] = 0.0  # two weights capped at 0 (``penalty`` 0): a merge costs 0
         if last >= 0 and a != last:
             h[last] = w[a] * w[last] / (w[a] + w[last])
         return h
@@ -883,6 +890,11 @@ def local_pieces(text: str, spans: list[Span], scores: Scores, cfg: RegionConfig
                        sizes, null, pooled, n_book, max(2 * joined - 1, 0))
 
 
+# the least null cost: that of text with a single n-gram (about a quarter of the number of
+# n-grams seen, ``null_cost``); repeated text gives 0, which would stop every merge
+MIN_NULL = 0.25
+
+
 def cluster_pieces(profiles: np.ndarray, sizes: np.ndarray, n_pieces: int, null: float,
                    anchor: tuple[np.ndarray, float] | None, cfg: RegionConfig,
                    piece_chars: float = 300.0) -> np.ndarray:
@@ -893,6 +905,7 @@ def cluster_pieces(profiles: np.ndarray, sizes: np.ndarray, n_pieces: int, null:
     0..K-1, or -1 for the anchor's region.
     """
     # the largest of S - 1 merges of pieces that belong together grows like log S
+    null = max(null, MIN_NULL)
     penalty = (cfg.merge_penalty * (2.0 + np.log(n_pieces)) * null
                * (max(piece_chars, 1.0) / 300.0) ** cfg.length_exponent)
     raw = ward_clusters(profiles, sizes, cfg.clusters, penalty, cfg.seed,
