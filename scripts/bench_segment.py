@@ -337,7 +337,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tasks", default="sentence,phrase,war_and_peace,six_languages")
     ap.add_argument("--method", default="decode", choices=["decode", "hysteresis", "changepoint"])
-    ap.add_argument("--out", default=str(ROOT / "runs" / "bench_segment" / "results.json"))
+    ap.add_argument("--out", default="bench_segment",
+                    help="runs/<out>/results.json, as the other benchmarks (a path ending in "
+                         ".json is written as given)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="override a finder or RegionConfig field, e.g. --set level=0.6")
@@ -389,7 +391,11 @@ def main(argv: list[str] | None = None) -> dict:
         lo, hi = (int(v) for v in args.para_chars.split(","))
         results["tasks"]["six_languages"] = run_six(
             pair, det_all, 2 if args.quick else 5, 3 if args.quick else 5, args.seed, kw, (lo, hi))
-    with atomic_write(args.out) as f:
+    out = Path(args.out)
+    if out.suffix != ".json":
+        out = ROOT / "runs" / args.out / "results.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out) as f:
         json.dump(results, f, indent=2)
     print(table(results))
     return results
