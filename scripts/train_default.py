@@ -1,5 +1,6 @@
-"""Reproduce an embedded pair: `moby-dick` or `english` (the default; `--d-model 64` gives
-`english-fast`).
+"""Reproduce an embedded pair: `moby-dick` or `english` (the default; `--d-model 64 --lr 2e-2
+--steps 20000` gives `english-fast`, whose decode settings were then chosen on development
+documents, docs/registers.md).
 
 The recipe is the configuration chosen from scripts/bench_train.py and
 scripts/bench_score.py (see the README): a 2-model LSTM, d_model=128, d_embed=32, one
