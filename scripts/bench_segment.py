@@ -27,7 +27,6 @@ Writes ``runs/bench_segment/results.json`` and prints a Markdown table.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import re
@@ -337,9 +336,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tasks", default="sentence,phrase,war_and_peace,six_languages")
     ap.add_argument("--method", default="decode", choices=["decode", "hysteresis", "changepoint"])
-    ap.add_argument("--out", default="bench_segment",
-                    help="runs/<out>/results.json, as the other benchmarks (a path ending in "
-                         ".json is written as given)")
+    ap.add_argument("--out", default="bench_segment", help="runs/<out>/results.json")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="override a finder or RegionConfig field, e.g. --set level=0.6")
@@ -351,10 +348,10 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
 
     import torch
+    from common import write_results
     from lingua import Language, LanguageDetectorBuilder
 
     import textkl
-    from textkl.io import atomic_write
     from textkl.score import precision_dtype
 
     torch.set_num_threads(args.threads)
@@ -391,12 +388,7 @@ def main(argv: list[str] | None = None) -> dict:
         lo, hi = (int(v) for v in args.para_chars.split(","))
         results["tasks"]["six_languages"] = run_six(
             pair, det_all, 2 if args.quick else 5, 3 if args.quick else 5, args.seed, kw, (lo, hi))
-    out = Path(args.out)
-    if out.suffix != ".json":
-        out = ROOT / "runs" / args.out / "results.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(out) as f:
-        json.dump(results, f, indent=2)
+    write_results(args.out, results)
     print(table(results))
     return results
 

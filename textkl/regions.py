@@ -193,7 +193,7 @@ def _reduce(features: np.ndarray | SparseRows, fit_rows: np.ndarray, dims: int
     every = bool(fit_rows.all())  # then no copy of x for the fit
     rows = np.arange(x.shape[0]) if every or fit_rows.sum() < 2 else np.flatnonzero(fit_rows)
     rows = rows[:: max(1, len(rows) // 4000)]  # a few thousand blocks fix the components
-    fit = x.take(rows) if sparse else (x if len(rows) == x.shape[0] else x[rows])
+    fit = x if len(rows) == x.shape[0] else (x.take(rows) if sparse else x[rows])
     # the principal axes from the scatter matrix: the same axes as an SVD of the (rows, D)
     # data, at a fraction of the cost when rows >> D. Columns that are zero in every fitted
     # row (hashed n-gram buckets no foreign block fills: about half of them) have zero
