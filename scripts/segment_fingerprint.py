@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pipeline import mixed_text, six_language_text  # noqa: E402
 from common import ROOT, write_results  # noqa: E402
 
-PAIRS = ("english", "english-fast", "moby-dick")
+PAIRS = ("english", "english-large", "moby-dick")
 
 
 def fingerprint(segments) -> str:

@@ -62,7 +62,7 @@ def test_default_pair_calibration_matches_its_record(default_pair):
     record = json.loads((resources.files("textkl") / "data" / "pairs" / "english.json")
                         .read_text())
     assert record["val_loss_nats_per_char"] == pytest.approx(default_pair.meta["val_loss"])
-    assert record["val_loss_nats_per_char"] <= 1.6
+    assert record["val_loss_nats_per_char"] <= 1.7  # half-trained (1,000 steps) it was 1.87
     assert record.get("defaults", {}) == default_pair.meta.get("defaults", {})
     registers = {s["register"] for s in record["sources"] if s["role"] == "train"}
     assert {"fiction", "technical", "dialogue", "letters", "essay", "news"} <= registers
@@ -134,6 +134,26 @@ def test_embedded_pairs_load_by_name(tmp_path, monkeypatch):
         textkl.load("moby-dick")
     with pytest.raises(ModelFileError, match="no such model file"):
         textkl.load("no-such-pair")
+
+
+def test_former_name_loads_the_same_pair(tmp_path, monkeypatch):
+    """english-fast, the default's name until 2026-12-03, still loads it."""
+    import torch
+
+    from textkl.errors import ModelFileError
+
+    new, old = textkl.load("english"), textkl.load("english-fast")
+    assert new.meta == old.meta
+    assert all(torch.equal(a, b) for a, b in zip(new.model.state_dict().values(),
+                                                 old.model.state_dict().values()))
+    large = textkl.load("english-large")
+    assert large.config.d_model > new.config.d_model  # a different pair, not the alias
+    res = CliRunner().invoke(cli, ["models"])
+    assert "also loads as: english-fast" in res.output
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "english-fast").write_text("not a model")  # a local file of that name wins
+    with pytest.raises(ModelFileError, match="^english-fast: not a"):
+        textkl.load("english-fast")
 
 
 def test_cli_lists_and_uses_embedded_pairs(tmp_path):

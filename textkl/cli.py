@@ -625,7 +625,7 @@ def models_cmd():
       textkl models
       textkl segment mixed.txt -m moby-dick
     """
-    from .pair import embedded_pairs
+    from .pair import ALIASES, embedded_pairs
 
     for p in embedded_pairs():
         rec = p.record
@@ -634,8 +634,11 @@ def models_cmd():
         cfg = rec.get("model_config", {})
         arch = (f"{cfg.get('arch', '?')} x{cfg.get('n_models', '?')} d={cfg.get('d_model', '?')}"
                 if cfg else "")
-        click.echo(f"{'*' if p.default else ' '} {p.name:12s} trained on {rec.get('book', '?')}; "
+        click.echo(f"{'*' if p.default else ' '} {p.name:13s} trained on {rec.get('book', '?')}; "
                    f"{arch}; val loss {val} nats/char; {size:.1f} MiB")
+        aliases = sorted(a for a, target in ALIASES.items() if target == p.name)
+        if aliases:
+            click.echo(f"  also loads as: {', '.join(aliases)} (a former name)")
         sources = [x for x in rec.get("sources") or [] if x.get("role", "train") == "train"]
         if sources:
             regs = ", ".join(f"{k} {v / 1e6:.1f}M" for k, v in

@@ -30,6 +30,7 @@ FORMAT = "textkl-pair"
 FORMAT_VERSION = 1
 CHECKPOINT_NAME = "pair.pt"
 DEFAULT_PAIR = "english"  # the embedded pair that textkl.load() and every command use
+ALIASES = {"english-fast": "english"}  # former names of embedded pairs (english-fast: 2026-12-03)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -122,7 +123,7 @@ class Pair:
 
         Example:
             >>> textkl.load("english").defaults("decode")  # doctest: +SKIP
-            {'level': 0.8, 'switch_word': 4}
+            {'level': 0.725, 'switch_word': 4}
         """
         chosen = self.meta.get("defaults", {})
         return dict(chosen.get(kind, {})) if isinstance(chosen, dict) else {}
@@ -211,9 +212,12 @@ def embedded_pairs() -> list[EmbeddedPair]:
 def _checkpoint_path(path: str | Path | None) -> tuple[Path | Any, str]:
     """The checkpoint to read and how to name it in messages.
 
-    None is the default embedded pair; a name of an embedded pair (``moby-dick``) is that
-    pair unless a file or directory of that name exists here; anything else is a path.
+    None is the default embedded pair; a name of an embedded pair (``moby-dick``) or one of
+    its former names (``ALIASES``) is that pair unless a file or directory of that name
+    exists here; anything else is a path.
     """
+    if isinstance(path, str) and path in ALIASES and not Path(path).exists():
+        path = ALIASES[path]
     if path is None or (isinstance(path, str) and not Path(path).exists()
                         and any(p.name == path for p in embedded_pairs())):
         name = DEFAULT_PAIR if path is None else str(path)
