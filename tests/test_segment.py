@@ -24,7 +24,16 @@ from textkl.finders import (
 )
 from textkl.numerics import centred_mean
 from textkl.score import Scores
-from textkl.spans import Segment, clean_mask, hysteresis, runs, snap_candidates, space_mask
+from textkl.spans import (
+    Segment,
+    Span,
+    clean_mask,
+    hysteresis,
+    runs,
+    snap_candidates,
+    space_mask,
+    to_segments,
+)
 
 
 def _hysteresis(high: float, low: float, cfg: HysteresisConfig) -> HysteresisFinder:
@@ -179,6 +188,30 @@ def test_config_rejects_bad_values():
         make_finder("decode", window=30)  # a hysteresis setting: named, not ignored
     with pytest.raises(ValueError, match="finder must be one of"):
         make_finder("viterbi")
+
+
+def test_to_segments_means_match_a_loop_over_the_spans():
+    """Every span's mean KL over its non-NaN values (NaN where it has none), spans that end
+    at the text's end and empty ones included, as a loop over the spans computes it."""
+    rng = np.random.default_rng(3)
+    kl = rng.random(500).astype(np.float32)
+    kl[0] = np.nan
+    kl[100:140] = np.nan  # a span of NaN only
+    cuts = [0, 1, 100, 140, 140, 300, 500]  # a one-character span and an empty one
+    spans = [Span(s, e, i % 2 == 1) for i, (s, e) in enumerate(zip(cuts[:-1], cuts[1:]))]
+    segs = to_segments(spans, list(range(len(spans))), kl)
+    assert [(g.start, g.end, g.label, g.in_distribution) for g in segs] == [
+        (s, e, i, not f) for i, (s, e, f) in enumerate(spans)]
+    for g in segs:
+        part = kl[g.start:g.end].astype(np.float64)
+        part = part[~np.isnan(part)]
+        if len(part):
+            assert g.mean_kl == pytest.approx(part.mean(), rel=1e-12)
+        else:
+            assert np.isnan(g.mean_kl)
+    assert to_segments([], [], kl) == []
+    with pytest.raises(ValueError):
+        to_segments(spans, [0], kl)
 
 
 def test_runs_roundtrip():

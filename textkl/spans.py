@@ -208,14 +208,24 @@ def finish_mask(text: str, kl: np.ndarray, mask: np.ndarray, refine_radius: int,
 
 
 def to_segments(spans: list[Span], labels: list[int], kl: np.ndarray) -> list[Segment]:
-    """Segments from ``(start, end, foreign)`` spans and one region label per span."""
-    out = []
-    for (s, e, foreign), lab in zip(spans, labels, strict=True):
-        part = np.asarray(kl[s:e], dtype=np.float64)
-        ok = ~np.isnan(part)
-        mean = float(part[ok].mean()) if ok.any() else float("nan")
-        out.append(Segment(s, e, int(lab), not foreign, mean))
-    return out
+    """Segments from ``(start, end, foreign)`` spans and one region label per span; each
+    segment's mean KL over its non-NaN values (NaN where it has none)."""
+    if len(spans) != len(labels):
+        raise ValueError(f"{len(spans)} spans but {len(labels)} labels")
+    if not spans:
+        return []
+    values = np.asarray(kl, dtype=np.float64)
+    ok = ~np.isnan(values)
+    # the sums of every span at once: reduceat over (start, end) pairs, a zero appended so
+    # an end at len(kl) is a valid index; every other result is a span's own sum
+    bounds = np.asarray([(s, e) for s, e, _ in spans], dtype=np.int64).ravel()
+    sums = np.add.reduceat(np.append(np.where(ok, values, 0.0), 0.0), bounds)[::2]
+    counts = np.add.reduceat(np.append(ok, False).astype(np.int64), bounds)[::2]
+    counts[bounds[1::2] <= bounds[::2]] = 0  # an empty span (reduceat gives one value there)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan).tolist()
+    return [Segment(s, e, int(lab), not foreign, mean)
+            for (s, e, foreign), lab, mean in zip(spans, labels, means)]
 
 
 def merge_segments(segs: list[Segment]) -> list[Segment]:
