@@ -37,9 +37,11 @@ Three steps:
    twice the squared Hellinger distance) always merge, however long they are. Merges
    into the anchor (below) and a given K keep Ward's costs. Short documents never reach
    that weight; on long ones it keeps one language one region. Last, a foreign cluster
-   holding less than ``min_share`` (3 %) of the foreign text joins the cluster whose
+   holding less than ``min_share`` (5 %) of the foreign text joins the cluster whose
    centroid is nearest (``absorb_small``): on long texts these are a genre's stray
-   pieces (a table of contents, a manual's command lists).
+   pieces (a table of contents, a manual's command lists). 5 % (3 % before 2026-12-03)
+   was chosen on the region benchmark's development documents, short and long
+   (docs/regions-benchmark.md).
    Also with ``auto``, the book-like text takes part in the merging as one fixed cluster
    (the "anchor"): foreign-flagged spans that merge into it (say English dialogue that a
    Moby-Dick pair finds unusual) join region 0 but keep ``in_distribution=False``.
@@ -98,7 +100,7 @@ class RegionConfig:
     merge_penalty: float = 0.5  # "auto" stops above this x (2 + log spans) x the null cost
     length_exponent: float = 0.25  # ... x (median piece length / 300) ** this
     max_clusters: int = 8  # "auto" never keeps more foreign regions than this
-    min_share: float = 0.03  # "auto": foreign clusters under this share join the nearest
+    min_share: float = 0.05  # "auto": foreign clusters under this share join the nearest
     min_distance: float = 0.03  # "auto": large clusters closer than twice this always merge
     max_direct: int = 300  # Ward merges at most this many groups; more spans: k-means first
     book_anchor: bool = True  # "auto": foreign spans merging into the book-like text get region 0
