@@ -82,11 +82,15 @@ def machine() -> dict:
 
 
 def write_results(name: str, results: dict) -> Path:
-    """Write runs/<name>/results.json and return its path."""
-    out = ROOT / "runs" / name
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "results.json"
-    path.write_text(json.dumps(results, indent=2, default=float))
+    """Write runs/<name>/results.json and return its path. The JSON is built first and the
+    file replaced in one step, so a failed or killed benchmark leaves the previous results
+    whole."""
+    from textkl.io import atomic_write
+
+    text = json.dumps(results, indent=2, default=float)
+    path = ROOT / "runs" / name / "results.json"
+    with atomic_write(path) as f:
+        f.write(text)
     return path
 
 

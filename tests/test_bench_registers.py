@@ -83,3 +83,19 @@ def test_summary_is_right_decisions_per_register_and_language(summary_results):
     assert row["en_kept_min"] == 0.75 and row["en_worst"] == "fiction"
     assert row["en_kept_mean"] == pytest.approx((0.75 + 1.0) / 2)
     assert row["foreign_rej_min"] == 0.75 and row["foreign_worst"] == "fr"
+
+
+def test_write_results_replaces_the_file_whole(tmp_path, monkeypatch):
+    """A benchmark's results file is written in one step: a run that fails while building
+    its JSON leaves the previous results as they were, and no partial file beside them."""
+    import json
+
+    import common
+
+    monkeypatch.setattr(common, "ROOT", tmp_path)
+    path = common.write_results("demo", {"f1": 0.5})
+    assert json.loads(path.read_text()) == {"f1": 0.5}
+    with pytest.raises(TypeError):
+        common.write_results("demo", {"f1": 0.7, "bad": object()})
+    assert json.loads(path.read_text()) == {"f1": 0.5}
+    assert sorted(p.name for p in path.parent.iterdir()) == ["results.json"]
