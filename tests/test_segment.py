@@ -209,6 +209,11 @@ def test_to_segments_means_match_a_loop_over_the_spans():
             assert g.mean_kl == pytest.approx(part.mean(), rel=1e-12)
         else:
             assert np.isnan(g.mean_kl)
+    # spans with gaps between them, as the filter's trimmed book-like spans are
+    apart = [Span(5, 50, False), Span(150, 170, False), Span(200, 220, True)]
+    for g in to_segments(apart, [0, 0, 1], kl):
+        part = kl[g.start:g.end].astype(np.float64)
+        assert g.mean_kl == pytest.approx(np.nanmean(part), rel=1e-12)
     assert to_segments([], [], kl) == []
     with pytest.raises(ValueError):
         to_segments(spans, [0], kl)

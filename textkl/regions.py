@@ -176,10 +176,10 @@ class SparseRows(NamedTuple):
             a, b = self.indptr[r0], self.indptr[r1]
             if a == b:
                 continue
-            block = buf[: r1 - r0]
-            block[rows[a:b] - r0, self.indices[a:b]] = self.data[a:b]  # distinct per row
+            block, at = buf[: r1 - r0], (rows[a:b] - r0, self.indices[a:b])
+            block[at] = self.data[a:b]  # columns are distinct within a row
             out[r0:r1] = block @ dense
-            block[rows[a:b] - r0, self.indices[a:b]] = 0.0  # the buffer zero again
+            block[at] = 0.0  # the buffer zero again for the next block
         return out
 
 
