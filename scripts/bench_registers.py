@@ -252,12 +252,12 @@ def draw_items(units: list[str | None], length: str, n: int, rng: random.Random,
 
 def pair_decisions(pair, items: list[str], scores: list, variants: dict, shares) -> dict:
     """kept (bool) per item, for the pair's defaults and for each swept setting."""
-    from textkl.filter import Rules, Screen, decide, doc_score, foreign_share, span_finder
+    from textkl.filter import Rules, Screen, decide, doc_scores, foreign_share, span_finder
     from textkl.finders import make_finder
 
     out: dict = {}
     finder = span_finder(pair)
-    ds = [doc_score(pair, t, s, finder) for t, s in zip(items, scores)]
+    ds = doc_scores(pair, items, scores, finder)[0]
     out["segment"] = [not d.foreign_share >= 0.5 for d in ds]  # NaN (all space): kept
     rules = Rules()
     out["filter"] = [decide(d, rules) is None for d in ds]

@@ -29,3 +29,11 @@ def tiny_pair(english_text):
 @pytest.fixture(scope="session")
 def tiny_pair_path(tiny_pair, tmp_path_factory):
     return tiny_pair.save(tmp_path_factory.mktemp("pair") / "tiny.pt")
+
+
+@pytest.fixture(scope="session")
+def english_pair():
+    """The embedded default pair (``english``), loaded once."""
+    import textkl
+
+    return textkl.load("english")

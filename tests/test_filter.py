@@ -461,3 +461,29 @@ def test_the_english_pair_stores_its_screen_thresholds():
 
     assert Screen.for_pair(textkl.load("english")) == Screen()
     assert Screen.for_pair(textkl.load("moby-dick")) is None
+
+
+def test_doc_scores_match_the_definitions_document_by_document(pair):
+    from textkl.filter import doc_scores, foreign_share, ood_mask, span_finder
+
+    rng = np.random.default_rng(3)
+    texts = [SENTENCES[0], " ".join(FOREIGN), "", "  \n ", SENTENCES[2] + " " + FOREIGN[0],
+             FOREIGN[2], "ab", _book(30, seed=4)]
+    texts += [" ".join(rng.choice(SENTENCES + FOREIGN, 3)) for _ in range(20)]
+    scores = pair.score_many(texts)
+    scores[6].kl[:] = np.nan  # nothing scored: NaN scores, no spans
+    finder = span_finder(pair)
+    judged, found = doc_scores(pair, texts, scores, finder)
+    for text, sc, ds, spans in zip(texts, scores, judged, found, strict=True):
+        assert ds.n_chars == len(text)
+        if np.isnan(sc.kl).all():
+            assert math.isnan(ds.mean_kl) and math.isnan(ds.ood_share) and spans == []
+            continue
+        assert spans == finder.predict(text, sc)
+        assert ds.mean_kl == float(np.nanmean(sc.kl))
+        assert ds.ood_share == float(ood_mask(pair, sc.kl).mean())  # the same bits
+        fs = foreign_share(text, spans)
+        assert ds.foreign_share == fs or (math.isnan(fs) and math.isnan(ds.foreign_share))
+        assert ds == doc_score(pair, text, sc, finder) or math.isnan(fs)
+    assert any(ds.foreign_share > 0.5 for ds in judged if not math.isnan(ds.foreign_share))
+    assert any(ds.ood_share > 0 for ds in judged if not math.isnan(ds.ood_share))

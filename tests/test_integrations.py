@@ -89,6 +89,7 @@ def test_datatrove_pipeline_matches_api(pair, model_file, tmp_path, workers):
     LocalPipelineExecutor(
         [JsonlReader(str(src)),
          TextklFilter(model=model_file, max_ood_share=0.3, batch_size=3, threads=1,
+                      precision="fp32",  # as _expected, on every CPU
                       exclusion_writer=JsonlWriter(str(tmp_path / "rejected"))),
          JsonlWriter(str(tmp_path / "kept"))],
         tasks=2, workers=workers, logging_dir=str(tmp_path / "logs"),
@@ -116,6 +117,21 @@ def test_datatrove_filter_direct(pair, model_file):
     assert all(d.metadata["textkl_mean_kl"] > 0 for d in batch)
 
 
+def test_datatrove_filter_precision(model_file):
+    import torch
+
+    from textkl.errors import SettingError
+    from textkl.integrations.datatrove import TextklFilter
+    from textkl.score import precision_dtype
+
+    with pytest.raises(SettingError, match="precision"):
+        TextklFilter(model=model_file, precision="fp64")
+    auto = TextklFilter(model=model_file)  # as ``textkl filter``: the CPU decides
+    assert auto.pair is not None and auto._dtype == precision_dtype("auto", auto.pair.device)
+    bf16 = TextklFilter(model=model_file, precision="bf16")
+    assert bf16.pair is not None and bf16._dtype == torch.bfloat16
+
+
 def test_ray_map_batches_matches_api(pair, model_file):
     import ray
     import ray.data  # noqa: F401  (the extra must be installed: CI installs it)
@@ -130,7 +146,7 @@ def test_ray_map_batches_matches_api(pair, model_file):
         ctx.enable_progress_bars = False
         ds = ray.data.from_items([{"id": i, "text": t} for i, t in enumerate(docs)])
         rows = score_dataset(ds, model_file, batch_size=4, concurrency=1, num_cpus=0.5,
-                             max_ood_share=0.3).take_all()
+                             max_ood_share=0.3, precision="fp32").take_all()
     finally:
         ray.shutdown()
     assert sorted(r["id"] for r in rows) == list(range(len(docs)))

@@ -540,3 +540,50 @@ def test_paragraph_starts_follow_a_blank_line(text):
         if gap.count("\n") >= 2:
             want.append(i)
     assert found == want
+
+
+# words and separators that exercise every per-text step of the decode: word and sentence
+# starts, titles, names, apostrophes, texts that start or end in spaces, NUL characters
+_PIECES = ["the", "sea", "de", "la", "Mr.", "Mrs", "Ahab", "d'un", "l’eau", "It", "rope",
+           ".", "!", "?", "\"", " ", "  ", "\n", "\n\n", "\t", "\x00", "7", "é", "ß", "—"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(docs=st.lists(st.lists(st.sampled_from(_PIECES), max_size=40).map("".join),
+                     max_size=7),
+       seed=st.integers(0, 2**16), weights=st.booleans())
+def test_decode_predict_many_matches_text_by_text(english_pair, docs, seed, weights):
+    rng = np.random.default_rng(seed)
+    cfg = DecodeConfig(level=0.7, switch_word=float(rng.uniform(0, 4)), name_weight=0.5,
+                       switch_sentence=float(rng.uniform(0, 2))) if weights else DecodeConfig()
+    finder = DecodeFinder(cfg).fit(english_pair.calibration, english_pair.lexicon)
+    scores = []
+    for text in docs:
+        kl = rng.gamma(0.5, rng.uniform(0.001, 0.5), size=len(text)).astype(np.float32)
+        kl[rng.random(len(text)) < 0.1] = np.nan
+        if len(text) and rng.random() < 0.5:
+            start = rng.integers(0, len(text))
+            kl[start : start + rng.integers(0, 60)] *= 40  # a foreign stretch
+        nll = rng.gamma(2.0, 1.0, size=len(text)).astype(np.float32)
+        scores.append(Scores(kl, nll, (nll * rng.uniform(0.3, 1.2)).astype(np.float32)))
+    want = [finder.predict(t, s) for t, s in zip(docs, scores)]
+    assert finder.predict_many(docs, scores) == want
+    for spans, text in zip(want, docs):
+        _check_tiling(spans, len(text))
+
+
+def test_decode_predict_many_on_real_scores_and_mixed_dtypes(english_pair):
+    docs = ["The whale rose beside the boat. Puis il replongea dans la mer froide.",
+            "", "   ", "Mr. Starbuck said nothing.\n\nLe capitaine se tut.", "x"]
+    scores = english_pair.score_many(docs)
+    finder = make_finder("decode", **english_pair.defaults("decode")).fit(
+        english_pair.calibration, english_pair.lexicon)
+    want = [finder.predict(t, s) for t, s in zip(docs, scores)]
+    assert any(f for spans in want for *_, f in spans)  # the French is found
+    assert finder.predict_many(docs, scores) == want
+    as64 = Scores(*(a.astype(np.float64) for a in (scores[0].kl, scores[0].nll,
+                                                   scores[0].entropy)))
+    assert finder.predict_many(docs[:2] + [docs[0]], [scores[0], scores[1], as64]) == [
+        want[0], want[1], finder.predict(docs[0], as64)]
+    with pytest.raises(ValueError, match="texts"):
+        finder.predict_many(docs, scores[:2])

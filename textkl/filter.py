@@ -26,7 +26,9 @@ tokens that the book uses.
 
 Documents are never concatenated (context would leak from one into the next): each one
 is cut into windows on its own stride grid, exactly as ``Pair.score`` cuts it, and the
-windows of many documents share forward passes (``score_many``). ``filter_jsonl`` streams
+windows of many documents share forward passes (``score_many``). The steps after scoring
+run once over a batch of documents (``doc_scores``), each document's values the same as
+on its own. ``filter_jsonl`` streams
 JSONL (plain, ``.gz`` or ``.zst``) into a keep and a reject file; every input line lands in
 exactly one of them.
 """
@@ -46,7 +48,7 @@ import numpy as np
 from .errors import ModelFileError, SettingError
 from .finders import SpanFinder, make_finder, names_at
 from .io import iter_lines, open_output
-from .numerics import centred_mean
+from .numerics import centred_mean, centred_means
 from .segment import paused_gc
 from .spans import Segment, Span, snap_candidates, space_mask, to_segments
 
@@ -225,18 +227,76 @@ def name_mask(text: str, space: np.ndarray | None = None) -> np.ndarray:
 
 def doc_score(pair, text: str, scores: Scores, finder: SpanFinder | None = None) -> DocScore:
     """Summarise one document's scores (see the module docstring); ``finder`` defaults to
-    ``span_finder(pair)`` (pass it in when judging many documents)."""
-    kl = scores.kl
-    n = len(kl)
-    scored = int(np.count_nonzero(~np.isnan(kl)))
-    if scored == 0:
-        return DocScore(n, math.nan, math.nan, math.nan, math.nan)
-    mean = float(np.nanmean(kl))
+    ``span_finder(pair)`` (for many documents, ``doc_scores`` is faster)."""
+    return doc_scores(pair, [text], [scores], finder)[0][0]
+
+
+def doc_scores(pair, texts: Sequence[str], scores: Sequence[Scores],
+               finder: SpanFinder | None = None) -> tuple[list[DocScore], list[list[Span]]]:
+    """``doc_score`` of each text, and the spans ``finder`` (default ``span_finder(pair)``)
+    finds in it; empty where nothing is scored.
+
+    The span finder and the out-of-distribution windows run once over all the texts
+    (``predict_many``, ``ood_shares``), with the same values as text by text: thousands
+    of short documents cost as many numpy calls as one long one.
+    """
+    finder = finder or span_finder(pair)
     cal = _calibration(pair)
-    window = max((w for w in cal.quantiles if w <= scored), default=min(cal.quantiles))
-    pct = float(cal.percentile(mean, window))
-    spans = (finder or span_finder(pair)).predict(text, scores)
-    return DocScore(n, mean, float(ood_mask(pair, kl).mean()), pct, foreign_share(text, spans))
+    scored = [int(np.count_nonzero(~np.isnan(sc.kl))) for sc in scores]
+    todo = [i for i, n in enumerate(scored) if n]
+    spans_of = predict_many(finder, [texts[i] for i in todo], [scores[i] for i in todo])
+    ood = ood_shares(pair, [scores[i].kl for i in todo])
+    foreign = foreign_shares([texts[i] for i in todo], spans_of)
+    means = np.array([np.nanmean(scores[i].kl) for i in todo], dtype=np.float64)
+    windows = np.array([max((w for w in cal.quantiles if w <= scored[i]),
+                            default=min(cal.quantiles)) for i in todo])
+    pct = np.empty(len(todo))
+    for w in np.unique(windows).tolist():  # one lookup per calibrated window
+        pct[windows == w] = cal.percentile(means[windows == w], w)
+    out = [DocScore(len(t), math.nan, math.nan, math.nan, math.nan) for t in texts]
+    spans: list[list[Span]] = [[] for _ in texts]
+    for k, i in enumerate(todo):
+        out[i] = DocScore(len(texts[i]), float(means[k]), ood[k], float(pct[k]), foreign[k])
+        spans[i] = spans_of[k]
+    return out, spans
+
+
+def foreign_shares(texts: Sequence[str], spans: Sequence[Sequence[Span]]) -> list[float]:
+    """``foreign_share(text, spans)`` of each text and its spans, the same values, counted
+    over all of them at once."""
+    if not texts:
+        return []
+    off = np.concatenate(([0], np.cumsum([len(t) for t in texts]))).astype(np.int64)
+    c = np.concatenate(([0], np.cumsum(~space_mask("".join(texts)))))
+    doc, start, end = np.array([(i, sp.start, sp.end) for i, found in enumerate(spans)
+                                for sp in found if sp.foreign], dtype=np.int64).reshape(-1, 3).T
+    foreign = np.bincount(doc, c[off[doc] + end] - c[off[doc] + start], len(texts))
+    total = (c[off[1:]] - c[off[:-1]]).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, foreign / total, np.nan).tolist()
+
+
+def predict_many(finder: SpanFinder, texts: Sequence[str], scores: Sequence[Scores]
+                 ) -> list[list[Span]]:
+    """``finder.predict`` of each text; at once where the finder can (``decode``)."""
+    many = getattr(finder, "predict_many", None)
+    if many is not None:
+        return many(texts, scores)
+    return [finder.predict(t, sc) for t, sc in zip(texts, scores, strict=True)]
+
+
+def ood_shares(pair, kls: Sequence[np.ndarray]) -> list[float]:
+    """``ood_mask(pair, kl).mean()`` of each array of ``kls`` (NaN for an empty one), the
+    same values, computed over all of them at once (``centred_means``)."""
+    thr = _calibration(pair).threshold(OOD_QUANTILE, OOD_WINDOW)
+    if not kls:
+        return []
+    lengths = np.array([len(k) for k in kls], dtype=np.float64)
+    off = np.concatenate(([0], np.cumsum(lengths).astype(np.int64)))
+    m = centred_means(kls, OOD_WINDOW)
+    over = np.concatenate(([0], np.cumsum(np.nan_to_num(m, nan=-np.inf) > thr)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return ((over[off[1:]] - over[off[:-1]]) / lengths).tolist()
 
 
 def _calibration(pair):
@@ -298,14 +358,13 @@ def score_documents(pair, texts: Sequence[Any], rules: Rules | None = None, *,
                                "with extract")
         todo = _screen(pair, texts, todo, rules.screen, out, known)
     scores = pair.score_many([texts[i] for i in todo], batch_size=batch_size, dtype=dtype)
-    finder = span_finder(pair)
     with paused_gc():
-        for i, sc in zip(todo, scores, strict=True):
-            ds = doc_score(pair, texts[i], sc, finder)
+        judged, found = doc_scores(pair, [texts[i] for i in todo], scores)
+        for i, sc, ds, sp in zip(todo, scores, judged, found, strict=True):
             if i in known:
                 ds = replace(ds, known_words=known[i])
             if extract:
-                spans = [sp for sp in in_distribution_spans(pair, texts[i], sc, finder)
+                spans = [sp for sp in in_distribution_spans(pair, texts[i], sc, spans=sp)
                          if sp.end - sp.start >= rules.min_length
                          and (rules.max_mean_kl is None or sp.mean_kl <= rules.max_mean_kl)]
                 reason = decide(ds, _NO_RULES)
@@ -337,22 +396,23 @@ def _screen(pair, texts: Sequence[Any], todo: list[int], screen: Screen,
     return left
 
 
-def in_distribution_spans(pair, text: str, scores: Scores, finder: SpanFinder | None = None
-                          ) -> list[Segment]:
+def in_distribution_spans(pair, text: str, scores: Scores, finder: SpanFinder | None = None,
+                          spans: Sequence[Span] | None = None) -> list[Segment]:
     """Book-like spans of ``text`` as half-open offsets, from its already computed scores.
 
     The spans are those ``finder`` (default ``span_finder(pair)``: what ``segment`` uses)
-    finds book-like, as region-0 ``Segment``s, trimmed of surrounding whitespace; spans of
-    whitespace only are left out.
+    finds book-like (or those of ``spans``, where the finder has run), as region-0
+    ``Segment``s, trimmed of surrounding whitespace; spans of whitespace only are left out.
     """
-    spans = []
-    for sp in (finder or span_finder(pair)).predict(text, scores):
+    found = (finder or span_finder(pair)).predict(text, scores) if spans is None else spans
+    kept = []
+    for sp in found:
         piece = text[sp.start : sp.end]
         if sp.foreign or not piece.strip():
             continue
         start = sp.start + len(piece) - len(piece.lstrip())
-        spans.append(Span(start, sp.start + len(piece.rstrip()), False))
-    return to_segments(spans, [0] * len(spans), scores.kl)
+        kept.append(Span(start, sp.start + len(piece.rstrip()), False))
+    return to_segments(kept, [0] * len(kept), scores.kl)
 
 
 # --------------------------------------------------------------------------- JSONL

@@ -8,6 +8,7 @@ value wherever it is shown or judged.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -59,18 +60,32 @@ def centred_mean(x: np.ndarray, window: int) -> np.ndarray:
     Returns:
         float64 (N,); NaN only where the whole window is NaN.
     """
+    return centred_means([x], window)
+
+
+def centred_means(xs: Sequence[np.ndarray], window: int) -> np.ndarray:
+    """``centred_mean`` of each array of ``xs``, one after another: float64 (sum of lengths,),
+    the same values as array by array (each array's running sum starts from 0; one
+    running sum over all would round differently)."""
     if window < 1:
         raise SettingError(f"window must be >= 1, got {window}")
-    v = np.asarray(x, dtype=np.float64)
+    lengths = np.array([len(x) for x in xs], dtype=np.int64)
+    off = np.concatenate(([0], np.cumsum(lengths)))
+    v = np.concatenate([np.asarray(x, dtype=np.float64) for x in xs]) if len(xs) else np.zeros(0)
     ok = ~np.isnan(v)
-    cs = np.concatenate(([0.0], np.cumsum(np.where(ok, v, 0.0))))
-    cn = np.concatenate(([0], np.cumsum(ok)))
+    x0 = np.where(ok, v, 0.0)
+    cs = np.empty(len(v) + len(xs))  # each array's [0, cumsum], one after another
+    for i, (a, b) in enumerate(zip(off[:-1].tolist(), off[1:].tolist())):
+        cs[a + i] = 0.0
+        np.cumsum(x0[a:b], out=cs[a + i + 1 : b + i + 1])
+    cn = np.concatenate(([0], np.cumsum(ok)))  # integers: one running count serves all
+    which = np.repeat(np.arange(len(xs)), lengths)
     idx = np.arange(len(v))
-    lo = np.clip(idx - window // 2, 0, len(v))
-    hi = np.clip(idx - window // 2 + window, 0, len(v))
+    lo = np.clip(idx - window // 2, off[:-1][which], off[1:][which])
+    hi = np.clip(idx - window // 2 + window, off[:-1][which], off[1:][which])
     n = cn[hi] - cn[lo]
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, (cs[hi] - cs[lo]) / np.maximum(n, 1), np.nan)
+        return np.where(n > 0, (cs[hi + which] - cs[lo + which]) / np.maximum(n, 1), np.nan)
 
 
 def full_window_means(x: np.ndarray, window: int) -> np.ndarray:

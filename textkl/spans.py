@@ -99,13 +99,13 @@ def snap_candidates(text: str, space: np.ndarray | None = None
     """
     sp = space_mask(text) if space is None else space
     words = np.flatnonzero(sp[:-1] & ~sp[1:]) + 1  # a non-space after a space
-    return _with_ends(words, len(text)), _sentence_starts(text)
+    return _with_ends(words, len(text)), sentence_starts(text)
 
 
 _last_sentences: tuple[str | None, np.ndarray] = (None, np.zeros(0, dtype=np.int64))
 
 
-def _sentence_starts(text: str) -> np.ndarray:
+def sentence_starts(text: str) -> np.ndarray:
     """Sentence starts of ``snap_candidates`` (read-only). The span finder and the region
     step both ask for those of one text in a row: the last text's are kept (one entry,
     found by identity, replaced in one assignment so that threads never see half of it)."""

@@ -27,6 +27,7 @@ from typing import Any
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
+from ..errors import SettingError
 from ..filter import DEFAULT_MAX_FOREIGN_SHARE, Rules, Screen, score_documents
 from . import flat_scores
 
@@ -43,6 +44,8 @@ class TextklFilter(BaseFilter):
         batch_size: documents scored together (their windows share forward passes).
         score_batch_size: windows per forward pass (default: the model's).
         device: ``cpu``, ``cuda`` or ``auto``.
+        precision: ``fp32``, ``bf16`` or ``auto`` (as ``textkl filter --precision``:
+            bfloat16 on a CPU with AMX, float32 elsewhere).
         threads: torch CPU threads per task (None leaves torch's default).
         prefix: prefix of the metadata keys.
         exclusion_writer: a datatrove writer for the dropped documents.
@@ -55,18 +58,25 @@ class TextklFilter(BaseFilter):
                  max_foreign_share: float | None = DEFAULT_MAX_FOREIGN_SHARE,
                  screen: bool = False, batch_size: int = 64,
                  score_batch_size: int | None = None, device: str = "cpu",
-                 threads: int | None = None, prefix: str = "textkl_",
-                 exclusion_writer: Any = None) -> None:
+                 precision: str = "auto", threads: int | None = None,
+                 prefix: str = "textkl_", exclusion_writer: Any = None) -> None:
+        from ..score import PRECISIONS
+
+        if precision not in PRECISIONS:
+            raise SettingError(f"precision must be one of {', '.join(PRECISIONS)}, "
+                               f"got {precision!r}")
         super().__init__(exclusion_writer, batch_size=batch_size)
         self.model, self.device, self.threads, self.prefix = model, device, threads, prefix
+        self.precision = precision
         self.rules = Rules(max_mean_kl=max_mean_kl, max_ood_share=max_ood_share,
                            min_length=min_length, max_foreign_share=max_foreign_share,
                            screen=Screen() if screen else None)
         self.score_batch_size = score_batch_size
         self._pair = None  # loaded on the first batch, once per task (never pickled)
+        self._dtype = None  # the scorer's dtype, chosen for the machine the pair loads on
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_pair": None}
+        return {**self.__dict__, "_pair": None, "_dtype": None}
 
     @property
     def pair(self):
@@ -74,10 +84,12 @@ class TextklFilter(BaseFilter):
             import torch
 
             from ..pair import load, resolve_device
+            from ..score import precision_dtype
 
             if self.threads:
                 torch.set_num_threads(self.threads)
             self._pair = load(self.model, device=resolve_device(self.device))
+            self._dtype = precision_dtype(self.precision, self._pair.device)
             if self.rules.screen is not None:  # the thresholds chosen for this pair, if any
                 self.rules = replace(self.rules, screen=Screen.for_pair(self._pair)
                                      or self.rules.screen)
@@ -88,8 +100,9 @@ class TextklFilter(BaseFilter):
 
     def filter_batch(self, batch: list[Document]) -> list[bool | tuple[bool, str]]:
         """Score the batch together; write the scores into each ``doc.metadata``."""
-        judged = score_documents(self.pair, [d.text for d in batch], self.rules,
-                                 batch_size=self.score_batch_size)
+        pair = self.pair  # loads it and chooses the dtype, on the first batch
+        judged = score_documents(pair, [d.text for d in batch], self.rules,
+                                 batch_size=self.score_batch_size, dtype=self._dtype)
         out: list[bool | tuple[bool, str]] = []
         for doc, (score, reason, _) in zip(batch, judged, strict=True):
             doc.metadata.update(flat_scores(score, reason, self.prefix))

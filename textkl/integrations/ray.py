@@ -38,6 +38,8 @@ class TextklScorer:
         screen: decide by the word list first, as ``textkl filter --screen``
             (``textkl.filter.Screen``); adds ``known_words``.
         device: ``cpu``, ``cuda`` or ``auto``.
+        precision: ``fp32``, ``bf16`` or ``auto`` (as ``textkl filter --precision``:
+            bfloat16 on a CPU with AMX, float32 elsewhere).
         threads: torch CPU threads per actor (keep actors x threads <= cores).
         score_batch_size: windows per forward pass (default: the model's).
         prefix: prefix of the added columns.
@@ -47,15 +49,18 @@ class TextklScorer:
                  max_mean_kl: float | None = None,
                  max_ood_share: float | None = None, min_length: int = 0,
                  max_foreign_share: float | None = DEFAULT_MAX_FOREIGN_SHARE,
-                 screen: bool = False, device: str = "cpu", threads: int | None = 1,
-                 score_batch_size: int | None = None, prefix: str = "textkl_") -> None:
+                 screen: bool = False, device: str = "cpu", precision: str = "auto",
+                 threads: int | None = 1, score_batch_size: int | None = None,
+                 prefix: str = "textkl_") -> None:
         import torch
 
         from ..pair import load, resolve_device
+        from ..score import precision_dtype
 
         if threads:
             torch.set_num_threads(threads)
         self.pair = load(model, device=resolve_device(device))
+        self.dtype = precision_dtype(precision, self.pair.device)
         self.field, self.prefix, self.score_batch_size = field, prefix, score_batch_size
         self.rules = Rules(max_mean_kl=max_mean_kl, max_ood_share=max_ood_share,
                            min_length=min_length, max_foreign_share=max_foreign_share,
@@ -64,7 +69,8 @@ class TextklScorer:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Add the score columns to a numpy batch (``batch_format="numpy"``)."""
         texts = [t if isinstance(t, str) else None for t in batch[self.field].tolist()]
-        judged = score_documents(self.pair, texts, self.rules, batch_size=self.score_batch_size)
+        judged = score_documents(self.pair, texts, self.rules, batch_size=self.score_batch_size,
+                                 dtype=self.dtype)
         out = dict(batch)
         for k in (*SCORE_FIELDS, "known_words") if self.rules.screen else SCORE_FIELDS:
             out[self.prefix + k] = np.array(
