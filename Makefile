@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 PIP := $(BIN)/python -m pip -q --disable-pip-version-check
 
-.PHONY: demo test lint bench install install-dev browser clean
+.PHONY: demo test lint bench bench-cpu install install-dev browser clean
 
 $(VENV)/.core: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -51,6 +51,15 @@ bench: $(VENV)/.dev
 	$(BIN)/python scripts/bench_score.py --stream-mb 100
 	$(BIN)/python scripts/bench_segment.py
 	$(BIN)/python scripts/bench_filter.py
+
+# the README's per-CPU speed rows on this machine, in one go (about 12 minutes on 2 cores):
+# scoring, `textkl segment` end to end and the corpus filter, each beside lingua EN+FR
+PAIRS := textkl/data/pairs
+bench-cpu: $(VENV)/.dev
+	$(BIN)/python scripts/bench_score.py --repeat 3 --model $(PAIRS)/english.pt \
+	  --model $(PAIRS)/english-large.pt --model $(PAIRS)/moby-dick.pt
+	$(BIN)/python scripts/bench_pipeline.py --repeat 3
+	$(BIN)/python scripts/bench_filter.py --threads 2
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache demo.html
