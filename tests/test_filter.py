@@ -463,7 +463,8 @@ def test_the_english_pair_stores_its_screen_thresholds():
     assert Screen.for_pair(textkl.load("moby-dick")) is None
 
 
-def test_doc_scores_match_the_definitions_document_by_document(pair):
+def test_doc_scores_match_the_definitions_document_by_document(pair, monkeypatch):
+    import textkl.filter
     from textkl.filter import doc_scores, foreign_share, ood_mask, span_finder
 
     rng = np.random.default_rng(3)
@@ -485,5 +486,9 @@ def test_doc_scores_match_the_definitions_document_by_document(pair):
         fs = foreign_share(text, spans)
         assert ds.foreign_share == fs or (math.isnan(fs) and math.isnan(ds.foreign_share))
         assert ds == doc_score(pair, text, sc, finder) or math.isnan(fs)
+    monkeypatch.setattr(textkl.filter, "JUDGE_CHARS", 150)  # many small groups: the same
+    again, found_again = doc_scores(pair, texts, scores, finder)
+    assert found_again == found
+    assert [repr(d) for d in again] == [repr(d) for d in judged]  # every bit (NaN too)
     assert any(ds.foreign_share > 0.5 for ds in judged if not math.isnan(ds.foreign_share))
     assert any(ds.ood_share > 0 for ds in judged if not math.isnan(ds.ood_share))

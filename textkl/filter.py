@@ -61,6 +61,7 @@ META_KEY = "textkl"  # field added to every output document
 # Default --max-foreign-share: a document goes when most of it is foreign, as segment
 # marks it (scripts/bench_registers.py, development sources; see docs/registers.md).
 DEFAULT_MAX_FOREIGN_SHARE = 0.5
+JUDGE_CHARS = 1_000_000  # characters of documents whose scores ``doc_scores`` judges at once
 NAMES_MAX = 0.7  # names above this share of a text's non-space characters count after all
 MISSING = object()  # stands for a document without the text field
 
@@ -236,17 +237,23 @@ def doc_scores(pair, texts: Sequence[str], scores: Sequence[Scores],
     """``doc_score`` of each text, and the spans ``finder`` (default ``span_finder(pair)``)
     finds in it; empty where nothing is scored.
 
-    The span finder and the out-of-distribution windows run once over all the texts
-    (``predict_many``, ``ood_shares``), with the same values as text by text: thousands
-    of short documents cost as many numpy calls as one long one.
+    The span finder and the out-of-distribution windows run once over texts of up to
+    ``JUDGE_CHARS`` characters together (``predict_many``, ``ood_shares``), with the same
+    values as text by text: thousands of short documents cost as many numpy calls as one
+    long one, and memory stays bounded whatever the batch.
     """
     finder = finder or span_finder(pair)
     cal = _calibration(pair)
     scored = [int(np.count_nonzero(~np.isnan(sc.kl))) for sc in scores]
     todo = [i for i, n in enumerate(scored) if n]
-    spans_of = predict_many(finder, [texts[i] for i in todo], [scores[i] for i in todo])
-    ood = ood_shares(pair, [scores[i].kl for i in todo])
-    foreign = foreign_shares([texts[i] for i in todo], spans_of)
+    spans_of: list[list[Span]] = []
+    ood: list[float] = []
+    foreign: list[float] = []
+    for group in _groups(todo, [len(texts[i]) for i in todo], JUDGE_CHARS):
+        found = predict_many(finder, [texts[i] for i in group], [scores[i] for i in group])
+        spans_of += found
+        ood += ood_shares(pair, [scores[i].kl for i in group])
+        foreign += foreign_shares([texts[i] for i in group], found)
     means = np.array([np.nanmean(scores[i].kl) for i in todo], dtype=np.float64)
     windows = np.array([max((w for w in cal.quantiles if w <= scored[i]),
                             default=min(cal.quantiles)) for i in todo])
@@ -274,6 +281,21 @@ def foreign_shares(texts: Sequence[str], spans: Sequence[Sequence[Span]]) -> lis
     total = (c[off[1:]] - c[off[:-1]]).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, foreign / total, np.nan).tolist()
+
+
+def _groups(items: list[int], sizes: list[int], limit: int) -> Iterator[list[int]]:
+    """Consecutive runs of ``items`` whose ``sizes`` add up to at most ``limit`` (one item
+    alone where it is larger)."""
+    group: list[int] = []
+    total = 0
+    for item, size in zip(items, sizes, strict=True):
+        if group and total + size > limit:
+            yield group
+            group, total = [], 0
+        group.append(item)
+        total += size
+    if group:
+        yield group
 
 
 def predict_many(finder: SpanFinder, texts: Sequence[str], scores: Sequence[Scores]
