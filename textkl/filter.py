@@ -28,9 +28,8 @@ Documents are never concatenated (context would leak from one into the next): ea
 is cut into windows on its own stride grid, exactly as ``Pair.score`` cuts it, and the
 windows of many documents share forward passes (``score_many``). The steps after scoring
 run once over a batch of documents (``doc_scores``), each document's values the same as
-on its own. ``filter_jsonl`` streams
-JSONL (plain, ``.gz`` or ``.zst``) into a keep and a reject file; every input line lands in
-exactly one of them.
+on its own. ``filter_jsonl`` streams JSONL (plain, ``.gz`` or ``.zst``) into a keep and a
+reject file; every input line lands in exactly one of them.
 """
 
 from __future__ import annotations
