@@ -35,14 +35,21 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import numpy as np
 
 from .errors import ModelFileError, SettingError
-from .numerics import SURPRISE_CLIP, block_index, centred_mean, diff_noise, linear_pelt, log_kl
+from .numerics import (
+    SURPRISE_CLIP,
+    block_index,
+    centred_mean,
+    diff_noise,
+    linear_pelt,
+    log_kl,
+    running_sums,
+)
 from .spans import (
     Span,
     clean_mask,
     finish_mask,
     hysteresis,
     sentence_starts,
-    snap_candidates,
     space_mask,
 )
 
@@ -155,38 +162,22 @@ class DecodeFinder:
         return self
 
     def predict(self, text: str, scores: Scores) -> list[Span]:
-        cal = _need(self.calibration)
-        _check_length(text, scores.kl)
-        excess = scores.nll - scores.entropy - (cal.mean_nll - cal.mean_entropy)
-        return self.decode(text, cal.percentile(scores.kl, 1) / 100.0, excess)
+        return self.predict_many([text], [scores])[0]
 
     def decode(self, text: str, pct: np.ndarray, surprise: np.ndarray | None = None
                ) -> list[Span]:
         """Spans from book percentiles ``pct`` (float (N,) in [0, 1], NaN: no evidence) and
         the excess surprisal ``surprise`` (float (N,) nats, or None: KL evidence only)."""
         _check_length(text, pct)
-        if not text:
-            return []
-        space = space_mask(text)
-        words, sents = snap_candidates(text, space)
-        unit = self._word_evidence(text, pct, surprise, space, words, sents)
-        cost = np.where(_member(words[:-1], sents), self.config.switch_sentence,
-                        self.config.switch_word)
-        labels = _viterbi(unit, cost)
-        cuts = np.flatnonzero(labels[1:] != labels[:-1]) + 1  # first unit of each new span
-        first = np.concatenate(([0], cuts))
-        bounds = words[np.append(first, len(labels))].tolist()
-        return [Span(s, e, f) for s, e, f in zip(bounds, bounds[1:], labels[first].tolist())]
+        return self._decode_texts([text], pct, surprise)[0] if text else []
 
     def predict_many(self, texts: Sequence[str], scores: Sequence[Scores]) -> list[list[Span]]:
-        """``[self.predict(t, s) for t, s in zip(texts, scores)]``, the same spans bit for
-        bit, with the per-character and per-word steps run once over all the texts.
+        """``[self.predict(t, s) for t, s in zip(texts, scores)]``: every text's spans are
+        those it gets on its own, bit for bit, and the per-character and per-word steps
+        run once over all the texts (``_decode_texts``).
 
         What a corpus filter needs: on thousands of short documents, the dozens of numpy
-        calls per document cost more than their work. The texts are laid end to end; sums
-        along a text (a word's evidence) restart at each text; words and sentence starts
-        are found in the texts joined by NULs, which no word, sentence end or title
-        crosses; and the dynamic program starts afresh at each text's first word.
+        calls per document cost more than their work.
         """
         cal = _need(self.calibration)
         if len(texts) != len(scores):
@@ -201,28 +192,40 @@ class DecodeFinder:
         out: list[list[Span]] = [[] for _ in texts]
         if not todo:
             return out
-        ts = [texts[i] for i in todo]
-        off = np.concatenate(([0], np.cumsum([len(t) for t in ts]))).astype(np.int64)
-        text = "".join(ts)
         kl = np.concatenate([scores[i].kl for i in todo])
         excess = (np.concatenate([scores[i].nll for i in todo])
                   - np.concatenate([scores[i].entropy for i in todo])
                   - (cal.mean_nll - cal.mean_entropy))
+        found = self._decode_texts([texts[i] for i in todo], cal.percentile(kl, 1) / 100.0,
+                                   excess)
+        for i, spans in zip(todo, found):
+            out[i] = spans
+        return out
+
+    def _decode_texts(self, texts: list[str], pct: np.ndarray, surprise: np.ndarray | None
+                      ) -> list[list[Span]]:
+        """The spans of each of ``texts`` (none empty) from ``pct`` and ``surprise`` over
+        all of them, laid end to end (see ``decode``).
+
+        Each text is labelled on its own: sums along a text (a word's evidence) restart at
+        it (``running_sums``); words and sentence starts are found in the texts joined by
+        NULs, which no word, sentence end or title crosses; the dynamic program starts
+        afresh at its first word (``_viterbi``).
+        """
+        off = np.concatenate(([0], np.cumsum([len(t) for t in texts]))).astype(np.int64)
+        text = "".join(texts)
         space = space_mask(text)
-        joined = "\x00".join(ts)  # no word, sentence end or title runs across a NUL
         words = _starts_mask(np.flatnonzero(space[:-1] & ~space[1:]) + 1, off)
-        nul = off[1:-1] + np.arange(len(ts) - 1)  # where the NULs are in ``joined``
+        # of one text, the text itself: the region step then finds its sentence starts kept
+        joined = "\x00".join(texts)
+        nul = off[1:-1] + np.arange(len(texts) - 1)  # where the NULs are in ``joined``
         at = sentence_starts(joined)  # one at a NUL becomes the next text's start
         sents = _starts_mask(at - np.searchsorted(nul, at), off)  # less the NULs before
         first_unit = np.searchsorted(words, off[:-1])  # each text's first word unit
         n_units = len(words) - 1
-        doc = np.repeat(np.arange(len(ts)), np.diff(np.append(first_unit, n_units)))
-        ev, name = self._char_evidence(text, cal.percentile(kl, 1) / 100.0, excess, space,
-                                       words, sents)
-        c = np.empty(len(text) + len(ts))  # each text's [0, cumsum(ev)], one after another
-        for i, (a, b) in enumerate(zip(off[:-1].tolist(), off[1:].tolist())):
-            c[a + i] = 0.0
-            np.cumsum(ev[a:b], out=c[a + i + 1 : b + i + 1])
+        doc = np.repeat(np.arange(len(texts)), np.diff(np.append(first_unit, n_units)))
+        ev, name = self._char_evidence(text, pct, surprise, space, words, sents)
+        c = running_sums(ev, off)
         unit = c[words[1:] + doc] - c[words[:-1] + doc]
         unit += self._lexicon_evidence(joined, words[:-1] + doc, name)
         cost = np.where(_member(words[:-1], sents), self.config.switch_sentence,
@@ -234,17 +237,11 @@ class DecodeFinder:
         first = np.flatnonzero(new)
         bounds = words[np.append(first, n_units)]
         base = off[doc[first]]
+        out: list[list[Span]] = [[] for _ in texts]
         for i, s0, s1, f in zip(doc[first].tolist(), (bounds[:-1] - base).tolist(),
                                 (bounds[1:] - base).tolist(), labels[first].tolist()):
-            out[todo[i]].append(Span(s0, s1, f))
+            out[i].append(Span(s0, s1, f))
         return out
-
-    def _word_evidence(self, text: str, pct: np.ndarray, surprise: np.ndarray | None,
-                       space: np.ndarray, words: np.ndarray, sents: np.ndarray) -> np.ndarray:
-        """float (W,): the evidence for "foreign" of each word unit ``[words[j], words[j+1])``."""
-        ev, name = self._char_evidence(text, pct, surprise, space, words, sents)
-        c = np.concatenate(([0.0], np.cumsum(ev)))
-        return c[words[1:]] - c[words[:-1]] + self._lexicon_evidence(text, words[:-1], name)
 
     def _char_evidence(self, text: str, pct: np.ndarray, surprise: np.ndarray | None,
                        space: np.ndarray, words: np.ndarray, sents: np.ndarray

@@ -73,11 +73,7 @@ def centred_means(xs: Sequence[np.ndarray], window: int) -> np.ndarray:
     off = np.concatenate(([0], np.cumsum(lengths)))
     v = np.concatenate([np.asarray(x, dtype=np.float64) for x in xs]) if len(xs) else np.zeros(0)
     ok = ~np.isnan(v)
-    x0 = np.where(ok, v, 0.0)
-    cs = np.empty(len(v) + len(xs))  # each array's [0, cumsum], one after another
-    for i, (a, b) in enumerate(zip(off[:-1].tolist(), off[1:].tolist())):
-        cs[a + i] = 0.0
-        np.cumsum(x0[a:b], out=cs[a + i + 1 : b + i + 1])
+    cs = running_sums(np.where(ok, v, 0.0), off)
     cn = np.concatenate(([0], np.cumsum(ok)))  # integers: one running count serves all
     which = np.repeat(np.arange(len(xs)), lengths)
     idx = np.arange(len(v))
@@ -86,6 +82,19 @@ def centred_means(xs: Sequence[np.ndarray], window: int) -> np.ndarray:
     n = cn[hi] - cn[lo]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n > 0, (cs[hi + which] - cs[lo + which]) / np.maximum(n, 1), np.nan)
+
+
+def running_sums(x: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """float64 (N + K,): for each piece ``x[off[k]:off[k + 1]]`` of ``x`` (float (N,);
+    ``off`` int (K + 1,) from 0 to N), ``[0, cumsum(piece)]``, one after another: the sum
+    of piece k before position i (``off[k] <= i <= off[k + 1]``) is at ``i + k``. The same
+    values as each piece's own ``cumsum`` (one running sum over all would round
+    differently)."""
+    out = np.empty(len(x) + len(off) - 1)
+    for k, (a, b) in enumerate(zip(off[:-1].tolist(), off[1:].tolist())):
+        out[a + k] = 0.0
+        np.cumsum(x[a:b], out=out[a + k + 1 : b + k + 1])
+    return out
 
 
 def full_window_means(x: np.ndarray, window: int) -> np.ndarray:

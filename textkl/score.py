@@ -273,6 +273,17 @@ def _cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
+def check_precision(precision: str) -> str:
+    """``precision`` if it is one of ``PRECISIONS``.
+
+    Raises:
+        SettingError: it is not.
+    """
+    if precision not in PRECISIONS:
+        raise SettingError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    return precision
+
+
 def precision_dtype(precision: str, device: torch.device) -> torch.dtype:
     """``--precision`` -> the scorer's autocast dtype.
 
@@ -282,8 +293,7 @@ def precision_dtype(precision: str, device: torch.device) -> torch.dtype:
     at 0.67-0.99 times float32's speed on an AVX2 CPU
     (``scripts/experiments/exp_int8_lstm.py``); GPUs are not measured yet.
     """
-    if precision not in PRECISIONS:
-        raise SettingError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    check_precision(precision)
     if precision == "auto":
         fast = device.type == "cpu" and "amx_bf16" in _cpu_flags()
         return torch.bfloat16 if fast else torch.float32

@@ -27,7 +27,6 @@ from typing import Any
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
-from ..errors import SettingError
 from ..filter import DEFAULT_MAX_FOREIGN_SHARE, Rules, Screen, score_documents
 from . import flat_scores
 
@@ -60,14 +59,11 @@ class TextklFilter(BaseFilter):
                  score_batch_size: int | None = None, device: str = "cpu",
                  precision: str = "auto", threads: int | None = None,
                  prefix: str = "textkl_", exclusion_writer: Any = None) -> None:
-        from ..score import PRECISIONS
+        from ..score import check_precision
 
-        if precision not in PRECISIONS:
-            raise SettingError(f"precision must be one of {', '.join(PRECISIONS)}, "
-                               f"got {precision!r}")
         super().__init__(exclusion_writer, batch_size=batch_size)
         self.model, self.device, self.threads, self.prefix = model, device, threads, prefix
-        self.precision = precision
+        self.precision = check_precision(precision)  # wrong: an error now, not in a worker
         self.rules = Rules(max_mean_kl=max_mean_kl, max_ood_share=max_ood_share,
                            min_length=min_length, max_foreign_share=max_foreign_share,
                            screen=Screen() if screen else None)
