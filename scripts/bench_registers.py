@@ -19,7 +19,9 @@ Per item and method, a decision: **kept** (looks like the book) or **rejected**.
 
 - ``segment``: the default span finder on the item alone; rejected when at least half of
   its non-space characters lie in foreign spans.
-- ``filter``: ``textkl filter``'s default rule on the item as one document.
+- ``filter``: ``textkl filter`` with its defaults on the item as one document (for a pair
+  that stores a screen, the word list decides where it leaves no doubt, the pair the
+  rest); ``filter no-screen``: the pair on every item (``--no-screen``).
 - ``lingua``: lingua with all languages; kept when it says English.
 
 The embedded pairs run (``english``, ``english-large``, ``moby-dick``), each with its own
@@ -252,7 +254,7 @@ def draw_items(units: list[str | None], length: str, n: int, rng: random.Random,
 
 def pair_decisions(pair, items: list[str], scores: list, variants: dict, shares) -> dict:
     """kept (bool) per item, for the pair's defaults and for each swept setting."""
-    from textkl.filter import Rules, Screen, decide, doc_scores, foreign_share, span_finder
+    from textkl.filter import Rules, decide, doc_scores, foreign_share, span_finder
     from textkl.finders import make_finder
 
     out: dict = {}
@@ -260,11 +262,14 @@ def pair_decisions(pair, items: list[str], scores: list, variants: dict, shares)
     ds = doc_scores(pair, items, scores, finder)[0]
     out["segment"] = [not d.foreign_share >= 0.5 for d in ds]  # NaN (all space): kept
     rules = Rules()
-    out["filter"] = [decide(d, rules) is None for d in ds]
-    # --screen: the word list decides where it leaves no doubt, the rule above the rest
+    # --no-screen: the pair on every item
+    out["filter no-screen"] = [decide(d, rules) is None for d in ds]
+    # textkl filter's default: the screen stored for the pair (if any) decides where the
+    # word list leaves no doubt, the rule above the rest
     known = [pair.lexicon.known_share(t) for t in items]  # (word tokens, share known)
-    verdicts = [Screen().verdict(*w) for w in known]
-    out["filter screen"] = [f if v is None else v for v, f in zip(verdicts, out["filter"])]
+    screen = rules.for_pair(pair).screen
+    verdicts = [screen.verdict(*w) if screen else None for w in known]
+    out["filter"] = [f if v is None else v for v, f in zip(verdicts, out["filter no-screen"])]
     # the simpler baseline: the word list alone, no pair
     out["words only"] = [share >= WORDS_ONLY for _, share in known]  # NaN (no words): no
     # the same rule with names (capitalised words inside a sentence) counted on neither side

@@ -388,10 +388,11 @@ def _screen_docs(pair) -> dict[str, str]:
     """Documents whose share of the tiny pair's own words is known by construction."""
     book = sorted(pair.lexicon.counts, key=pair.lexicon.counts.get, reverse=True)[:20]
     made_up = ["zorqvint", "plabbertosh", "quenxil", "fradmuth", "wexolbarn", "snirtovel"]
-    return {"known": " ".join(book[:12]) + ".",  # 12 words, all the book's: kept by words
+    return {"known": " ".join(book[:12] * 2) + ".",  # 24 words, all the book's: kept by words
             "unknown": " ".join(made_up) + ".",  # 0 of 6: rejected by words
             "between": " ".join(book[:7] + made_up[:3]) + ".",  # 0.7: scored
-            "short": " ".join(book[:4]) + "."}  # 4 words: scored
+            "short": " ".join(book[:4]) + ".",  # 4 words: scored
+            "few to keep": " ".join(book[:12]) + "."}  # 12 known words: too few to keep
 
 
 def test_screen_decides_clear_documents_by_words_and_scores_the_rest(pair):
@@ -405,15 +406,15 @@ def test_screen_decides_clear_documents_by_words_and_scores_the_rest(pair):
     assert math.isnan(score.mean_kl) and score.to_dict()["mean_kl"] is None
     score, reason, _ = judged["unknown"]
     assert score.screened and reason == "known_words" and score.known_words == 0.0
-    for name in ("between", "short"):
+    for name in ("between", "short", "few to keep"):
         score, reason, _ = judged[name]
         assert not score.screened and not math.isnan(score.mean_kl)
         assert score.to_dict()["known_words"] == pytest.approx(
             pair.lexicon.known_share(docs[name])[1], abs=1e-4)
     assert judged["between"][0].known_words == pytest.approx(0.7)
     # the scored ones get exactly the scores and decision of a run without the screen
-    plain = dict(zip(docs, score_documents(pair, list(docs.values()))))
-    for name in ("between", "short"):
+    plain = dict(zip(docs, score_documents(pair, list(docs.values()), Rules(screen=None))))
+    for name in ("between", "short", "few to keep"):
         a, b = judged[name][0].to_dict(), plain[name][0].to_dict()
         assert {k: a[k] for k in b} == b and judged[name][1] == plain[name][1]
         assert "known_words" not in b
@@ -423,14 +424,38 @@ def test_screen_settings_are_checked():
     from textkl.errors import SettingError
     from textkl.filter import Screen
 
-    assert Screen().verdict(4, 1.0) is None  # too few words
-    assert Screen().verdict(5, 0.8) is True and Screen().verdict(5, 0.65) is False
-    assert Screen().verdict(50, 0.7) is None
-    for bad in ({"keep": 0.5, "reject": 0.6}, {"keep": 1.2}, {"min_words": 0}):
+    screen = Screen(keep=0.8, reject=0.6, min_words=5, keep_min_words=20)
+    assert screen.verdict(4, 1.0) is None and screen.verdict(4, 0.0) is None  # too few words
+    assert screen.verdict(5, 0.6) is False and screen.verdict(5, 0.61) is None
+    assert screen.verdict(19, 1.0) is None  # too few words to keep, not to reject
+    assert screen.verdict(20, 0.8) is True and screen.verdict(50, 0.79) is None
+    for bad in ({"keep": 0.5, "reject": 0.6}, {"keep": 1.2}, {"min_words": 0},
+                {"min_words": 10, "keep_min_words": 9}):
         with pytest.raises(SettingError):
             Screen(**bad)
     with pytest.raises(SettingError, match="max_mean_kl"):
         Rules(max_mean_kl=0.3, screen=Screen())
+    with pytest.raises(SettingError, match="screen must be"):
+        Rules(screen="always")
+    Rules(max_mean_kl=0.3)  # screen "auto": no screen with a KL rule, not an error
+
+
+def test_the_default_screen_is_the_pairs_own_where_the_rules_allow_one(pair):
+    import textkl
+    from textkl.filter import Screen
+
+    english = textkl.load("english")
+    stored = Screen(**english.defaults("screen"))
+    assert Rules().screen == "auto" and Rules().for_pair(english).screen == stored
+    assert Rules(max_foreign_share=0.3, min_length=9).for_pair(english).screen == stored
+    for rules, extract in ((Rules(max_mean_kl=0.5), False), (Rules(max_ood_share=0.2), False),
+                           (Rules(), True)):
+        assert rules.for_pair(english, extract).screen is None
+    assert Rules().for_pair(textkl.load("moby-dick")).screen is None  # none stored
+    assert Rules().for_pair(pair).screen is None  # the tiny pair: none stored
+    assert Rules(screen=None).for_pair(english).screen is None
+    mine = Screen(keep=0.9)
+    assert Rules(screen=mine).for_pair(english).screen is mine  # explicit: kept as given
 
 
 def test_cli_filter_screen(pair, model_file, tmp_path):
@@ -442,7 +467,7 @@ def test_cli_filter_screen(pair, model_file, tmp_path):
     assert res.exit_code == 0, res.output
     out = {r["id"]: r["textkl"] for r in _read_jsonl(keep) + _read_jsonl(rej)}
     assert sorted(out) == list(range(len(docs)))
-    assert [out[i]["screened"] for i in range(4)] == [True, True, False, False]
+    assert [out[i]["screened"] for i in range(5)] == [True, True, False, False, False]
     assert out[1]["reason"] == "known_words" and out[0]["known_words"] == 1.0
     assert "2 decided by words" in res.output
     assert "warning: no --screen thresholds were chosen for this pair" in res.output
@@ -453,6 +478,35 @@ def test_cli_filter_screen(pair, model_file, tmp_path):
         assert res.exit_code == 1 and "screen" in res.output
         assert len(res.output.strip().splitlines()) == 1 and "Traceback" not in res.output
         assert not keep.exists() and not rej.exists()
+
+
+def test_cli_filter_screens_by_default_with_the_english_pair(tmp_path):
+    english = ("The committee met on Tuesday morning to review the budget for the coming year, "
+               "and after a long discussion it agreed to spend more on the library and the "
+               "public gardens.")
+    french = ("Le conseil municipal s'est réuni mardi matin pour examiner le budget de l'année "
+              "prochaine, et après une longue discussion il a décidé de dépenser davantage "
+              "pour la bibliothèque et les jardins publics.")
+    short = "She closed the door and went to bed early."
+    src, keep, rej = tmp_path / "in.jsonl", tmp_path / "k.jsonl", tmp_path / "r.jsonl"
+    _write_jsonl(src, [english, french, short])
+    base = ["filter", str(src), "--keep", str(keep), "--reject", str(rej), "-q"]
+    res = CliRunner().invoke(cli, base)  # the embedded default pair, english
+    assert res.exit_code == 0, res.output
+    kept, rejected = _read_jsonl(keep), _read_jsonl(rej)
+    assert [r["id"] for r in kept] == [0, 2] and [r["id"] for r in rejected] == [1]
+    out = {r["id"]: r["textkl"] for r in kept + rejected}
+    assert out[0]["screened"] and out[0]["mean_kl"] is None and out[0]["known_words"] >= 0.9
+    assert out[1]["screened"] and out[1]["reason"] == "known_words"
+    assert not out[2]["screened"] and out[2]["mean_kl"] is not None  # 9 words: scored
+    assert "2 decided by words" in res.output
+    for extra in (["--no-screen"], ["--max-ood-share", "0.9"]):  # scored, every document
+        res = CliRunner().invoke(cli, [*base, *extra])
+        assert res.exit_code == 0, res.output
+        kept, rejected = _read_jsonl(keep), _read_jsonl(rej)
+        assert [r["id"] for r in kept] == [0, 2] and [r["id"] for r in rejected] == [1]
+        for r in kept + rejected:
+            assert "screened" not in r["textkl"] and r["textkl"]["mean_kl"] is not None
 
 
 def test_the_english_pair_stores_its_screen_thresholds():
@@ -492,3 +546,25 @@ def test_doc_scores_match_the_definitions_document_by_document(pair, monkeypatch
     assert [repr(d) for d in again] == [repr(d) for d in judged]  # every bit (NaN too)
     assert any(ds.foreign_share > 0.5 for ds in judged if not math.isnan(ds.foreign_share))
     assert any(ds.ood_share > 0 for ds in judged if not math.isnan(ds.ood_share))
+
+
+def test_score_documents_scores_in_bounded_groups_with_the_same_results(pair, monkeypatch):
+    import textkl.filter
+
+    rng = np.random.default_rng(5)
+    texts = [" ".join(rng.choice(SENTENCES + FOREIGN, int(rng.integers(1, 4))))
+             for _ in range(24)] + ["", None, "  "]
+    calls = []
+    real = type(pair).score_many
+
+    def counted(self, items, **kw):
+        calls.append(sum(map(len, items)))
+        return real(self, items, **kw)
+
+    whole = score_documents(pair, texts, Rules(screen=None))
+    monkeypatch.setattr(type(pair), "score_many", counted)
+    monkeypatch.setattr(textkl.filter, "SCORE_CHARS", 300)
+    grouped = score_documents(pair, texts, Rules(screen=None))
+    assert len(calls) > 3 and all(c <= 300 or c == max(map(len, filter(None, texts)))
+                                  for c in calls)
+    assert [repr(x) for x in grouped] == [repr(x) for x in whole]  # every bit (NaN too)

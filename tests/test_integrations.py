@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from textkl.errors import SettingError
 from textkl.filter import Rules, score_documents
 
 # Prose written for these tests (not from any book).
@@ -175,3 +176,28 @@ def test_datatrove_filter_with_screen(pair, model_file):
     assert batch[0].metadata["textkl_known_words"] == 1.0
     assert batch[0].metadata["textkl_mean_kl"] is None  # decided by words, not scored
     assert batch[2].metadata["textkl_mean_kl"] > 0  # scored
+    assert batch[4].metadata["textkl_mean_kl"] > 0  # 12 known words: too few to keep by words
+    with pytest.raises(SettingError, match="screen must be"):
+        TextklFilter(model=model_file, screen="sometimes")
+
+
+def test_datatrove_filter_screens_by_default_as_the_cli():
+    from datatrove.data import Document
+
+    import textkl
+    from textkl.filter import score_documents
+    from textkl.integrations.datatrove import TextklFilter
+
+    texts = ["The old house stood at the end of the lane, and every evening the children ran "
+             "down to the gate to watch the carts come back from the fields before dark.",
+             "Die alten Häuser standen am Ende der Straße, und jeden Abend liefen die Kinder "
+             "zum Tor hinunter, um die Wagen von den Feldern zurückkommen zu sehen.",
+             "He said nothing at all."]
+    batch = [Document(text=t, id=str(i)) for i, t in enumerate(texts)]
+    res = TextklFilter(precision="fp32").filter_batch(batch)  # the embedded default pair
+    api = score_documents(textkl.load(), texts, dtype=None)  # Rules(): screen "auto"
+    assert [r is True for r in res] == [reason is None for _, reason, _ in api]
+    assert res[0] is True and res[1] == (False, "known_words")
+    assert batch[0].metadata["textkl_known_words"] > 0.9
+    assert batch[0].metadata["textkl_mean_kl"] is None  # decided by words
+    assert batch[2].metadata["textkl_mean_kl"] == pytest.approx(api[2][0].mean_kl, abs=1e-6)

@@ -540,10 +540,13 @@ def corpus_fetch(name, mirror, cache_dir, url, sha256, no_verify, quiet):
               "distribution (30-char mean KL above the book's 99th percentile; KL only).")
 @click.option("--min-length", type=click.IntRange(min=0), default=0, show_default=True,
               metavar="N", help="Reject texts shorter than N characters (--extract: drop spans).")
-@click.option("--screen", is_flag=True,
-              help="Decide first by the model's word list alone where it leaves no doubt (>= 5 "
-                   "words, >= 80 % known: keep; <= 65 %: reject, reason known_words); score "
-                   "only the rest. Much faster; those documents get known_words, no KL scores.")
+@click.option("--screen/--no-screen", default=None,
+              help="Decide first by the pair's word list where it leaves no doubt (english: "
+                   ">= 5 words, <= 65 % known: reject, reason known_words; >= 20 words, >= "
+                   "72.5 % known: keep) and score only the rest; those documents get "
+                   "known_words and no KL scores. Default: on for a pair that stores its "
+                   "thresholds (english, english-large) unless --max-mean-kl, "
+                   "--max-ood-share or --extract is given; --no-screen scores every document.")
 @click.option("--extract", is_flag=True,
               help="Keep each document's in-distribution spans (offsets + text) instead.")
 @MODEL
@@ -563,12 +566,13 @@ def filter_cmd(src, keep, reject, field, max_mean_kl, max_foreign_share, max_ood
     is above the book's 99th percentile of such means), percentile (of mean_kl vs the book),
     foreign_share (share of non-space characters that segment marks foreign) and, when
     rejected, the reason: foreign_share, mean_kl, ood_share, too_short, empty_text,
-    unscored, missing_field, not_a_string, known_words (with --screen; such documents carry
-    known_words and screened, and null scores) or no_in_distribution_span (with --extract;
-    the spans kept are those segment finds book-like). Lines that are
-    not JSON objects (malformed_json, not_an_object, blank_line, invalid_utf8) are rejected
-    as {"textkl": {reason, line, detail}, "raw": LINE}. Files ending in .gz or .zst are
-    (de)compressed. Prints a summary: kept, rejected by reason, docs/s.
+    unscored, missing_field, not_a_string, known_words (by the screen; with a screen every
+    document carries known_words and screened, and the screened ones null scores) or
+    no_in_distribution_span (with --extract; the spans kept are those segment finds
+    book-like). Lines that are not JSON objects (malformed_json, not_an_object,
+    blank_line, invalid_utf8) are rejected as {"textkl": {reason, line, detail}, "raw":
+    LINE}. Files ending in .gz or .zst are (de)compressed. Prints a summary: kept,
+    rejected by reason, docs/s.
 
     \b
     Example:
@@ -589,7 +593,8 @@ def filter_cmd(src, keep, reject, field, max_mean_kl, max_foreign_share, max_ood
     _check_fit(fit_self, model_path, minutes, no_cache, src)
     check_readable(src)
     rules = Rules(max_mean_kl=max_mean_kl, max_ood_share=max_ood_share, min_length=min_length,
-                  max_foreign_share=max_foreign_share, screen=Screen() if screen else None)
+                  max_foreign_share=max_foreign_share,
+                  screen={None: "auto", True: Screen(), False: None}[screen])
     if screen and extract:
         raise SettingError("--screen decides whole documents; it cannot be combined with "
                            "--extract")
@@ -603,7 +608,7 @@ def filter_cmd(src, keep, reject, field, max_mean_kl, max_foreign_share, max_ood
         chosen = Screen.for_pair(pair)
         if chosen is None:
             click.echo("textkl: warning: no --screen thresholds were chosen for this pair; "
-                       "using the english pair's (keep at >= 80 % known words, reject at "
+                       "using the english pair's (keep at >= 72.5 % known words, reject at "
                        "<= 65 %), which lose English with a pair that read one book", err=True)
         rules = replace(rules, screen=chosen or rules.screen)
     summary = filter_jsonl(pair, src, keep, reject, field=field, rules=rules, extract=extract,

@@ -19,10 +19,11 @@ Per-document scores (all from ``Pair.score``; KL in nats):
   for the largest calibrated window (1, 10, 30 or 100 characters) not longer than the
   number of scored characters.
 
-With ``Rules.screen`` (``--screen``), a first pass by the book's words alone
+The screen (``Rules.screen``; on by default for the pairs whose file stores its
+thresholds, ``english`` and ``english-large``): a first pass by the book's words alone
 (``Lexicon.known_share``) keeps or rejects the documents whose share of known words leaves
 no doubt, and only the others are scored: ``known_words`` is the share of a document's word
-tokens that the book uses.
+tokens that the book uses. ``Rules(screen=None)`` (``--no-screen``) scores every document.
 
 Documents are never concatenated (context would leak from one into the next): each one
 is cut into windows on its own stride grid, exactly as ``Pair.score`` cuts it, and the
@@ -40,7 +41,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -61,25 +62,31 @@ META_KEY = "textkl"  # field added to every output document
 # marks it (scripts/bench_registers.py, development sources; see docs/registers.md).
 DEFAULT_MAX_FOREIGN_SHARE = 0.5
 JUDGE_CHARS = 1_000_000  # characters of documents whose scores ``doc_scores`` judges at once
+SCORE_CHARS = 500_000  # characters of documents ``score_documents`` scores at once
 NAMES_MAX = 0.7  # names above this share of a text's non-space characters count after all
 MISSING = object()  # stands for a document without the text field
+AUTO = "auto"  # Rules.screen: the screen stored for the pair, where the rules allow one
 
 
 @dataclass(frozen=True)
 class Screen:
-    """A first pass by the book's words alone (``textkl filter --screen``).
+    """A first pass by the book's words alone (``textkl filter``'s screen).
 
-    A document of at least ``min_words`` word tokens is kept when at least ``keep`` of them
-    are words of the book (its ``Lexicon``), rejected (reason ``known_words``) when at most
-    ``reject`` are; the pair scores the rest as usual. The defaults were chosen for the
-    ``english`` pair on development sources (``docs/registers.md``): the setting that
-    decides the most characters by words without more wrong decisions than the pair alone;
-    that pair's file stores them (``for_pair``).
+    A document of at least ``min_words`` word tokens is rejected (reason ``known_words``)
+    when at most ``reject`` of them are words of the book (its ``Lexicon``); one of at least
+    ``keep_min_words`` is kept when at least ``keep`` are; the pair scores the rest as
+    usual. A few words are a noisy sample: a short sentence of a translated manual can be
+    mostly English terms, so keeping takes more words than rejecting. The defaults were
+    chosen for the ``english`` pair on development sources (``scripts/tune_screen.py``,
+    ``docs/registers.md``): the setting that decides the most characters by words without
+    more wrong decisions, nor more English lost, than the pair alone; that pair's file
+    stores them (``for_pair``).
     """
 
-    keep: float = 0.8  # share of known words at or above which a document is kept
+    keep: float = 0.725  # share of known words at or above which a document is kept
     reject: float = 0.65  # share at or below which it is rejected
     min_words: int = 5  # fewer word tokens: always scored
+    keep_min_words: int = 20  # fewer word tokens: never kept by words (may be rejected)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.reject < self.keep <= 1.0:
@@ -87,6 +94,9 @@ class Screen:
                                f"reject={self.reject}, keep={self.keep}")
         if self.min_words < 1:
             raise SettingError(f"screen min_words must be >= 1, got {self.min_words}")
+        if self.keep_min_words < self.min_words:
+            raise SettingError(f"screen keep_min_words must be >= min_words ({self.min_words}),"
+                               f" got {self.keep_min_words}")
 
     @classmethod
     def for_pair(cls, pair) -> Screen | None:
@@ -100,7 +110,9 @@ class Screen:
         tokens of which a share ``known`` are the book's."""
         if words < self.min_words:
             return None
-        return True if known >= self.keep else False if known <= self.reject else None
+        if known <= self.reject:
+            return False
+        return True if known >= self.keep and words >= self.keep_min_words else None
 
 
 @dataclass(frozen=True)
@@ -108,18 +120,22 @@ class Rules:
     """Keep/reject rules, in the score's own units. ``None`` switches a rule off.
 
     A document passes a rule when its value is at the threshold (``<=`` max, ``>=`` min).
-    With ``screen``, the documents its words decide skip the pair and the other rules.
+    With a ``screen``, the documents its words decide skip the pair and the other rules.
+    ``screen="auto"`` (the default) is the screen stored for the pair (``Screen.for_pair``)
+    where there is one and no KL rule (``max_mean_kl``, ``max_ood_share``) or ``extract``
+    is in use, else none (``for_pair`` resolves it).
     """
 
     max_mean_kl: float | None = None  # nats
     max_ood_share: float | None = None  # 0..1, share of OOD characters (KL only)
     min_length: int = 0  # characters of the original text (with --extract: of each span)
     max_foreign_share: float | None = DEFAULT_MAX_FOREIGN_SHARE  # 0..1, as segment marks it
-    screen: Screen | None = None  # decide by the book's words first where they are clear
+    screen: Screen | Literal["auto"] | None = AUTO  # decide by the book's words first
 
     def __post_init__(self) -> None:
-        if self.screen is not None and (self.max_mean_kl is not None
-                                        or self.max_ood_share is not None):
+        if not (self.screen is None or self.screen == AUTO or isinstance(self.screen, Screen)):
+            raise SettingError(f"screen must be a Screen, 'auto' or None, got {self.screen!r}")
+        if isinstance(self.screen, Screen) and self.kl_rules:
             raise SettingError("the screen decides documents by their words, without KL "
                                "scores; it cannot be combined with max_mean_kl or max_ood_share")
         if self.max_mean_kl is not None and not self.max_mean_kl >= 0:
@@ -130,6 +146,18 @@ class Rules:
                 raise SettingError(f"{name} must be in [0, 1], got {value}")
         if self.min_length < 0:
             raise SettingError(f"min_length must be >= 0, got {self.min_length}")
+
+    @property
+    def kl_rules(self) -> bool:
+        """Whether a rule reads KL scores, which a screened document does not get."""
+        return self.max_mean_kl is not None or self.max_ood_share is not None
+
+    def for_pair(self, pair, extract: bool = False) -> Rules:
+        """These rules with ``screen="auto"`` resolved for ``pair`` (see the class)."""
+        if self.screen != AUTO:
+            return self
+        auto = None if self.kl_rules or extract else Screen.for_pair(pair)
+        return replace(self, screen=auto)
 
 
 @dataclass(frozen=True)
@@ -365,9 +393,11 @@ def score_documents(pair, texts: Sequence[Any], rules: Rules | None = None, *,
 
     ``rules`` defaults to ``Rules()``. Values that are not usable text are
     rejected without scoring. ``spans`` is None unless ``extract``, when it lists the
-    book-like spans (as ``segment`` finds them) that pass the rules.
+    book-like spans (as ``segment`` finds them) that pass the rules. The documents left to
+    score are scored ``SCORE_CHARS`` characters at a time, so memory stays bounded whatever
+    the number of texts, and the fewer the screen leaves, the fuller the forward passes.
     """
-    rules = Rules() if rules is None else rules
+    rules = (Rules() if rules is None else rules).for_pair(pair, extract)
     reasons = [precheck(t, rules, extract) for t in texts]
     todo = [i for i, r in enumerate(reasons) if r is None]
     out: list[tuple[DocScore | None, str | None, list[Segment] | None]] = [
@@ -378,21 +408,22 @@ def score_documents(pair, texts: Sequence[Any], rules: Rules | None = None, *,
             raise SettingError("the screen decides whole documents; it cannot be combined "
                                "with extract")
         todo = _screen(pair, texts, todo, rules.screen, out, known)
-    scores = pair.score_many([texts[i] for i in todo], batch_size=batch_size, dtype=dtype)
-    with paused_gc():
-        judged, found = doc_scores(pair, [texts[i] for i in todo], scores)
-        for i, sc, ds, sp in zip(todo, scores, judged, found, strict=True):
-            if i in known:
-                ds = replace(ds, known_words=known[i])
-            if extract:
-                spans = [sp for sp in in_distribution_spans(pair, texts[i], sc, spans=sp)
-                         if sp.end - sp.start >= rules.min_length
-                         and (rules.max_mean_kl is None or sp.mean_kl <= rules.max_mean_kl)]
-                reason = decide(ds, _NO_RULES)
-                reason = reason or (None if spans else "no_in_distribution_span")
-                out[i] = (ds, reason, spans)
-            else:
-                out[i] = (ds, decide(ds, rules), None)
+    for group in _groups(todo, [len(texts[i]) for i in todo], SCORE_CHARS):
+        scores = pair.score_many([texts[i] for i in group], batch_size=batch_size, dtype=dtype)
+        with paused_gc():
+            judged, found = doc_scores(pair, [texts[i] for i in group], scores)
+            for i, sc, ds, sp in zip(group, scores, judged, found, strict=True):
+                if i in known:
+                    ds = replace(ds, known_words=known[i])
+                if extract:
+                    spans = [sp for sp in in_distribution_spans(pair, texts[i], sc, spans=sp)
+                             if sp.end - sp.start >= rules.min_length
+                             and (rules.max_mean_kl is None or sp.mean_kl <= rules.max_mean_kl)]
+                    reason = decide(ds, _NO_RULES)
+                    reason = reason or (None if spans else "no_in_distribution_span")
+                    out[i] = (ds, reason, spans)
+                else:
+                    out[i] = (ds, decide(ds, rules), None)
     return out
 
 
@@ -497,7 +528,7 @@ def _chunks(lines: Iterable[bytes], docs: int, chars: int) -> Iterator[list[_Lin
 def filter_lines(pair, lines: Iterable[bytes], keep: IO[bytes], reject: IO[bytes], *,
                  field: str = "text", rules: Rules | None = None, extract: bool = False,
                  meta_key: str = META_KEY, batch_size: int | None = None, dtype: Any = None,
-                 chunk_docs: int = 512, chunk_chars: int = 2_000_000,
+                 chunk_docs: int = 8192, chunk_chars: int = 8_000_000,
                  progress: bool = False) -> Summary:
     """Filter JSONL lines into the ``keep`` and ``reject`` byte streams; every line lands once.
 
@@ -511,7 +542,7 @@ def filter_lines(pair, lines: Iterable[bytes], keep: IO[bytes], reject: IO[bytes
     from tqdm import tqdm
 
     _calibration(pair)
-    rules = Rules() if rules is None else rules
+    rules = (Rules() if rules is None else rules).for_pair(pair, extract)
     t0 = time.perf_counter()
     reasons: Counter[str] = Counter()
     total = kept = chars = screened = 0

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..filter import DocScore
+from ..errors import SettingError
+from ..filter import AUTO, DocScore, Screen
 
 SCORE_FIELDS = ("mean_kl", "ood_share", "percentile", "foreign_share")
 
@@ -25,3 +26,12 @@ def flat_scores(score: DocScore | None, reason: str | None, prefix: str = "textk
     d = score.to_dict() if score is not None else dict.fromkeys(SCORE_FIELDS)
     keys = (*SCORE_FIELDS, "known_words") if "known_words" in d else SCORE_FIELDS
     return {**{f"{prefix}{k}": d.get(k) for k in keys}, f"{prefix}reason": reason}
+
+
+def _screen_rule(screen: bool | str) -> Screen | str | None:
+    """``Rules.screen`` for an adapter's ``screen`` argument: ``"auto"``, True or False."""
+    if screen == AUTO:
+        return AUTO
+    if isinstance(screen, bool):
+        return Screen() if screen else None
+    raise SettingError(f"screen must be 'auto', True or False, got {screen!r}")

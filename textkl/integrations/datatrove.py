@@ -16,7 +16,8 @@ Example::
 
 Every document (kept or dropped) gains ``textkl_mean_kl``, ``textkl_ood_share``,
 ``textkl_percentile``, ``textkl_foreign_share`` and ``textkl_reason`` (None when kept) in
-``doc.metadata``.
+``doc.metadata``, and with a screen (the default for a pair that stores one)
+``textkl_known_words``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
 from ..filter import DEFAULT_MAX_FOREIGN_SHARE, Rules, Screen, score_documents
-from . import flat_scores
+from . import _screen_rule, flat_scores
 
 
 class TextklFilter(BaseFilter):
@@ -38,8 +39,9 @@ class TextklFilter(BaseFilter):
         model: model file or directory; None for the embedded default pair.
         max_foreign_share, max_mean_kl, max_ood_share, min_length: the rules of
             ``textkl.filter.Rules`` (by default, as ``textkl filter``'s).
-        screen: decide by the word list first, as ``textkl filter --screen``
-            (``textkl.filter.Screen``); adds ``known_words``.
+        screen: decide by the word list first (``textkl.filter.Screen``; adds
+            ``known_words``): ``"auto"`` (as ``textkl filter``: the pair's own screen where
+            its file stores one and no KL rule is set), True or False.
         batch_size: documents scored together (their windows share forward passes).
         score_batch_size: windows per forward pass (default: the model's).
         device: ``cpu``, ``cuda`` or ``auto``.
@@ -55,7 +57,7 @@ class TextklFilter(BaseFilter):
     def __init__(self, model: str | None = None, *, max_mean_kl: float | None = None,
                  max_ood_share: float | None = None, min_length: int = 0,
                  max_foreign_share: float | None = DEFAULT_MAX_FOREIGN_SHARE,
-                 screen: bool = False, batch_size: int = 64,
+                 screen: bool | str = "auto", batch_size: int = 1024,
                  score_batch_size: int | None = None, device: str = "cpu",
                  precision: str = "auto", threads: int | None = None,
                  prefix: str = "textkl_", exclusion_writer: Any = None) -> None:
@@ -66,7 +68,7 @@ class TextklFilter(BaseFilter):
         self.precision = check_precision(precision)  # wrong: an error now, not in a worker
         self.rules = Rules(max_mean_kl=max_mean_kl, max_ood_share=max_ood_share,
                            min_length=min_length, max_foreign_share=max_foreign_share,
-                           screen=Screen() if screen else None)
+                           screen=_screen_rule(screen))
         self.score_batch_size = score_batch_size
         self._pair = None  # loaded on the first batch, once per task (never pickled)
         self._dtype = None  # the scorer's dtype, chosen for the machine the pair loads on
@@ -86,6 +88,7 @@ class TextklFilter(BaseFilter):
                 torch.set_num_threads(self.threads)
             self._pair = load(self.model, device=resolve_device(self.device))
             self._dtype = precision_dtype(self.precision, self._pair.device)
+            self.rules = self.rules.for_pair(self._pair)
             if self.rules.screen is not None:  # the thresholds chosen for this pair, if any
                 self.rules = replace(self.rules, screen=Screen.for_pair(self._pair)
                                      or self.rules.screen)

@@ -13,18 +13,19 @@ Example::
 
 Each batch gains the columns ``textkl_mean_kl``, ``textkl_ood_share``,
 ``textkl_percentile``, ``textkl_foreign_share`` (float, NaN when not scored),
-``textkl_reason`` (str, "" when kept)
-and ``textkl_keep`` (bool).
+``textkl_reason`` (str, "" when kept) and ``textkl_keep`` (bool), and with a screen
+(the default for a pair that stores one) ``textkl_known_words`` (float).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from ..filter import DEFAULT_MAX_FOREIGN_SHARE, Rules, Screen, score_documents
-from . import SCORE_FIELDS
+from . import SCORE_FIELDS, _screen_rule
 
 
 class TextklScorer:
@@ -35,8 +36,9 @@ class TextklScorer:
         field: column that holds the text.
         max_foreign_share, max_mean_kl, max_ood_share, min_length: the rules of
             ``textkl.filter.Rules`` (by default, as ``textkl filter``'s).
-        screen: decide by the word list first, as ``textkl filter --screen``
-            (``textkl.filter.Screen``); adds ``known_words``.
+        screen: decide by the word list first (``textkl.filter.Screen``; adds
+            ``known_words``): ``"auto"`` (as ``textkl filter``: the pair's own screen where
+            its file stores one and no KL rule is set), True or False.
         device: ``cpu``, ``cuda`` or ``auto``.
         precision: ``fp32``, ``bf16`` or ``auto`` (as ``textkl filter --precision``:
             bfloat16 on a CPU with AMX, float32 elsewhere).
@@ -49,7 +51,7 @@ class TextklScorer:
                  max_mean_kl: float | None = None,
                  max_ood_share: float | None = None, min_length: int = 0,
                  max_foreign_share: float | None = DEFAULT_MAX_FOREIGN_SHARE,
-                 screen: bool = False, device: str = "cpu", precision: str = "auto",
+                 screen: bool | str = "auto", device: str = "cpu", precision: str = "auto",
                  threads: int | None = 1, score_batch_size: int | None = None,
                  prefix: str = "textkl_") -> None:
         import torch
@@ -62,9 +64,12 @@ class TextklScorer:
         self.pair = load(model, device=resolve_device(device))
         self.dtype = precision_dtype(precision, self.pair.device)
         self.field, self.prefix, self.score_batch_size = field, prefix, score_batch_size
-        self.rules = Rules(max_mean_kl=max_mean_kl, max_ood_share=max_ood_share,
-                           min_length=min_length, max_foreign_share=max_foreign_share,
-                           screen=(Screen.for_pair(self.pair) or Screen()) if screen else None)
+        rules = Rules(max_mean_kl=max_mean_kl, max_ood_share=max_ood_share,
+                      min_length=min_length, max_foreign_share=max_foreign_share,
+                      screen=_screen_rule(screen)).for_pair(self.pair)
+        if rules.screen is not None:  # the thresholds chosen for this pair, if any
+            rules = replace(rules, screen=Screen.for_pair(self.pair) or rules.screen)
+        self.rules = rules
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Add the score columns to a numpy batch (``batch_format="numpy"``)."""
