@@ -586,7 +586,7 @@ def filter_cmd(src, keep, reject, field, max_mean_kl, max_foreign_share, max_ood
     from dataclasses import replace
 
     from .errors import SettingError
-    from .filter import Rules, Screen, filter_jsonl
+    from .filter import AUTO, PAIR, Rules, Screen, filter_jsonl
     from .io import check_readable
     from .selffit import corpus_text
 
@@ -594,7 +594,7 @@ def filter_cmd(src, keep, reject, field, max_mean_kl, max_foreign_share, max_ood
     check_readable(src)
     rules = Rules(max_mean_kl=max_mean_kl, max_ood_share=max_ood_share, min_length=min_length,
                   max_foreign_share=max_foreign_share,
-                  screen={None: "auto", True: Screen(), False: None}[screen])
+                  screen={None: AUTO, True: PAIR, False: None}[screen])
     if screen and extract:
         raise SettingError("--screen decides whole documents; it cannot be combined with "
                            "--extract")
@@ -604,13 +604,10 @@ def filter_cmd(src, keep, reject, field, max_mean_kl, max_foreign_share, max_ood
     text = corpus_text(src, field) if fit_self else None
     pair = fit_or_load(text, model_path, fit_self, minutes, no_cache, device,
                        _progress(progress, quiet))
-    if screen:
-        chosen = Screen.for_pair(pair)
-        if chosen is None:
-            click.echo("textkl: warning: no --screen thresholds were chosen for this pair; "
-                       "using the english pair's (keep at >= 72.5 % known words, reject at "
-                       "<= 65 %), which lose English with a pair that read one book", err=True)
-        rules = replace(rules, screen=chosen or rules.screen)
+    if screen and Screen.for_pair(pair) is None:
+        click.echo("textkl: warning: no --screen thresholds were chosen for this pair; "
+                   "using the english pair's (keep at >= 72.5 % known words, reject at "
+                   "<= 65 %), which lose English with a pair that read one book", err=True)
     summary = filter_jsonl(pair, src, keep, reject, field=field, rules=rules, extract=extract,
                            batch_size=batch_size, dtype=_dtype(precision, bf16, device),
                            progress=_progress(progress, quiet))

@@ -66,6 +66,7 @@ SCORE_CHARS = 500_000  # characters of documents ``score_documents`` scores at o
 NAMES_MAX = 0.7  # names above this share of a text's non-space characters count after all
 MISSING = object()  # stands for a document without the text field
 AUTO = "auto"  # Rules.screen: the screen stored for the pair, where the rules allow one
+PAIR = "pair"  # Rules.screen: the screen stored for the pair, else ``Screen()``
 
 
 @dataclass(frozen=True)
@@ -123,19 +124,21 @@ class Rules:
     With a ``screen``, the documents its words decide skip the pair and the other rules.
     ``screen="auto"`` (the default) is the screen stored for the pair (``Screen.for_pair``)
     where there is one and no KL rule (``max_mean_kl``, ``max_ood_share``) or ``extract``
-    is in use, else none (``for_pair`` resolves it).
+    is in use, else none; ``screen="pair"`` (``--screen``) is the stored one, else
+    ``Screen()``. ``for_pair`` resolves both.
     """
 
     max_mean_kl: float | None = None  # nats
     max_ood_share: float | None = None  # 0..1, share of OOD characters (KL only)
     min_length: int = 0  # characters of the original text (with --extract: of each span)
     max_foreign_share: float | None = DEFAULT_MAX_FOREIGN_SHARE  # 0..1, as segment marks it
-    screen: Screen | Literal["auto"] | None = AUTO  # decide by the book's words first
+    screen: Screen | Literal["auto", "pair"] | None = AUTO  # decide by the book's words first
 
     def __post_init__(self) -> None:
-        if not (self.screen is None or self.screen == AUTO or isinstance(self.screen, Screen)):
-            raise SettingError(f"screen must be a Screen, 'auto' or None, got {self.screen!r}")
-        if isinstance(self.screen, Screen) and self.kl_rules:
+        if not (self.screen in (None, AUTO, PAIR) or isinstance(self.screen, Screen)):
+            raise SettingError(f"screen must be a Screen, 'auto', 'pair' or None, got "
+                               f"{self.screen!r}")
+        if self.screen not in (None, AUTO) and self.kl_rules:
             raise SettingError("the screen decides documents by their words, without KL "
                                "scores; it cannot be combined with max_mean_kl or max_ood_share")
         if self.max_mean_kl is not None and not self.max_mean_kl >= 0:
@@ -153,11 +156,14 @@ class Rules:
         return self.max_mean_kl is not None or self.max_ood_share is not None
 
     def for_pair(self, pair, extract: bool = False) -> Rules:
-        """These rules with ``screen="auto"`` resolved for ``pair`` (see the class)."""
-        if self.screen != AUTO:
-            return self
-        auto = None if self.kl_rules or extract else Screen.for_pair(pair)
-        return replace(self, screen=auto)
+        """These rules with ``screen="auto"`` or ``"pair"`` resolved for ``pair`` (see the
+        class)."""
+        if self.screen == AUTO:
+            return replace(self, screen=None if self.kl_rules or extract
+                           else Screen.for_pair(pair))
+        if self.screen == PAIR:
+            return replace(self, screen=Screen.for_pair(pair) or Screen())
+        return self
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import SettingError
-from ..filter import AUTO, DocScore, Screen
+from ..filter import AUTO, PAIR, DocScore
 
 SCORE_FIELDS = ("mean_kl", "ood_share", "percentile", "foreign_share")
 
@@ -28,10 +28,11 @@ def flat_scores(score: DocScore | None, reason: str | None, prefix: str = "textk
     return {**{f"{prefix}{k}": d.get(k) for k in keys}, f"{prefix}reason": reason}
 
 
-def _screen_rule(screen: bool | str) -> Screen | str | None:
-    """``Rules.screen`` for an adapter's ``screen`` argument: ``"auto"``, True or False."""
+def screen_rule(screen: bool | str) -> str | None:
+    """``Rules.screen`` for an adapter's ``screen`` argument: ``"auto"`` (as ``textkl
+    filter``), True (as ``--screen``: the pair's own, else ``Screen()``) or False."""
     if screen == AUTO:
         return AUTO
     if isinstance(screen, bool):
-        return Screen() if screen else None
+        return PAIR if screen else None
     raise SettingError(f"screen must be 'auto', True or False, got {screen!r}")

@@ -28,8 +28,8 @@ from typing import Any
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
-from ..filter import DEFAULT_MAX_FOREIGN_SHARE, Rules, Screen, score_documents
-from . import _screen_rule, flat_scores
+from ..filter import DEFAULT_MAX_FOREIGN_SHARE, Rules, score_documents
+from . import flat_scores, screen_rule
 
 
 class TextklFilter(BaseFilter):
@@ -57,7 +57,7 @@ class TextklFilter(BaseFilter):
     def __init__(self, model: str | None = None, *, max_mean_kl: float | None = None,
                  max_ood_share: float | None = None, min_length: int = 0,
                  max_foreign_share: float | None = DEFAULT_MAX_FOREIGN_SHARE,
-                 screen: bool | str = "auto", batch_size: int = 1024,
+                 screen: bool | str = "auto", batch_size: int = 8192,
                  score_batch_size: int | None = None, device: str = "cpu",
                  precision: str = "auto", threads: int | None = None,
                  prefix: str = "textkl_", exclusion_writer: Any = None) -> None:
@@ -68,7 +68,7 @@ class TextklFilter(BaseFilter):
         self.precision = check_precision(precision)  # wrong: an error now, not in a worker
         self.rules = Rules(max_mean_kl=max_mean_kl, max_ood_share=max_ood_share,
                            min_length=min_length, max_foreign_share=max_foreign_share,
-                           screen=_screen_rule(screen))
+                           screen=screen_rule(screen))
         self.score_batch_size = score_batch_size
         self._pair = None  # loaded on the first batch, once per task (never pickled)
         self._dtype = None  # the scorer's dtype, chosen for the machine the pair loads on
@@ -88,10 +88,7 @@ class TextklFilter(BaseFilter):
                 torch.set_num_threads(self.threads)
             self._pair = load(self.model, device=resolve_device(self.device))
             self._dtype = precision_dtype(self.precision, self._pair.device)
-            self.rules = self.rules.for_pair(self._pair)
-            if self.rules.screen is not None:  # the thresholds chosen for this pair, if any
-                self.rules = replace(self.rules, screen=Screen.for_pair(self._pair)
-                                     or self.rules.screen)
+            self.rules = self.rules.for_pair(self._pair)  # its own screen, if any
         return self._pair
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:

@@ -19,13 +19,12 @@ Each batch gains the columns ``textkl_mean_kl``, ``textkl_ood_share``,
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from ..filter import DEFAULT_MAX_FOREIGN_SHARE, Rules, Screen, score_documents
-from . import SCORE_FIELDS, _screen_rule
+from ..filter import DEFAULT_MAX_FOREIGN_SHARE, Rules, score_documents
+from . import SCORE_FIELDS, screen_rule
 
 
 class TextklScorer:
@@ -64,12 +63,9 @@ class TextklScorer:
         self.pair = load(model, device=resolve_device(device))
         self.dtype = precision_dtype(precision, self.pair.device)
         self.field, self.prefix, self.score_batch_size = field, prefix, score_batch_size
-        rules = Rules(max_mean_kl=max_mean_kl, max_ood_share=max_ood_share,
-                      min_length=min_length, max_foreign_share=max_foreign_share,
-                      screen=_screen_rule(screen)).for_pair(self.pair)
-        if rules.screen is not None:  # the thresholds chosen for this pair, if any
-            rules = replace(rules, screen=Screen.for_pair(self.pair) or rules.screen)
-        self.rules = rules
+        self.rules = Rules(max_mean_kl=max_mean_kl, max_ood_share=max_ood_share,
+                           min_length=min_length, max_foreign_share=max_foreign_share,
+                           screen=screen_rule(screen)).for_pair(self.pair)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Add the score columns to a numpy batch (``batch_format="numpy"``)."""
