@@ -442,6 +442,7 @@ def test_screen_settings_are_checked():
 
 def test_the_default_screen_is_the_pairs_own_where_the_rules_allow_one(pair):
     import textkl
+    from textkl.errors import SettingError
     from textkl.filter import Screen
 
     english = textkl.load("english")
@@ -456,6 +457,11 @@ def test_the_default_screen_is_the_pairs_own_where_the_rules_allow_one(pair):
     assert Rules(screen=None).for_pair(english).screen is None
     mine = Screen(keep=0.9)
     assert Rules(screen=mine).for_pair(english).screen is mine  # explicit: kept as given
+    # "pair" (--screen): the pair's own, else the library's thresholds; never with KL rules
+    assert Rules(screen="pair").for_pair(english).screen == stored
+    assert Rules(screen="pair").for_pair(pair).screen == Screen()
+    with pytest.raises(SettingError, match="max_mean_kl"):
+        Rules(screen="pair", max_mean_kl=0.3)
 
 
 def test_cli_filter_screen(pair, model_file, tmp_path):

@@ -583,8 +583,6 @@ def filter_cmd(src, keep, reject, field, max_mean_kl, max_foreign_share, max_ood
     With --fit, the pair is fitted on the corpus itself (the --field texts of IN joined,
     at least 50,000 characters) and cleans that corpus: what is unlike most of it goes.
     """
-    from dataclasses import replace
-
     from .errors import SettingError
     from .filter import AUTO, PAIR, Rules, Screen, filter_jsonl
     from .io import check_readable

@@ -22,7 +22,6 @@ Every document (kept or dropped) gains ``textkl_mean_kl``, ``textkl_ood_share``,
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from datatrove.data import Document
