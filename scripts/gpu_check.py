@@ -6,8 +6,8 @@ On a machine with a CUDA GPU: run it there in one call, e.g.
 
 Measured: scoring at several batch sizes in float32 and bfloat16; ``textkl segment`` end
 to end (scoring on the GPU, the steps after it on the CPU) on ``--segment-chars``; and the
-corpus filter (``filter_lines``, the default rule) on ``--filter-docs`` documents of
-32-4,096 characters. It needs no corpora (the text is generated from the package's demo
+corpus filter (``filter_lines``, its defaults and ``--no-screen``) on ``--filter-docs``
+documents of 32-4,096 characters. It needs no corpora (the text is generated from the package's demo
 text, repeated and shuffled by paragraph). Exits non-zero if CUDA is missing or the CUDA
 scores disagree with the CPU's beyond tolerance. ``--device cpu`` runs every step on the
 CPU instead (a dry run of the script, no comparison). Writes runs/gpu_check/results.json
@@ -68,12 +68,13 @@ def segment_rate(pair, text: str) -> dict:
 
 
 def filter_rate(pair, text: str, n_docs: int, seed: int = 0) -> dict:
-    """``filter_lines`` (the default rule) on ``n_docs`` pieces of ``text`` of log-uniform
-    lengths between 32 and 4,096 characters."""
+    """``filter_lines`` on ``n_docs`` pieces of ``text`` of log-uniform lengths between 32
+    and 4,096 characters: with its defaults (the screen, for a pair that stores one) and
+    with every document scored (``--no-screen``)."""
     import io
     import json
 
-    from textkl.filter import filter_lines
+    from textkl.filter import Rules, filter_lines
 
     rng = np.random.default_rng(seed)
     lengths = np.exp(rng.uniform(np.log(32), np.log(4096), n_docs)).astype(int)
@@ -81,9 +82,13 @@ def filter_rate(pair, text: str, n_docs: int, seed: int = 0) -> dict:
     lines = [json.dumps({"text": text[a : a + n]}).encode() + b"\n"
              for a, n in zip(starts.tolist(), lengths.tolist())]
     filter_lines(pair, lines[:200], io.BytesIO(), io.BytesIO())  # warm-up
-    summary = filter_lines(pair, lines, io.BytesIO(), io.BytesIO())
-    return {"docs": n_docs, "chars": summary.chars, "chars/s": summary.chars / summary.seconds,
-            "kept": summary.kept}
+    out = {}
+    for name, rules in (("default", Rules()), ("no_screen", Rules(screen=None))):
+        summary = filter_lines(pair, lines, io.BytesIO(), io.BytesIO(), rules=rules)
+        out[name] = {"docs": n_docs, "chars": summary.chars,
+                     "chars/s": summary.chars / summary.seconds, "kept": summary.kept,
+                     "screened": summary.screened}
+    return out
 
 
 def main() -> None:

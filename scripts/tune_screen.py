@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import bench_registers as br  # noqa: E402
-from bench_filter import CHOSE_ON, ENGLISH, make_docs  # noqa: E402
+from bench_filter import CHOSE_ON, ENGLISH, corpora_dir, make_docs  # noqa: E402
 from common import machine, table, write_results  # noqa: E402
 
 # bench_filter.py's sources that are test sources of bench_registers.py
@@ -53,6 +53,7 @@ KEEP = np.round(np.arange(0.70, 0.951, 0.025), 3)
 REJECT = np.round(np.arange(0.45, 0.751, 0.025), 3)
 KEEP_MIN_WORDS = (5, 10, 15, 20, 25, 30, 40)
 MIN_WORDS = 5  # fewer word tokens: always scored (a couple of words never decide)
+DEV = ("registers dev", "filter docs dev", "mixed dev")  # the sets that choose
 
 
 def pair_kept(pair, texts: list[str]) -> np.ndarray:
@@ -86,6 +87,33 @@ def registers_items(split: str) -> tuple[list[str], list[bool], list[str]]:
             english += [src.lang == "en"] * len(items)
             group = f"{length} en:{src.genre}" if src.lang == "en" else f"{length} {src.lang}"
             groups += [group] * len(items)
+    return texts, english, groups
+
+
+def mixed_docs(n: int = 3000, seed: int = 0) -> tuple[list[str], list[bool], list[str]]:
+    """Documents of 2-8 sentences, English (Alice) and French (Candide, Madame Bovary) in
+    random proportions; right: kept when at least half of the characters are English."""
+    from textkl.io import read_text
+
+    texts, english, groups = [], [], []
+    pools = {}
+    for lang, names in (("en", ("en_novel_alice_in_wonderland",)),
+                        ("fr", ("fr_novel_candide", "fr_novel_madame_bovary"))):
+        units = [u for name in names
+                 for u in br.book_units(read_text(corpora_dir() / f"{name}.txt"), False)]
+        pools[lang] = sorted({s for u in units for s in br._SENT.split(u)
+                              if 40 <= len(s) <= 250})
+    rng = random.Random(f"{seed}:mixed")
+    for _ in range(n):
+        size = rng.randint(2, 8)
+        k = rng.randint(0, size)
+        parts = [(rng.choice(pools["en"]), True) for _ in range(k)]
+        parts += [(rng.choice(pools["fr"]), False) for _ in range(size - k)]
+        rng.shuffle(parts)
+        share = sum(len(p) for p, e in parts if e) / sum(len(p) for p, _ in parts)
+        texts.append(" ".join(p for p, _ in parts))
+        english.append(share >= 0.5)
+        groups.append(f"mixed {min(int(share * 5), 4) / 5:.1f}")
     return texts, english, groups
 
 
@@ -138,6 +166,7 @@ def main(argv: list[str] | None = None) -> dict:
             "filter docs dev": table_of(pair, [d["text"] for d in dev_docs],
                                         [d["lang"] in ENGLISH for d in dev_docs],
                                         [d["source"] for d in dev_docs]),
+            "mixed dev": table_of(pair, *mixed_docs()),
             "registers test": table_of(pair, *registers_items("test")),
             "filter docs all": table_of(pair, [d["text"] for d in docs],
                                         [d["lang"] in ENGLISH for d in docs],
@@ -150,7 +179,7 @@ def main(argv: list[str] | None = None) -> dict:
             continue
         c = {k: counts(t, *decisions(t, keep, reject, kmw)) for k, t in sets.items()}
         allowed = all(c[k]["wrong"] <= base[k]["wrong"] and c[k]["en_lost"] <= base[k]["en_lost"]
-                      for k in ("registers dev", "filter docs dev"))
+                      for k in DEV)
         rows.append({"keep": float(keep), "reject": float(reject), "keep_min_words": kmw,
                      "allowed": allowed, **{f"{k} {m}": v for k, ck in c.items()
                                             for m, v in ck.items()}})
@@ -163,7 +192,8 @@ def main(argv: list[str] | None = None) -> dict:
                       t, chosen["keep"], chosen["reject"], chosen["keep_min_words"])[0])}]
     cols = ["keep", "reject", "keep_min_words", "registers dev wrong", "registers dev en_lost",
             "filter docs dev wrong", "filter docs dev en_lost", "filter docs dev words_chars",
-            "registers test wrong", "filter docs all wrong", "filter docs all words_chars"]
+            "mixed dev wrong", "mixed dev en_lost", "registers test wrong",
+            "filter docs all wrong", "filter docs all words_chars"]
     print("## the pair alone\n")
     print(table([{"set": k, **v} for k, v in base.items()],
                 ["set", "wrong", "en_lost"]))

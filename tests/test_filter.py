@@ -388,7 +388,7 @@ def _screen_docs(pair) -> dict[str, str]:
     """Documents whose share of the tiny pair's own words is known by construction."""
     book = sorted(pair.lexicon.counts, key=pair.lexicon.counts.get, reverse=True)[:20]
     made_up = ["zorqvint", "plabbertosh", "quenxil", "fradmuth", "wexolbarn", "snirtovel"]
-    return {"known": " ".join(book[:12] * 2) + ".",  # 24 words, all the book's: kept by words
+    return {"known": " ".join(book[:13] * 2) + ".",  # 26 words, all the book's: kept by words
             "unknown": " ".join(made_up) + ".",  # 0 of 6: rejected by words
             "between": " ".join(book[:7] + made_up[:3]) + ".",  # 0.7: scored
             "short": " ".join(book[:4]) + ".",  # 4 words: scored

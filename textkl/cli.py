@@ -542,8 +542,8 @@ def corpus_fetch(name, mirror, cache_dir, url, sha256, no_verify, quiet):
               metavar="N", help="Reject texts shorter than N characters (--extract: drop spans).")
 @click.option("--screen/--no-screen", default=None,
               help="Decide first by the pair's word list where it leaves no doubt (english: "
-                   ">= 5 words, <= 65 % known: reject, reason known_words; >= 20 words, >= "
-                   "72.5 % known: keep) and score only the rest; those documents get "
+                   ">= 5 words, <= 60 % known: reject, reason known_words; >= 25 words, >= "
+                   "75 % known: keep) and score only the rest; those documents get "
                    "known_words and no KL scores. Default: on for a pair that stores its "
                    "thresholds (english, english-large) unless --max-mean-kl, "
                    "--max-ood-share or --extract is given; --no-screen scores every document.")
@@ -604,8 +604,8 @@ def filter_cmd(src, keep, reject, field, max_mean_kl, max_foreign_share, max_ood
                        _progress(progress, quiet))
     if screen and Screen.for_pair(pair) is None:
         click.echo("textkl: warning: no --screen thresholds were chosen for this pair; "
-                   "using the english pair's (keep at >= 72.5 % known words, reject at "
-                   "<= 65 %), which lose English with a pair that read one book", err=True)
+                   "using the english pair's (keep at >= 75 % known words, reject at "
+                   "<= 60 %), which lose English with a pair that read one book", err=True)
     summary = filter_jsonl(pair, src, keep, reject, field=field, rules=rules, extract=extract,
                            batch_size=batch_size, dtype=_dtype(precision, bf16, device),
                            progress=_progress(progress, quiet))

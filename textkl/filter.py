@@ -84,10 +84,10 @@ class Screen:
     stores them (``for_pair``).
     """
 
-    keep: float = 0.725  # share of known words at or above which a document is kept
-    reject: float = 0.65  # share at or below which it is rejected
+    keep: float = 0.75  # share of known words at or above which a document is kept
+    reject: float = 0.6  # share at or below which it is rejected
     min_words: int = 5  # fewer word tokens: always scored
-    keep_min_words: int = 20  # fewer word tokens: never kept by words (may be rejected)
+    keep_min_words: int = 25  # fewer word tokens: never kept by words (may be rejected)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.reject < self.keep <= 1.0:
