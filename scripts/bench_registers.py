@@ -247,7 +247,7 @@ def draw_items(units: list[str | None], length: str, n: int, rng: random.Random,
             got = got[: ends[-1]].rstrip()
         if verse or own_language(got, lang):
             out.add(got)
-    return sorted(out, key=lambda s: rng.random())
+    return sorted(sorted(out), key=lambda s: rng.random())  # a set's order varies by process
 
 
 def source_items(src: Source, n: dict, seed: int, manifest: dict) -> dict[str, list[str]]:
