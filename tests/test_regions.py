@@ -275,12 +275,18 @@ def test_damaged_weights_are_a_model_file_error(monkeypatch):
     import textkl.regions as regions
     from textkl.errors import ModelFileError
 
+    def not_an_array(*args, **kwargs):
+        raise ValueError("Cannot load file containing pickled data when allow_pickle=False")
+
     regions.ngram_weights.cache_clear()
-    monkeypatch.setattr(regions.np, "load", lambda *a, **k: np.full(2048, np.nan))
     try:
-        with pytest.raises(ModelFileError, match="damaged"):
-            regions.ngram_weights()
+        for load in (lambda *a, **k: np.full(2048, np.nan), lambda *a, **k: np.ones(512),
+                     not_an_array):
+            monkeypatch.setattr(regions.np, "load", load)
+            with pytest.raises(ModelFileError, match="missing or damaged"):
+                regions.ngram_weights()
     finally:
+        monkeypatch.undo()
         regions.ngram_weights.cache_clear()
 
 

@@ -282,10 +282,15 @@ def ngram_weights() -> np.ndarray:
     between pieces of one language is on the plain one's scale."""
     from importlib import resources
 
-    with (resources.files("textkl") / "data" / "ngram_weights.npy").open("rb") as f:
-        w = np.load(f, allow_pickle=False)
+    damaged = ModelFileError("textkl/data/ngram_weights.npy is missing or damaged; reinstall "
+                             "textkl, or set RegionConfig(ngram_weighting=0)")
+    try:
+        with (resources.files("textkl") / "data" / "ngram_weights.npy").open("rb") as f:
+            w = np.load(f, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise damaged from e
     if w.shape != (WEIGHTED_BUCKETS,) or not np.all(np.isfinite(w)) or w.min() < 0:
-        raise ModelFileError("textkl/data/ngram_weights.npy is damaged; reinstall textkl")
+        raise damaged
     return w.astype(np.float64)
 
 
@@ -895,7 +900,8 @@ class LocalPieces(NamedTuple):
     null: np.ndarray  # samples of the cost of merging text that belongs together
     book: np.ndarray | None  # pooled profile (F,) of the book-like spans, for the anchor
     book_chars: int  # characters in the book-like spans
-    book_ngrams: int  # unigrams and bigrams behind ``book`` (its rows sum to 1 squared)
+    book_ngrams: int  # unigrams and bigrams behind ``book`` (its squares, each divided by
+    # its column's squared ``profile_scale``, sum to 1)
 
 
 def _in_foreign(offsets: np.ndarray, spans: list[Span]) -> np.ndarray:
