@@ -3,20 +3,19 @@
 
 The region step compares whole pieces by the Hellinger distance between their character
 unigram and bigram profiles (``textkl.regions.span_profiles``, 2,048 hashed buckets).
-Unweighted, that distance separates genres of one language (a novel, a manual) about as well as it
-separates languages. This script measures, for every bucket, the variance of its value
-between languages and within a language (across the paragraphs of all of that language's
-sources, so genre counts as within), and stores their ratio
+Unweighted, that distance separates genres of one language (a novel, a manual) about as
+well as it separates languages. This script measures, for every bucket, the variance of its
+value between languages and within a language (across the paragraphs of all of that
+language's sources, so genre counts as within), and stores their ratio
 
     w = between / (within + median(within)),   rescaled so that sum(w * within) = sum(within)
 
 (1 for the buckets that no paragraph filled, such as the letters of other scripts: no
 evidence, so the plain distance) as ``textkl/data/ngram_weights.npy`` (float32, 2,048) with
 a record of every source in ``ngram_weights.json``. ``RegionConfig.ngram_weighting`` (a)
-blends it with the plain
-distance: bucket j counts ``(1 - a) + a * w[j]``; the rescaling keeps the distance between
-pieces of one language on the scale of the unweighted one, so the stop rule's settings keep
-their meaning.
+blends it with the plain distance: bucket j counts ``(1 - a) + a * w[j]``; the rescaling
+keeps the distance between pieces of one language on the scale of the unweighted one, so
+the stop rule's settings keep their meaning.
 
 Sources: the development sources of ``scripts/bench_regions.py`` only (never its test
 sources, nor anything kept for independent evaluation), and Debian's man pages in eleven

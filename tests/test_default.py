@@ -109,6 +109,18 @@ def test_demo_report_marks_the_english_passages(tmp_path):
     for s in spans:  # and the German lines are not
         if s["kind"] == "de":
             assert book_like[int(s["start"]) : int(s["end"])].mean() < 0.3, s
+    # the French narrative is one region, the German letter another, the code a third
+    label = np.zeros(len(text), dtype=int)
+    for s in segs:
+        label[s.start : s.end] = s.label
+
+    def region_of(kind: str) -> int:
+        (s,) = [s for s in spans if s["kind"] == kind]
+        return int(np.bincount(label[int(s["start"]) : int(s["end"])]).argmax())
+
+    french = {int(label[i]) for i in (100, 1300, 2500, 4500)}  # in four French paragraphs
+    assert len(french) == 1 and 0 not in french
+    assert len(french | {0, region_of("de"), region_of("code")}) == 4
     # the code is half English words to a pair that read manuals (moby-dick: none)
     moby = textkl.load("moby-dick")
     moby_like = np.zeros(len(text), dtype=bool)
