@@ -329,9 +329,10 @@ def prose_like(unit: str, strict: bool) -> bool:
             and sum(c.isdigit() for c in unit) <= 4)
 
 
-def source_units(src: Source, manifest: dict) -> list[str | None]:
+def source_units(src: Source, manifest: dict, foreign=foreign_to) -> list[str | None]:
     """The source's units in order; None marks a unit that failed the checks (a paragraph
-    never runs across it)."""
+    never runs across it). ``foreign(unit, lang)``: whether a unit is in another language
+    than its source's (default ``foreign_to``, for the languages of ``STOPWORDS``)."""
     if src.kind == "corpus":
         raw = [book_units((corpora_dir() / f"{src.where}.txt").read_text("utf-8"), src.verse)]
     else:
@@ -343,7 +344,7 @@ def source_units(src: Source, manifest: dict) -> list[str | None]:
     out: list[str | None] = []
     for units in raw:
         for u in units:
-            ok = (prose_like(u, src.kind == "corpus") and not foreign_to(u, src.lang)
+            ok = (prose_like(u, src.kind == "corpus") and not foreign(u, src.lang)
                   and (src.verse or len(u) >= 25))
             out.append(u if ok else None)
         out.append(None)  # never join two files

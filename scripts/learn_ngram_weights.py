@@ -34,7 +34,6 @@ import argparse
 import hashlib
 import json
 import random
-import re
 import sys
 from pathlib import Path
 
@@ -57,17 +56,13 @@ def extra_source(lang: str, manifest: dict) -> tuple[br.Source, list[str | None]
     (translated man pages keep some paragraphs in English)."""
     src = br.Source(lang, f"manpages-{lang}", "dev", "technical", "roff", f"manpages-{lang}",
                     br.MAN)
-    root = br.fetch(src.where, False, manifest)
-    paths = sorted(p for p in root.rglob("*") if p.is_file()
-                   and re.search(src.files, "/" + str(p.relative_to(root))))
-    paths = paths[:: -(-len(paths) // br.MAX_FILES)]
-    units: list[str | None] = []
-    for path in paths:
-        for u in br._file_units(path, "roff"):
-            ok = len(u) >= 25 and br.prose_like(u, False) and br.language_hits(u, "en")[0] < 2
-            units.append(u if ok else None)
-        units.append(None)
-    return src, units
+    return src, br.source_units(src, manifest, foreign=_english)
+
+
+def _english(unit: str, lang: str) -> bool:
+    """At least two English function words (``bench_regions.STOPWORDS`` has none of the
+    extra languages' own)."""
+    return br.language_hits(unit, "en")[0] >= 2
 
 
 def draw_extra(units: list[str | None], rng: random.Random, lo: int, hi: int) -> str:

@@ -294,12 +294,14 @@ def ngram_weights() -> np.ndarray:
     return w.astype(np.float64)
 
 
-def profile_scale(cfg: RegionConfig) -> np.ndarray | None:
+def profile_scale(cfg: RegionConfig, weights: np.ndarray | None = None) -> np.ndarray | None:
     """float64 (F,): what each profile column is multiplied by, so that squared Euclidean
     distances count bucket j ``(1 - a) + a * w[j]`` times (``a = cfg.ngram_weighting``, w
-    from ``ngram_weights``); None for the plain distance (a = 0)."""
+    ``weights`` or by default ``ngram_weights()``); None for the plain distance (a = 0)."""
     a = cfg.ngram_weighting
-    return np.sqrt((1.0 - a) + a * ngram_weights()) if a else None
+    if not a:
+        return None
+    return np.sqrt((1.0 - a) + a * (ngram_weights() if weights is None else weights))
 
 
 def _profile_matrix(cp: np.ndarray, lens: np.ndarray, buckets: int, sparse: bool

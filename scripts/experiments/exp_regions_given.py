@@ -70,9 +70,7 @@ def group_doc(doc: br.Doc, seed: int, weighting: float | None = None,
         return None
     cfg = RegionConfig(seed=seed) if weighting is None \
         else RegionConfig(seed=seed, ngram_weighting=weighting)
-    scale = profile_scale(cfg)
-    if weights is not None and cfg.ngram_weighting:
-        scale = np.sqrt((1.0 - cfg.ngram_weighting) + cfg.ngram_weighting * weights)
+    scale = profile_scale(cfg, weights)
     spans = [Span(s, e, True) for s, e, _ in paras]
     truth = [lang for _, _, lang in paras]
     k = len(set(truth))
