@@ -60,6 +60,7 @@ bench-cpu: $(VENV)/.dev
 	  --model $(PAIRS)/english-large.pt --model $(PAIRS)/moby-dick.pt
 	$(BIN)/python scripts/bench_pipeline.py --repeat 3
 	$(BIN)/python scripts/bench_filter.py --threads 2
+	$(BIN)/python scripts/bench_filter_scaling.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache demo.html

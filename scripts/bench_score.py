@@ -6,6 +6,11 @@ Prints a Markdown table and writes runs/bench_score/results.json.
     python scripts/bench_score.py --model a.pt --model b.pt --lingua-all-chars 100000
     python scripts/bench_score.py --stream-mb 100       # + bounded-memory streaming run
     python scripts/bench_score.py --repeat 5            # 5 interleaved rounds, medians
+    python scripts/bench_score.py --repeat 9 --lingua-all-chars 0   # the ratio alone
+
+"x lingua EN+FR": the median over rounds of each round's rate over lingua EN+FR's in that
+round. A precision with no kernel on this machine (bfloat16 on a CPU without AVX-512-BF16
+or AMX) is not timed again: it would run as float32.
 """
 
 from __future__ import annotations
@@ -143,7 +148,7 @@ def main() -> None:
     ap.add_argument("--model", action="append", help="checkpoint(s); default: embedded pair")
     ap.add_argument("--chars", type=int, default=1_000_000)
     ap.add_argument("--lingua-all-chars", type=int, default=200_000,
-                    help="text for lingua with all languages (it is slow)")
+                    help="text for lingua with all languages (it is slow; 0: skip it)")
     ap.add_argument("--batch-size", type=int, action="append", default=None)
     ap.add_argument("--stream-mb", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=1,
@@ -163,6 +168,7 @@ def main() -> None:
     # every measurement is a closure; with --repeat N they run in N interleaved rounds, so
     # a machine whose speed drifts affects every row alike; rows report the median
     jobs: list[tuple[dict, object]] = []
+    fallbacks: set[str] = set()
     for path in args.model or [None]:
         pair = textkl.load(path)
         cfg = pair.config
@@ -170,18 +176,22 @@ def main() -> None:
         fpc = flops_per_char(cfg, pair.score_config.stride + pair.score_config.warmup)
         for device in devices:
             for dtype in (torch.float32, torch.bfloat16):
+                runs_as = supported_dtype(pair.model, dtype, torch.device(device))
+                if runs_as != dtype:  # no such kernel here: the float32 rows already run it
+                    fallbacks.add(f"{device} {str(dtype).removeprefix('torch.')}")
+                    continue
                 for bs in args.batch_size or [None]:
-                    runs_as = supported_dtype(pair.model, dtype, torch.device(device))
-                    peak = peaks[f"{device}_{'bf16' if runs_as == torch.bfloat16 else 'fp32'}"]
+                    peak = peaks[f"{device}_{'bf16' if dtype == torch.bfloat16 else 'fp32'}"]
                     row = {"tool": f"textkl {name} {cfg.arch} d={cfg.d_model}",
                            "params/model": count_params(pair.model), "device": device,
-                           "dtype": str(dtype).split(".")[-1] + (
-                               "" if runs_as == dtype else " (fp32 fallback)"),
+                           "dtype": str(dtype).split(".")[-1],
                            "batch": bs or pair.score_config.batch_size,
                            "MFLOP/char": fpc / 1e6, "chars": len(text), "_fpc": fpc,
                            "_peak": peak, "_ref": name}  # KL compared with CPU float32
                     jobs.append((row, partial(time_score, pair, text, dtype, bs, device)))
     for restricted, n in ((True, len(text)), (False, args.lingua_all_chars)):
+        if n <= 0:
+            continue
         row = {"tool": f"lingua {'EN+FR' if restricted else 'all languages'}",
                "device": "cpu", "chars": n}
         jobs.append((row, partial(lingua_rate, text[:n], restricted)))
@@ -199,10 +209,14 @@ def main() -> None:
                 row["KL rel. diff vs fp32"] = float(np.nanmean(np.abs(r["kl"] - ref))
                                                     / np.nanmean(ref))
         print(f"round {rnd + 1}/{args.repeat} done", file=sys.stderr)
+    # each round's rate over lingua EN+FR's in the same round, then the median: steadier
+    # than a ratio of medians on a machine whose speed drifts
+    lingua = next(i for i, (row, _) in enumerate(jobs) if row["tool"] == "lingua EN+FR")
     rows = []
     for i, (row, _) in enumerate(jobs):
         v = samples[i]
         row["chars/s"] = float(np.median(v))
+        row["x lingua EN+FR"] = float(np.median(np.divide(v, samples[lingua])))
         row["chars/s samples"] = [round(x) for x in v]
         if len(v) > 1:
             row["chars/s range"] = f"{min(v):,.0f}-{max(v):,.0f}"
@@ -215,11 +229,15 @@ def main() -> None:
     stream = stream_run(args.model[0] if args.model else None, args.stream_mb) \
         if args.stream_mb else None
     cols = ["tool", "params/model", "device", "dtype", "batch", "chars/s", "chars/s range",
+            "x lingua EN+FR",
             "MFLOP/char", "matmul peak %", "recurrence %", "head+stats %", "KL rel. diff vs fp32",
             "chars"]
     print(f"CPU: {info['cpu']['model']}, flags: {' '.join(info['cpu']['flags']) or '-'}; "
           f"{info['threads']} torch threads")
     print(table(rows, cols))
+    if fallbacks:
+        print(f"no kernel for {', '.join(sorted(fallbacks))} on this machine (it would run "
+              "as float32: the float32 rows)")
     print("matmul peaks (GFLOP/s): " + ", ".join(f"{k} {v / 1e9:,.0f}" for k, v in peaks.items()))
     if stream:
         print(f"streaming {stream['mb']} MB: {stream['chars_per_s']:,.0f} chars/s, "
@@ -227,6 +245,7 @@ def main() -> None:
     print(f"peak RSS of this process: {peak_rss_mb():,.0f} MB")
     path = write_results("bench_score", {"machine": info, "matmul_peak_flops": peaks,
                                          "rows": rows, "stream": stream,
+                                         "fallbacks": sorted(fallbacks),
                                          "peak_rss_mb": peak_rss_mb()})
     print(f"wrote {path}")
 
