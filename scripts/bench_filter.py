@@ -164,22 +164,25 @@ def run_per_doc(pair, docs: list[dict]) -> dict:
             "batched_chars_per_s": chars / many, "speedup": one / many}
 
 
-def run_lingua(docs: list[dict]) -> dict:
+def run_lingua(docs: list[dict], sets: tuple[str, ...] = ("en_fr", "all")) -> dict:
     """lingua on the same documents, as a corpus cleaner would call it: one language per
     document ("keep" = English), one document at a time and in parallel (lingua's own
-    threads), restricted to English and French and with all its languages. Restricted to
-    two it calls every German or Latin document one of the two, so only its speed compares;
-    with all languages its decisions are scored like textkl's."""
+    threads), restricted to English and French (``en_fr``) and with all its languages
+    (``all``). Restricted to two it calls every German or Latin document one of the two, so
+    only its speed compares; with all languages its decisions are scored like textkl's."""
     from lingua import Language, LanguageDetectorBuilder
 
     texts = [d["text"] for d in docs]
     chars = sum(map(len, texts))
     english = np.array([d["lang"] in ENGLISH for d in docs])
     out = {"docs": len(texts), "chars": chars}
-    for name, builder in (
-            ("en_fr", LanguageDetectorBuilder.from_languages(Language.ENGLISH, Language.FRENCH)),
-            ("all", LanguageDetectorBuilder.from_all_languages().with_preloaded_language_models())):
-        det = builder.build()
+    builders = {
+        "en_fr": lambda: LanguageDetectorBuilder.from_languages(Language.ENGLISH,
+                                                                Language.FRENCH),
+        "all": lambda: LanguageDetectorBuilder.from_all_languages()
+        .with_preloaded_language_models()}
+    for name in sets:
+        det = builders[name]().build()
         det.detect_language_of(texts[0])  # load its models
         t0 = time.perf_counter()
         langs = [det.detect_language_of(t) for t in texts]

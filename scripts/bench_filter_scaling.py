@@ -29,11 +29,16 @@ import json
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_filter import make_docs, run_datatrove, run_single, write_jsonl  # noqa: E402
+from bench_filter import (  # noqa: E402
+    make_docs,
+    run_datatrove,
+    run_lingua,
+    run_single,
+    write_jsonl,
+)
 from common import ROOT, machine, table, write_results  # noqa: E402
 
 OUT = ROOT / "runs" / "bench_filter_scaling"
@@ -47,21 +52,6 @@ def filter_step_seconds(logs: Path) -> list[float]:
         out += [s["time_stats"]["total"] for s in steps
                 if "textkl" in s.get("name", "") and "time_stats" in s]
     return out
-
-
-def lingua_rates(texts: list[str]) -> dict:
-    from lingua import Language, LanguageDetectorBuilder
-
-    det = LanguageDetectorBuilder.from_languages(Language.ENGLISH, Language.FRENCH).build()
-    det.detect_language_of(texts[0])  # loads the models
-    chars = sum(map(len, texts))
-    t0 = time.perf_counter()
-    for t in texts:
-        det.detect_language_of(t)
-    one = chars / (time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    det.detect_languages_in_parallel_of(texts)
-    return {"one_at_a_time": one, "parallel": chars / (time.perf_counter() - t0)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,11 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     dt["steady_chars_per_s"] = chars / max(steps) if steps else None
     rows.append({"run": f"datatrove, {args.workers} workers x 1 thread (wall)", **dt})
     if not args.no_lingua:
-        lg = lingua_rates([d["text"] for d in docs])
+        lg = run_lingua(docs, sets=("en_fr",))["en_fr"]
         rows += [{"run": "lingua EN+FR, one document at a time",
-                  "chars_per_s": lg["one_at_a_time"]},
+                  "chars_per_s": lg["chars_per_s"]},
                  {"run": "lingua EN+FR, `detect_languages_in_parallel_of`",
-                  "chars_per_s": lg["parallel"]}]
+                  "chars_per_s": lg["parallel_chars_per_s"]}]
     one = rows[0]["chars_per_s"]
     for row in rows:
         row["vs_one_thread"] = row["chars_per_s"] / one
