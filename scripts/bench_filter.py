@@ -384,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gpu-rate", type=float, default=None,
                     help="chars/s of one GPU measured elsewhere, for the projection")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="auto",
+    ap.add_argument("--precision", choices=["fp32", "bf16", "int8", "auto"], default="auto",
                     help="the single process's matmul precision (default auto, as `textkl "
                          "filter`: bfloat16 on a CPU with AMX, float32 elsewhere)")
     args = ap.parse_args(argv)

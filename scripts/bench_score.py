@@ -10,7 +10,8 @@ Prints a Markdown table and writes runs/bench_score/results.json.
 
 "x lingua EN+FR": the median over rounds of each round's rate over lingua EN+FR's in that
 round. A precision with no kernel on this machine (bfloat16 on a CPU without AVX-512-BF16
-or AMX) is not timed again: it would run as float32.
+or AMX, int8 on a GPU) is not timed again: it would run as float32. int8 rows
+(``--precision int8``: torch's dynamic quantisation) have no matmul peak to compare with.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from common import (  # noqa: E402
 import textkl  # noqa: E402
 from textkl import model as model_module  # noqa: E402
 from textkl.model import count_params, flops_per_char  # noqa: E402
-from textkl.score import supported_dtype  # noqa: E402
+from textkl.score import _lstm_supports, supported_dtype  # noqa: E402
 
 
 def mixed_text(n_chars: int, seed: int = 0) -> str:
@@ -159,8 +160,9 @@ def main() -> None:
         args.chars, args.lingua_all_chars = 100_000, 20_000
     text = mixed_text(args.chars)
     info = machine()
-    peaks = {"cpu_fp32": matmul_peak(torch.float32, "cpu"),
-             "cpu_bf16": matmul_peak(torch.bfloat16, "cpu")}
+    peaks = {"cpu_fp32": matmul_peak(torch.float32, "cpu")}
+    if _lstm_supports("cpu", torch.bfloat16):  # elsewhere bfloat16 is emulated: minutes
+        peaks["cpu_bf16"] = matmul_peak(torch.bfloat16, "cpu")
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     if "cuda" in devices:
         peaks["cuda_fp32"] = matmul_peak(torch.float32, "cuda", 8192)
@@ -175,13 +177,14 @@ def main() -> None:
         name = f"{Path(path).parent.name}/{Path(path).stem}" if path else "default"
         fpc = flops_per_char(cfg, pair.score_config.stride + pair.score_config.warmup)
         for device in devices:
-            for dtype in (torch.float32, torch.bfloat16):
+            for dtype in (torch.float32, torch.bfloat16, torch.qint8):
                 runs_as = supported_dtype(pair.model, dtype, torch.device(device))
                 if runs_as != dtype:  # no such kernel here: the float32 rows already run it
                     fallbacks.add(f"{device} {str(dtype).removeprefix('torch.')}")
                     continue
                 for bs in args.batch_size or [None]:
-                    peak = peaks[f"{device}_{'bf16' if dtype == torch.bfloat16 else 'fp32'}"]
+                    peak = (None if dtype == torch.qint8  # no int8 peak measured
+                            else peaks[f"{device}_{'bf16' if dtype == torch.bfloat16 else 'fp32'}"])
                     row = {"tool": f"textkl {name} {cfg.arch} d={cfg.d_model}",
                            "params/model": count_params(pair.model), "device": device,
                            "dtype": str(dtype).split(".")[-1],
@@ -220,7 +223,7 @@ def main() -> None:
         row["chars/s samples"] = [round(x) for x in v]
         if len(v) > 1:
             row["chars/s range"] = f"{min(v):,.0f}-{max(v):,.0f}"
-        if "_fpc" in row:
+        if row.get("_peak"):
             row["matmul peak %"] = 100 * row["_fpc"] * row["chars/s"] / row["_peak"]
         for key in ("recurrence %", "head+stats %"):
             if "_" + key in row:

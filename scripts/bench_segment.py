@@ -342,7 +342,7 @@ def main(argv: list[str] | None = None) -> dict:
                     help="override a finder or RegionConfig field, e.g. --set level=0.6")
     ap.add_argument("--para-chars", default="300,700",
                     help="six_languages: paragraph length range in characters")
-    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"],
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "int8", "auto"],
                     help="the scorer's matmul precision (default fp32, the reference; the "
                          "command line's default is auto: bfloat16 on a CPU with AMX)")
     args = ap.parse_args(argv)

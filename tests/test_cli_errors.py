@@ -237,8 +237,9 @@ def test_precision_auto_is_bf16_only_on_a_cpu_with_amx(monkeypatch):
     assert score_mod.precision_dtype("auto", gpu) == torch.float32  # not measured on GPUs
     assert score_mod.precision_dtype("fp32", cpu) == torch.float32
     assert score_mod.precision_dtype("bf16", gpu) == torch.bfloat16
+    assert score_mod.precision_dtype("int8", cpu) == torch.qint8
     with pytest.raises(SettingError, match="precision"):
-        score_mod.precision_dtype("int8", cpu)
+        score_mod.precision_dtype("fp16", cpu)
 
 
 def test_cli_precision_auto_scores(tmp_path):

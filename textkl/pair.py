@@ -94,8 +94,9 @@ class Pair:
             text: any ``str``; ``len(result) == len(text)``.
             batch_size: windows per forward pass (default: the pair's score config).
             features: also pool hidden states per block (what the regions cluster on).
-            dtype: autocast dtype of the models' matmuls (None: float32). bfloat16 falls
-                back to float32, with a notice, where the LSTM kernel cannot run it.
+            dtype: autocast dtype of the models' matmuls (None: float32), or
+                ``torch.qint8`` for the int8 twin (``textkl.quantize``). bfloat16 and int8
+                fall back to float32, with a notice, where they cannot run.
             progress: a progress bar on stderr.
         """
         if not isinstance(text, str):
@@ -112,7 +113,8 @@ class Pair:
     def score_many(self, texts: Sequence[str], *, batch_size: int | None = None,
                    dtype: torch.dtype | None = None) -> list[Scores]:
         """Score several documents, sharing forward passes (``textkl.score.score_many``);
-        each gets the scores ``score`` would give it alone."""
+        each gets the scores ``score`` would give it alone (not quite under int8, whose
+        inputs are scaled over the batch)."""
         return score_many(self.model, self.vocab, texts, self._cfg(batch_size), self.device,
                           dtype=dtype or torch.float32)
 

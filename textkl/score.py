@@ -247,16 +247,24 @@ def supported_dtype(model, dtype: torch.dtype, device: torch.device) -> torch.dt
     Reduced precision changes the scores only within rounding (see ``tests/test_score.py``
     for the tolerance); falling back gives exactly the float32 scores.
     """
-    if dtype == torch.float32 or model.cfg.arch != "lstm" or _lstm_supports(device.type, dtype):
+    if dtype == torch.qint8:
+        from .quantize import int8_supported
+
+        if int8_supported(model, device):
+            return dtype
+        why = f"int8 is not supported for this {model.cfg.arch} pair on a {device.type.upper()}"
+    elif dtype == torch.float32 or model.cfg.arch != "lstm" or _lstm_supports(device.type, dtype):
         return dtype
+    else:
+        why = (f"{str(dtype).removeprefix('torch.')} is not supported by this "
+               f"{device.type.upper()}'s LSTM kernel")
     if not getattr(supported_dtype, "warned", False):
         supported_dtype.warned = True  # type: ignore[attr-defined]
-        _LOG.warning("%s is not supported by this %s's LSTM kernel; scoring in float32",
-                     str(dtype).removeprefix("torch."), device.type.upper())
+        _LOG.warning("%s; scoring in float32", why)
     return torch.float32
 
 
-PRECISIONS = ("fp32", "bf16", "auto")
+PRECISIONS = ("fp32", "bf16", "int8", "auto")
 
 
 @functools.cache
@@ -285,19 +293,21 @@ def check_precision(precision: str) -> str:
 
 
 def precision_dtype(precision: str, device: torch.device) -> torch.dtype:
-    """``--precision`` -> the scorer's autocast dtype.
+    """``--precision`` -> the scorer's dtype: float32, bfloat16 (autocast of the matmuls)
+    or ``torch.qint8`` (the pair's int8 twin, ``textkl.quantize``).
 
     ``auto`` is bfloat16 only where it was measured faster: a CPU with AMX (1.4 times
     float32's chars/s, KL within about 1 %). Elsewhere it is float32: CPUs without
     AVX-512-BF16 or AMX have no bfloat16 LSTM kernel, and torch's dynamic int8 LSTM ran
     at 0.67-0.99 times float32's speed on an AVX2 CPU
-    (``scripts/experiments/exp_int8_lstm.py``); GPUs are not measured yet.
+    (``scripts/experiments/exp_int8_lstm.py``) and moves the KL by about a tenth; GPUs
+    are not measured yet.
     """
     check_precision(precision)
     if precision == "auto":
         fast = device.type == "cpu" and "amx_bf16" in _cpu_flags()
         return torch.bfloat16 if fast else torch.float32
-    return torch.bfloat16 if precision == "bf16" else torch.float32
+    return {"bf16": torch.bfloat16, "int8": torch.qint8}.get(precision, torch.float32)
 
 
 def score_windows(model, x: torch.Tensor, y: torch.Tensor, time_block: int = 64,
@@ -313,7 +323,8 @@ def score_windows(model, x: torch.Tensor, y: torch.Tensor, time_block: int = 64,
         model: a stacked model (``textkl.model``).
         x: int64 (B, T) input ids; ``y``: int64 (B, T) the ids they predict.
         time_block: LSTM steps per block (bounds the memory of the hidden states).
-        dtype: autocast dtype of the matmuls (float32: no autocast).
+        dtype: autocast dtype of the matmuls (float32: no autocast; ``torch.qint8``: the
+            int8 twin).
         features: also return the last hidden states.
         hidden: storage the model may write them into (``window_stats``); the returned
             array is then a view of it, valid until the storage is used again.
@@ -322,8 +333,13 @@ def score_windows(model, x: torch.Tensor, y: torch.Tensor, time_block: int = 64,
         kl, nll, entropy: float32 (B, T); hidden: float32 (M, B, T, H) or None.
     """
     dtype = supported_dtype(model, dtype, x.device)
-    with torch.autocast(x.device.type, dtype=dtype, enabled=dtype != torch.float32):
-        stats, hid = model.window_stats(x, y, time_block, features, hidden)
+    if dtype == torch.qint8:
+        from .quantize import int8_twin
+
+        stats, hid = int8_twin(model).window_stats(x, y, time_block, features, hidden)
+    else:
+        with torch.autocast(x.device.type, dtype=dtype, enabled=dtype != torch.float32):
+            stats, hid = model.window_stats(x, y, time_block, features, hidden)
     kl, nll, ent = stats.float().cpu().numpy()
     return kl, nll, ent, hid.float().cpu().numpy() if hid is not None else None
 

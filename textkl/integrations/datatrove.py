@@ -44,7 +44,7 @@ class TextklFilter(BaseFilter):
         batch_size: documents scored together (their windows share forward passes).
         score_batch_size: windows per forward pass (default: the model's).
         device: ``cpu``, ``cuda`` or ``auto``.
-        precision: ``fp32``, ``bf16`` or ``auto`` (as ``textkl filter --precision``:
+        precision: ``fp32``, ``bf16``, ``int8`` or ``auto`` (as ``textkl filter --precision``:
             bfloat16 on a CPU with AMX, float32 elsewhere).
         threads: torch CPU threads per task (None leaves torch's default).
         prefix: prefix of the metadata keys.

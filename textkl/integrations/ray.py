@@ -39,7 +39,7 @@ class TextklScorer:
             ``known_words``): ``"auto"`` (as ``textkl filter``: the pair's own screen where
             its file stores one and no KL rule is set), True or False.
         device: ``cpu``, ``cuda`` or ``auto``.
-        precision: ``fp32``, ``bf16`` or ``auto`` (as ``textkl filter --precision``:
+        precision: ``fp32``, ``bf16``, ``int8`` or ``auto`` (as ``textkl filter --precision``:
             bfloat16 on a CPU with AMX, float32 elsewhere).
         threads: torch CPU threads per actor (keep actors x threads <= cores).
         score_batch_size: windows per forward pass (default: the model's).
