@@ -77,6 +77,19 @@ def test_int8_scores_follow_float32_on_the_demo():
     assert int8_twin(pair.model) is int8_twin(pair.model)  # built once per model
 
 
+def test_the_twin_follows_the_weights():
+    model = build_model(ModelConfig(vocab_size=11, d_model=16, d_embed=4)).eval()
+    first = int8_twin(model)
+    x = torch.randint(0, 11, (2, 20))
+    y = torch.roll(x, -1, 1)
+    before = score_windows(model, x, y, dtype=torch.qint8)[0]
+    with torch.no_grad():
+        model.head_w.mul_(4)  # as an optimiser step would: in place
+    assert int8_twin(model) is not first
+    after = score_windows(model, x, y, dtype=torch.qint8)[0]
+    assert np.abs(after - before).mean() > 0.5 * np.abs(before).mean()
+
+
 def test_int8_falls_back_to_float32_where_there_is_no_twin(caplog, monkeypatch):
     from textkl import score as score_mod
 

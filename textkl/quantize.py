@@ -1,9 +1,11 @@
 """An int8 twin of a stacked LSTM pair, for ``--precision int8`` on a CPU.
 
 torch's dynamic quantisation (``torch.ao``): each model's LSTM layers and output layer
-keep int8 weights, quantised per output channel, and quantise their inputs at every step;
-the embeddings and the statistics stay float32. The twin scores through the float model's
-own ``window_stats``, so blocks, threads and statistics are the same code.
+keep int8 weights, quantised per output channel, and quantise their inputs at every step,
+with a scale taken over the whole batch (so a text's scores depend a little on the texts
+scored with it); the embeddings and the statistics stay float32. The twin scores
+through the float model's own ``window_stats``, so blocks, threads and statistics are the
+same code.
 
 Measured on an AMD EPYC with AVX2 (``scripts/bench_score.py``, docs/benchmarks.md): slower
 than float32 there, and the per-step quantisation of the hidden state moves the KL by
@@ -21,7 +23,8 @@ from torch import nn
 
 from .model import StackedLSTM
 
-_TWINS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # float model -> twin
+# float model -> (its parameters' version counters when the twin was built, the twin)
+_TWINS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def int8_supported(model, device: torch.device) -> bool:
@@ -32,15 +35,13 @@ def int8_supported(model, device: torch.device) -> bool:
 
 
 def int8_twin(model: StackedLSTM) -> Int8LSTM:
-    """The int8 twin of ``model``, built once per model object and kept while it lives.
-
-    A model whose weights change after this call (training) keeps its old twin: build
-    the twin of a trained model only.
-    """
-    twin = _TWINS.get(model)
-    if twin is None:
-        twin = _TWINS[model] = Int8LSTM(model)
-    return twin
+    """The int8 twin of ``model``, kept while the model lives and rebuilt when its weights
+    change in place (an optimiser step or a load bumps each tensor's version counter)."""
+    stamp = tuple(p._version for p in model.parameters())
+    kept = _TWINS.get(model)
+    if kept is None or kept[0] != stamp:
+        kept = _TWINS[model] = (stamp, Int8LSTM(model))
+    return kept[1]
 
 
 def _quantised(module: nn.Module) -> nn.Module:
