@@ -373,6 +373,8 @@ def print_tables(res: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from textkl.score import PRECISIONS
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     ap.add_argument("--model", default=None, help="model file (default: the embedded pair)")
     ap.add_argument("--docs", type=int, default=10_000)
@@ -384,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gpu-rate", type=float, default=None,
                     help="chars/s of one GPU measured elsewhere, for the projection")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--precision", choices=["fp32", "bf16", "int8", "auto"], default="auto",
+    ap.add_argument("--precision", choices=PRECISIONS, default="auto",
                     help="the single process's matmul precision (default auto, as `textkl "
                          "filter`: bfloat16 on a CPU with AMX, float32 elsewhere)")
     args = ap.parse_args(argv)

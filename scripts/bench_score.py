@@ -41,7 +41,7 @@ from common import (  # noqa: E402
 import textkl  # noqa: E402
 from textkl import model as model_module  # noqa: E402
 from textkl.model import count_params, flops_per_char  # noqa: E402
-from textkl.score import _lstm_supports, supported_dtype  # noqa: E402
+from textkl.score import supported_dtype  # noqa: E402
 
 
 def mixed_text(n_chars: int, seed: int = 0) -> str:
@@ -160,13 +160,7 @@ def main() -> None:
         args.chars, args.lingua_all_chars = 100_000, 20_000
     text = mixed_text(args.chars)
     info = machine()
-    peaks = {"cpu_fp32": matmul_peak(torch.float32, "cpu")}
-    if _lstm_supports("cpu", torch.bfloat16):  # elsewhere bfloat16 is emulated: minutes
-        peaks["cpu_bf16"] = matmul_peak(torch.bfloat16, "cpu")
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    if "cuda" in devices:
-        peaks["cuda_fp32"] = matmul_peak(torch.float32, "cuda", 8192)
-        peaks["cuda_bf16"] = matmul_peak(torch.bfloat16, "cuda", 8192)
     # every measurement is a closure; with --repeat N they run in N interleaved rounds, so
     # a machine whose speed drifts affects every row alike; rows report the median
     jobs: list[tuple[dict, object]] = []
@@ -182,9 +176,9 @@ def main() -> None:
                 if runs_as != dtype:  # no such kernel here: the float32 rows already run it
                     fallbacks.add(f"{device} {str(dtype).removeprefix('torch.')}")
                     continue
+                peak = (None if dtype == torch.qint8  # no int8 peak measured
+                        else f"{device}_{'bf16' if dtype == torch.bfloat16 else 'fp32'}")
                 for bs in args.batch_size or [None]:
-                    peak = (None if dtype == torch.qint8  # no int8 peak measured
-                            else peaks[f"{device}_{'bf16' if dtype == torch.bfloat16 else 'fp32'}"])
                     row = {"tool": f"textkl {name} {cfg.arch} d={cfg.d_model}",
                            "params/model": count_params(pair.model), "device": device,
                            "dtype": str(dtype).split(".")[-1],
@@ -192,6 +186,12 @@ def main() -> None:
                            "MFLOP/char": fpc / 1e6, "chars": len(text), "_fpc": fpc,
                            "_peak": peak, "_ref": name}  # KL compared with CPU float32
                     jobs.append((row, partial(time_score, pair, text, dtype, bs, device)))
+    # the matmul peak of each device and dtype that a row runs in (and the CPU's float32
+    # peak): not of a dtype the machine only emulates, which takes minutes to measure
+    keys = {"cpu_fp32"} | {row["_peak"] for row, _ in jobs if row["_peak"]}
+    peaks = {key: matmul_peak(torch.bfloat16 if key.endswith("bf16") else torch.float32,
+                              key.split("_")[0], 2048 if key.startswith("cpu") else 8192)
+             for key in sorted(keys)}
     for restricted, n in ((True, len(text)), (False, args.lingua_all_chars)):
         if n <= 0:
             continue
@@ -224,7 +224,7 @@ def main() -> None:
         if len(v) > 1:
             row["chars/s range"] = f"{min(v):,.0f}-{max(v):,.0f}"
         if row.get("_peak"):
-            row["matmul peak %"] = 100 * row["_fpc"] * row["chars/s"] / row["_peak"]
+            row["matmul peak %"] = 100 * row["_fpc"] * row["chars/s"] / peaks[row["_peak"]]
         for key in ("recurrence %", "head+stats %"):
             if "_" + key in row:
                 row[key] = float(np.median(row["_" + key]))

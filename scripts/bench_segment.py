@@ -330,6 +330,8 @@ def run_six(pair, det_all, n_docs: int, per_lang: int, seed: int, kw,
 
 
 def main(argv: list[str] | None = None) -> dict:
+    from textkl.score import PRECISIONS
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None, help="checkpoint (default: the embedded pair)")
     ap.add_argument("--quick", action="store_true", help="fewer and smaller documents")
@@ -342,7 +344,7 @@ def main(argv: list[str] | None = None) -> dict:
                     help="override a finder or RegionConfig field, e.g. --set level=0.6")
     ap.add_argument("--para-chars", default="300,700",
                     help="six_languages: paragraph length range in characters")
-    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "int8", "auto"],
+    ap.add_argument("--precision", default="fp32", choices=PRECISIONS,
                     help="the scorer's matmul precision (default fp32, the reference; the "
                          "command line's default is auto: bfloat16 on a CPU with AMX)")
     args = ap.parse_args(argv)

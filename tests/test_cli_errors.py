@@ -242,6 +242,15 @@ def test_precision_auto_is_bf16_only_on_a_cpu_with_amx(monkeypatch):
         score_mod.precision_dtype("fp16", cpu)
 
 
+def test_cli_offers_every_precision():
+    """The option lists its choices itself (importing torch would slow ``--help``): the
+    same as the scorer's."""
+    from textkl import score as score_mod
+
+    option = next(p for p in cli.commands["score"].params if p.name == "precision")
+    assert sorted(option.type.choices) == sorted(score_mod.PRECISIONS)
+
+
 def test_cli_precision_auto_scores(tmp_path):
     outs = {}
     for precision in ("fp32", "auto"):

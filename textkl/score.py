@@ -298,10 +298,9 @@ def precision_dtype(precision: str, device: torch.device) -> torch.dtype:
 
     ``auto`` is bfloat16 only where it was measured faster: a CPU with AMX (1.4 times
     float32's chars/s, KL within about 1 %). Elsewhere it is float32: CPUs without
-    AVX-512-BF16 or AMX have no bfloat16 LSTM kernel, and torch's dynamic int8 LSTM ran
-    at 0.67-0.99 times float32's speed on an AVX2 CPU
-    (``scripts/experiments/exp_int8_lstm.py``) and moves the KL by about a tenth; GPUs
-    are not measured yet.
+    AVX-512-BF16 or AMX have no bfloat16 LSTM kernel, and int8 scored at 0.88-0.91 times
+    float32's speed on an AVX2 CPU, moving the KL by about a tenth and the phrase F1 by
+    more than 0.005 (docs/benchmarks.md); GPUs are not measured yet.
     """
     check_precision(precision)
     if precision == "auto":
