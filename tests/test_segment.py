@@ -145,6 +145,23 @@ def test_decode_labels_whole_words_and_prefers_sentence_starts():
         (0, len(text), False)]
 
 
+def test_decode_unit_clip_keeps_the_switch_at_the_sentence_start():
+    text = "One two three four five zzyzx. Un deux trois quatre cinq six sept huit."
+    z, a = text.index("zzyzx"), text.index("Un")
+    pct = np.full(len(text), 0.4)
+    pct[a:] = 0.95  # the foreign sentence
+    pct[z : z + 6] = 1.0  # one odd word just before it: 6 x 0.4 = 2.4 of evidence
+    cfg = DecodeConfig(level=0.6, switch_word=3.0, switch_sentence=1.0)
+    # a switch one word early costs 3 - 1 = 2 more and gains 2.4: the odd word goes foreign
+    assert DecodeFinder(cfg).decode(text, pct) == [(0, z, False), (z, len(text), True)]
+    # no word may bring more than 1.5: the switch stays where the sentence starts
+    clipped = DecodeFinder(replace(cfg, unit_clip=1.5))
+    assert clipped.decode(text, pct) == [(0, a, False), (a, len(text), True)]
+    # the clip bounds a word's evidence for "foreign" only: many words still add up
+    pct[:] = 0.95
+    assert clipped.decode(text, pct) == [(0, len(text), True)]
+
+
 @given(st.text(alphabet=st.one_of(st.characters(), st.sampled_from(" \t\n\x85\xa0\u2028\u3000")),
                max_size=80))
 def test_space_mask_and_word_starts_match_python(text):
@@ -184,6 +201,8 @@ def test_config_rejects_bad_values():
         DecodeConfig(space_weight=-1.0)
     with pytest.raises(ValueError, match="switch_word"):
         DecodeConfig(switch_word=-1.0)
+    with pytest.raises(ValueError, match="unit_clip"):
+        DecodeConfig(unit_clip=-1.0)
     with pytest.raises(ValueError, match="has no setting window"):
         make_finder("decode", window=30)  # a hysteresis setting: named, not ignored
     with pytest.raises(ValueError, match="finder must be one of"):
@@ -555,7 +574,8 @@ _PIECES = ["the", "sea", "de", "la", "Mr.", "Mrs", "Ahab", "d'un", "l’eau", "I
 def test_decode_predict_many_matches_text_by_text(english_pair, docs, seed, weights):
     rng = np.random.default_rng(seed)
     cfg = DecodeConfig(level=0.7, switch_word=float(rng.uniform(0, 4)), name_weight=0.5,
-                       switch_sentence=float(rng.uniform(0, 2))) if weights else DecodeConfig()
+                       switch_sentence=float(rng.uniform(0, 2)),
+                       unit_clip=float(rng.uniform(0.5, 5))) if weights else DecodeConfig()
     finder = DecodeFinder(cfg).fit(english_pair.calibration, english_pair.lexicon)
     scores = []
     for text in docs:

@@ -106,12 +106,13 @@ class DecodeConfig:
     lexicon_weight: float = 0.35  # weight of a word's rarity in the book (0: off)
     lexicon_level: float = 1.5  # log(count + alpha) where a word's evidence is 0
     lexicon_alpha: float = 0.05  # added to a word's count in the book before the log
+    unit_clip: float = float("inf")  # most evidence for "foreign" one word may bring
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.level <= 1.0:
             raise SettingError(f"level must be in [0, 1], got {self.level}")
         _at_least(self, ("switch_word", "switch_sentence", "surprise_weight", "space_weight",
-                         "name_weight", "lexicon_weight"), 0.0)
+                         "name_weight", "lexicon_weight", "unit_clip"), 0.0)
         if self.lexicon_alpha <= 0:
             raise SettingError(f"lexicon_alpha must be > 0, got {self.lexicon_alpha}")
 
@@ -147,6 +148,13 @@ class DecodeFinder:
     evidence of the foreign words minus a cost per switch, ``switch_word`` at a word start
     and ``switch_sentence`` at a sentence or line start: exact penalised change-point
     detection with cuts restricted to word starts.
+
+    ``unit_clip`` caps what one word may bring for "foreign" (its evidence against is not
+    capped). Without it, one odd word at the end of an English sentence before a foreign
+    one ("core.quotePath", "priestesses!", a mail's signature) outweighs the cheaper
+    switch at the next sentence start, and the English sentence loses its tail: most of
+    the English missed inside French on development documents was such tails. ``english``
+    stores 4, its ``switch_word``, chosen on development documents (docs/registers.md).
     """
 
     name: ClassVar[str] = "decode"
@@ -228,6 +236,8 @@ class DecodeFinder:
         c = running_sums(ev, off)
         unit = c[words[1:] + doc] - c[words[:-1] + doc]
         unit += self._lexicon_evidence(joined, words[:-1] + doc, name)
+        if np.isfinite(self.config.unit_clip):
+            np.minimum(unit, self.config.unit_clip, out=unit)
         cost = np.where(_member(words[:-1], sents), self.config.switch_sentence,
                         self.config.switch_word)
         labels = _viterbi(unit, cost, first_unit)

@@ -125,7 +125,7 @@ class Pair:
 
         Example:
             >>> textkl.load("english").defaults("decode")  # doctest: +SKIP
-            {'level': 0.725, 'switch_word': 4}
+            {'level': 0.725, 'switch_word': 4, 'unit_clip': 4}
         """
         chosen = self.meta.get("defaults", {})
         return dict(chosen.get(kind, {})) if isinstance(chosen, dict) else {}
