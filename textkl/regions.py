@@ -20,7 +20,19 @@ Three steps:
    characters (square-root frequencies, so Euclidean distance is the Hellinger distance),
    each hashed bucket weighted by how well it tells languages apart rather than genres
    of one language (``ngram_weights``: learned once from 19 languages' development
-   sources; ``ngram_weighting`` 0.75 blends it with the plain distance), and spans are
+   sources; ``ngram_weighting`` 0.75 blends it with the plain distance), with the span's
+   coordinates along the 18 directions that best tell those languages apart appended
+   (``ngram_projection``, linear discriminant analysis of the same paragraphs: half of the
+   squared distance comes from them, ``ngram_projection`` 0.5; ``profile_metric``).
+   Genre moves a span along the directions of the profile that vary within a language,
+   which the projection leaves out, so a novel and a manual of one language lie much
+   closer together than two languages. The projection only knows the languages it was
+   learned from: text in others lies far from all of their means, and there it would
+   merge languages it cannot tell apart, so it is used only where the foreign pieces lie
+   near them (``known_language_distance`` within ``known_distance``, 1.5 times the
+   learned spread, at the length-weighted median piece), with its own stop settings
+   (``projected_merge_penalty`` 1.0, ``projected_min_distance`` 0.3); elsewhere the
+   weighted profiles alone, with ``merge_penalty`` 0.5 and ``min_distance`` 0.045. Spans are
    merged bottom-up by Ward's criterion weighted by their lengths: merging
    clusters a and b costs ``n_a n_b / (n_a + n_b) * |mu_a - mu_b|^2``. With
    ``clusters=K`` merging stops at K clusters. With ``clusters="auto"`` it stops when the
@@ -36,8 +48,11 @@ Three steps:
    differ a little (a novel's dialogue and its narration, aphorisms and a manual in one
    language): the merge cost counts a cluster's weight up to ``penalty / min_distance``
    only, so that two large clusters whose profiles are closer than twice
-   ``min_distance`` (0.045; squared Euclidean distance of the weighted square-root
-   profiles) always merge, however long they are. Merges
+   ``min_distance`` (squared Euclidean distance of the transformed profiles) always
+   merge, however long they are. The projection's share, its two stop settings and
+   ``known_distance`` were chosen on the region benchmark's development documents,
+   ``known_distance`` also on the same documents with a projection learned without four
+   of their languages (2026-12-04, docs/regions-benchmark.md). Merges
    into the anchor (below) and a given K keep Ward's costs. Short documents never reach
    that weight; on long ones it keeps one language one region. Last, a foreign cluster
    holding less than ``min_share`` (5 %) of the foreign text joins the cluster whose
@@ -91,6 +106,9 @@ if TYPE_CHECKING:
 _WORD_START = re.compile(r"\s\S")  # a space, then the word's first character
 
 WEIGHTED_BUCKETS = 2048  # the size of the learned n-gram weights (``ngram_weights``)
+PROJECTION_DIMS = 18  # the learned language directions (``ngram_projection``)
+PROJECTION_LANGUAGES = 19  # the languages they were learned from
+KNOWN_DISTANCE = 1.5  # see ``RegionConfig.known_distance`` and ``known_language_distance``
 
 
 @dataclass(frozen=True)
@@ -112,6 +130,10 @@ class RegionConfig:
     refine_iters: int = 10  # k-means passes on whole-span n-gram profiles after Ward (0: none)
     profile_buckets: int = 2048  # hashed n-gram buckets of the whole-span profiles (Ward, refine)
     ngram_weighting: float = 0.75  # profiles: 0 plain Hellinger .. 1 the learned bucket weights
+    ngram_projection: float = 0.5  # share of the distance from the learned language directions
+    known_distance: float = KNOWN_DISTANCE  # ... used where the pieces lie this near a language
+    projected_merge_penalty: float = 1.0  # merge_penalty where the projection is used
+    projected_min_distance: float = 0.3  # min_distance where the projection is used
     clusters: int | str = "auto"  # number K of foreign regions, or "auto"
     seed: int = 0  # seed of the k-means pre-grouping used when there are very many spans
 
@@ -124,16 +146,20 @@ class RegionConfig:
                                f"got {self.profile_buckets}")
         if self.max_direct < 2:
             raise SettingError(f"max_direct must be >= 2, got {self.max_direct}")
-        if not self.min_distance >= 0:
-            raise SettingError(f"min_distance must be >= 0, got {self.min_distance}")
+        for name in ("min_distance", "projected_min_distance", "known_distance"):
+            if not getattr(self, name) >= 0:
+                raise SettingError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.min_share < 1:
             raise SettingError(f"min_share must be in [0, 1), got {self.min_share}")
         if not 0 <= self.ngram_weighting <= 1:
             raise SettingError(f"ngram_weighting must be in [0, 1], got {self.ngram_weighting}")
-        if self.ngram_weighting and self.profile_buckets != WEIGHTED_BUCKETS:
-            raise SettingError(f"ngram_weighting needs profile_buckets = {WEIGHTED_BUCKETS} (the "
-                               f"learned weights' size); set ngram_weighting=0 for "
-                               f"{self.profile_buckets}")
+        if not 0 <= self.ngram_projection <= 1:
+            raise SettingError(f"ngram_projection must be in [0, 1], got {self.ngram_projection}")
+        for name in ("ngram_weighting", "ngram_projection"):
+            if getattr(self, name) and self.profile_buckets != WEIGHTED_BUCKETS:
+                raise SettingError(f"{name} needs profile_buckets = {WEIGHTED_BUCKETS} (the "
+                                   f"learned weights' size); set {name}=0 for "
+                                   f"{self.profile_buckets}")
 
 
 class SparseRows(NamedTuple):
@@ -273,35 +299,133 @@ def ngram_codes(text: str) -> np.ndarray:
     return np.where(_letters(text), cp, 32)
 
 
+def _learned(name: str, shape: tuple[int, ...], setting: str) -> np.ndarray:
+    """float64: ``textkl/data/<name>.npy``, checked (read without pickles)."""
+    from importlib import resources
+
+    damaged = ModelFileError(f"textkl/data/{name}.npy is missing or damaged; reinstall "
+                             f"textkl, or set RegionConfig({setting}=0)")
+    try:
+        with (resources.files("textkl") / "data" / f"{name}.npy").open("rb") as f:
+            w = np.load(f, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise damaged from e
+    if not isinstance(w, np.ndarray) or w.shape != shape or not np.all(np.isfinite(w)):
+        raise damaged
+    return w.astype(np.float64)
+
+
 @lru_cache(maxsize=1)
 def ngram_weights() -> np.ndarray:
     """float64 (2048,): how much each bucket of the whole-span profiles tells languages
     apart, learned by ``scripts/learn_ngram_weights.py`` (the ratio of its variance between
     languages to its variance within one, across genres; 19 languages, development sources
     only; record in ``data/ngram_weights.json``). Rescaled so that the weighted distance
-    between pieces of one language is on the plain one's scale."""
+    between pieces of one language is on the plain one's scale. Read-only."""
+    w = _learned("ngram_weights", (WEIGHTED_BUCKETS,), "ngram_weighting")
+    if w.min() < 0:
+        raise ModelFileError("textkl/data/ngram_weights.npy is damaged (negative weights); "
+                             "reinstall textkl, or set RegionConfig(ngram_weighting=0)")
+    w.flags.writeable = False
+    return w
+
+
+class Projection(NamedTuple):
+    """The learned language directions of the whole-span profiles (``ngram_projection``)."""
+
+    directions: np.ndarray  # float64 (F, D)
+    means: np.ndarray  # float64 (languages, D): each learned language's mean paragraph
+    spread: float  # mean squared distance of a paragraph from its language's mean
+
+
+@lru_cache(maxsize=1)
+def ngram_projection() -> Projection:
+    """The directions of the whole-span profiles along which languages differ most for the
+    spread of paragraphs within one language (linear discriminant analysis of the same
+    paragraphs as ``ngram_weights``, by ``scripts/learn_ngram_weights.py``; 19 languages,
+    18 directions), scaled so that two paragraphs of one language lie as far apart along
+    them, on average, as in the default weighted profiles; with each language's mean
+    paragraph along them. Read from ``data/ngram_projection.npz`` without pickles."""
     from importlib import resources
 
-    damaged = ModelFileError("textkl/data/ngram_weights.npy is missing or damaged; reinstall "
-                             "textkl, or set RegionConfig(ngram_weighting=0)")
+    damaged = ModelFileError("textkl/data/ngram_projection.npz is missing or damaged; "
+                             "reinstall textkl, or set RegionConfig(ngram_projection=0)")
     try:
-        with (resources.files("textkl") / "data" / "ngram_weights.npy").open("rb") as f:
-            w = np.load(f, allow_pickle=False)
-    except (OSError, ValueError) as e:
+        with (resources.files("textkl") / "data" / "ngram_projection.npz").open("rb") as f:
+            z = np.load(f, allow_pickle=False)
+            if not isinstance(z, np.lib.npyio.NpzFile):  # one array, not the archive
+                raise ValueError("not an archive")
+            with z:
+                d, m, sp = (z[k].astype(np.float64) for k in ("directions", "means", "spread"))
+    except (OSError, ValueError, KeyError) as e:
         raise damaged from e
-    if w.shape != (WEIGHTED_BUCKETS,) or not np.all(np.isfinite(w)) or w.min() < 0:
+    shapes = (d.shape, m.shape, sp.shape)
+    if shapes != ((WEIGHTED_BUCKETS, PROJECTION_DIMS), (PROJECTION_LANGUAGES, PROJECTION_DIMS),
+                  ()) or not all(np.all(np.isfinite(x)) for x in (d, m, sp)) or sp <= 0:
         raise damaged
-    return w.astype(np.float64)
+    d.flags.writeable = m.flags.writeable = False
+    return Projection(d, m, float(sp))
 
 
-def profile_scale(cfg: RegionConfig, weights: np.ndarray | None = None) -> np.ndarray | None:
-    """float64 (F,): what each profile column is multiplied by, so that squared Euclidean
-    distances count bucket j ``(1 - a) + a * w[j]`` times (``a = cfg.ngram_weighting``, w
-    ``weights`` or by default ``ngram_weights()``); None for the plain distance (a = 0)."""
-    a = cfg.ngram_weighting
-    if not a:
-        return None
-    return np.sqrt((1.0 - a) + a * (ngram_weights() if weights is None else weights))
+def known_language_distance(raw: np.ndarray, sizes: np.ndarray,
+                            projection: Projection | None = None) -> float:
+    """How near the pieces lie to the languages the projection was learned from: each
+    piece's squared distance along the learned directions from the nearest language mean,
+    in units of the learned ``spread``; the median over the pieces, weighted by length.
+
+    About 1 for paragraphs in those languages; text in others lies far from every mean (a
+    projection learned without Italian, Dutch, Portuguese and Latin put their paragraphs
+    at 4-12 times the spread at the median, those of the 15 languages it learned at
+    0.5-1.5), where the projection would merge languages it cannot tell apart. ``raw``:
+    float (S, F) square-root profiles, as they are; ``sizes``: float (S,) their lengths.
+    """
+    p = ngram_projection() if projection is None else projection
+    if not len(raw):
+        return 0.0
+    z = raw @ p.directions
+    d2 = (((z[:, None, :] - p.means[None]) ** 2).sum(-1)).min(1) / p.spread
+    order = np.argsort(d2)
+    cum = np.cumsum(np.asarray(sizes, dtype=np.float64)[order])
+    return float(d2[order][np.searchsorted(cum, cum[-1] / 2)])
+
+
+class ProfileMetric(NamedTuple):
+    """How whole-piece profiles are compared (``profile_metric``): each column of the
+    square-root frequencies multiplied by ``scale``, then the piece's coordinates along the
+    learned language directions (``projection``) appended. Squared Euclidean distances
+    between transformed profiles are the distances the region step clusters by."""
+
+    scale: np.ndarray | None  # float64 (F,), or None: 1
+    projection: np.ndarray | None  # float64 (F, D), or None: nothing appended
+
+    def apply(self, prof: np.ndarray) -> np.ndarray:
+        """float64 (S, F) square-root frequencies -> (S, F [+ D])."""
+        out = prof * self.scale if self.scale is not None else prof
+        return out if self.projection is None else np.hstack([out, prof @ self.projection])
+
+    def columns(self, buckets: int) -> int:
+        return buckets + (0 if self.projection is None else self.projection.shape[1])
+
+
+def profile_metric(cfg: RegionConfig, weights: np.ndarray | None = None,
+                   projection: Projection | None = None, project: bool = True
+                   ) -> ProfileMetric:
+    """The comparison of ``cfg``: with ``a = cfg.ngram_weighting`` and ``b =
+    cfg.ngram_projection`` (0 where ``project`` is False), squared distances count bucket j
+    ``(1 - b) * ((1 - a) + a * w[j])`` times and the learned directions ``b`` times
+    (``weights`` w and ``projection`` by default ``ngram_weights()`` and
+    ``ngram_projection()``), so that pieces of one language stay as far apart as with the
+    plain distance and languages move further."""
+    a, b = cfg.ngram_weighting, cfg.ngram_projection if project else 0.0
+    scale = None
+    if a or b:
+        w = (ngram_weights() if weights is None else weights) if a else 0.0
+        scale = np.broadcast_to(np.sqrt((1.0 - b) * ((1.0 - a) + a * w)),
+                                (cfg.profile_buckets,))
+    proj = None
+    if b:
+        proj = np.sqrt(b) * (ngram_projection() if projection is None else projection).directions
+    return ProfileMetric(scale, proj)
 
 
 def _profile_matrix(cp: np.ndarray, lens: np.ndarray, buckets: int, sparse: bool
@@ -697,24 +821,22 @@ def ward_clusters(mu: np.ndarray, counts: np.ndarray, clusters: int | str, penal
 
 
 def span_profiles(text: str, spans: list[Span], pooled: bool = False, buckets: int = 512,
-                  codes: np.ndarray | None = None, scale: np.ndarray | None = None
+                  codes: np.ndarray | None = None, metric: ProfileMetric | None = None
                   ) -> np.ndarray:
     """Square-root character n-gram frequencies of whole spans (``char_profiles``).
 
     All spans are profiled in one pass over the text: each span is one block, and bigrams
     never cross a span's ends.
 
-    ``codes``: ``ngram_codes(text)``, where the caller has it. ``scale``: float (F,)
-    multiplying every column (``profile_scale``), or None.
+    ``codes``: ``ngram_codes(text)``, where the caller has it. ``metric``: the comparison
+    the profiles are transformed for (``profile_metric``), or None: as they are.
 
     Returns:
         float64 (S, F), or (1, F) for all spans pooled into one profile: the profile of
         the spans joined by one space (``" ".join``).
     """
     prof = _span_profiles(text, spans, pooled, buckets, codes)
-    if scale is not None:
-        prof *= scale
-    return prof
+    return prof if metric is None else metric.apply(prof)
 
 
 def _span_profiles(text: str, spans: list[Span], pooled: bool, buckets: int,
@@ -748,7 +870,7 @@ NULL_CHUNK = 128
 
 
 def null_samples(text: str, spans: list[Span], buckets: int = 512,
-                 codes: np.ndarray | None = None, scale: np.ndarray | None = None
+                 codes: np.ndarray | None = None, metric: ProfileMetric | None = None
                  ) -> np.ndarray:
     """The cost of merging each span's two halves (see ``null_cost``): float64 (<= S,)."""
     halves = []
@@ -765,14 +887,14 @@ def null_samples(text: str, spans: list[Span], buckets: int = 512,
     dist = np.empty(len(left))
     for i in range(0, len(halves), NULL_CHUNK):  # small profile matrices, reused memory
         prof = span_profiles(text, halves[i:i + NULL_CHUNK], buckets=buckets, codes=codes,
-                             scale=scale)
+                             metric=metric)
         dist[i // 2:(i + len(prof)) // 2] = ((prof[0::2] - prof[1::2]) ** 2).sum(1)
     return left * right / (left + right) * dist
 
 
 def book_null_samples(text: str, book: list[Span], length: int, buckets: int = 512,
                       codes: np.ndarray | None = None, min_pairs: int | None = None,
-                      max_pairs: int = 200, scale: np.ndarray | None = None
+                      max_pairs: int = 200, metric: ProfileMetric | None = None
                       ) -> np.ndarray | None:
     """The cost of merging two passages of one language, from the book-like text: chunks
     of ``length`` characters (at least 16) cut from the book-like spans, the first half of
@@ -799,7 +921,7 @@ def book_null_samples(text: str, book: list[Span], length: int, buckets: int = 5
     step = max(1, half // max_pairs)
     picked = starts[:half][::step] + starts[half:2 * half][::step]
     chunks = [Span(a, a + length, True) for a in picked]
-    prof = span_profiles(text, chunks, buckets=buckets, codes=codes, scale=scale)
+    prof = span_profiles(text, chunks, buckets=buckets, codes=codes, metric=metric)
     k = len(chunks) // 2
     return length / 2.0 * ((prof[:k] - prof[k:]) ** 2).sum(1)
 
@@ -900,10 +1022,12 @@ class LocalPieces(NamedTuple):
     profiles: np.ndarray  # float64 (S, F) whole-piece n-gram profiles of the foreign pieces
     sizes: np.ndarray  # float64 (S,) their lengths in characters
     null: np.ndarray  # samples of the cost of merging text that belongs together
-    book: np.ndarray | None  # pooled profile (F,) of the book-like spans, for the anchor
+    book: np.ndarray | None  # pooled square-root profile (F,) of the book-like spans, as it
+    # is (the anchor is ``metric.apply`` of it)
     book_chars: int  # characters in the book-like spans
-    book_ngrams: int  # unigrams and bigrams behind ``book`` (its squares, each divided by
-    # its column's squared ``profile_scale``, sum to 1)
+    book_ngrams: int  # unigrams and bigrams behind ``book`` (its squares sum to 1)
+    metric: ProfileMetric  # how ``profiles`` were transformed
+    projected: bool  # whether ``metric`` holds the learned directions
 
 
 def _in_foreign(offsets: np.ndarray, spans: list[Span]) -> np.ndarray:
@@ -918,11 +1042,14 @@ def _in_foreign(offsets: np.ndarray, spans: list[Span]) -> np.ndarray:
 
 
 def local_pieces(text: str, spans: list[Span], scores: Scores, cfg: RegionConfig,
-                 always_book: bool = False) -> LocalPieces:
+                 always_book: bool = False, project: bool | None = None) -> LocalPieces:
     """Split the foreign spans and describe each piece; the part of the region step that
     looks at one text only (``textkl.chunked`` runs it chunk by chunk). The book-like
     profile is computed when the anchor may be used and there are foreign pieces to
-    cluster, or always with ``always_book``."""
+    cluster, or always with ``always_book``. The learned language directions are used
+    when ``project`` says so, or (None) when ``cfg.ngram_projection`` is on and the foreign
+    pieces lie within ``cfg.known_distance`` of the learned languages
+    (``known_language_distance``)."""
     # what the four profiles below count; none of them runs on a text without foreign spans
     codes = ngram_codes(text) if always_book or any(f for _, _, f in spans) else None
     if scores.feature_offsets is not None \
@@ -936,24 +1063,27 @@ def local_pieces(text: str, spans: list[Span], scores: Scores, cfg: RegionConfig
                 offsets[in_foreign], cfg)
     idx = [i for i, (_, _, f) in enumerate(spans) if f]
     fspans = [spans[i] for i in idx]
-    buckets, scale = cfg.profile_buckets, profile_scale(cfg)
+    buckets = cfg.profile_buckets
     book = [sp for sp in spans if not sp[2]]
     n_book = sum(e - s for s, e, _ in book)
     pooled = None
     if (idx or always_book) and book and cfg.book_anchor and cfg.clusters == "auto":
-        pooled = span_profiles(text, book, pooled=True, buckets=buckets, codes=codes,
-                               scale=scale)[0]
+        pooled = span_profiles(text, book, pooled=True, buckets=buckets, codes=codes)[0]
     joined = n_book + len(book) - 1  # the pooled profile joins the spans with a space
     sizes = np.array([e - s for s, e, _ in fspans], dtype=np.float64)
+    raw = span_profiles(text, fspans, buckets=buckets, codes=codes)
+    if project is None:
+        project = bool(cfg.ngram_projection) and bool(idx) and \
+            known_language_distance(raw, sizes) <= cfg.known_distance
+    metric = profile_metric(cfg, project=project)
     null = np.zeros(0)
     if idx:
         null = book_null_samples(text, book, int(np.median(sizes)), buckets, codes,
-                                 scale=scale)
+                                 metric=metric)
         if null is None:  # too little book-like text: the halves of the pieces
-            null = null_samples(text, fspans, buckets, codes, scale)
-    return LocalPieces(spans, idx, span_profiles(text, fspans, buckets=buckets, codes=codes,
-                                                 scale=scale),
-                       sizes, null, pooled, n_book, max(2 * joined - 1, 0))
+            null = null_samples(text, fspans, buckets, codes, metric)
+    return LocalPieces(spans, idx, metric.apply(raw), sizes, null, pooled, n_book,
+                       max(2 * joined - 1, 0), metric, project)
 
 
 # the least null cost: that of text with a single n-gram (about a quarter of the number of
@@ -963,20 +1093,24 @@ MIN_NULL = 0.25
 
 def cluster_pieces(profiles: np.ndarray, sizes: np.ndarray, n_pieces: int, null: float,
                    anchor: tuple[np.ndarray, float] | None, cfg: RegionConfig,
-                   piece_chars: float = 300.0) -> np.ndarray:
+                   piece_chars: float = 300.0, projected: bool = False) -> np.ndarray:
     """Ward (``ward_clusters``) then k-means refinement of piece (or group) profiles.
 
     ``n_pieces`` sets the penalty's ``log S`` (a group stands for several pieces); ``null``
-    is ``null_cost``'s scale; ``piece_chars`` the median piece length. Returns int labels
-    0..K-1, or -1 for the anchor's region.
+    is ``null_cost``'s scale; ``piece_chars`` the median piece length; ``projected``:
+    whether the profiles hold the learned language directions (their own
+    ``projected_merge_penalty`` and ``projected_min_distance``). Returns int labels 0..K-1,
+    or -1 for the anchor's region.
     """
     # the largest of S - 1 merges of pieces that belong together grows like log S
     null = max(null, MIN_NULL)
-    penalty = (cfg.merge_penalty * (2.0 + np.log(n_pieces)) * null
+    merge_penalty, min_distance = ((cfg.projected_merge_penalty, cfg.projected_min_distance)
+                                   if projected else (cfg.merge_penalty, cfg.min_distance))
+    penalty = (merge_penalty * (2.0 + np.log(n_pieces)) * null
                * (max(piece_chars, 1.0) / 300.0) ** cfg.length_exponent)
     raw = ward_clusters(profiles, sizes, cfg.clusters, penalty, cfg.seed,
                         max_direct=cfg.max_direct, anchor=anchor, max_clusters=cfg.max_clusters,
-                        min_distance=cfg.min_distance)
+                        min_distance=min_distance)
     if cfg.refine_iters:
         raw = refine_labels(profiles, sizes, raw, cfg.refine_iters)
     if cfg.clusters == "auto" and cfg.min_share > 0:
@@ -1026,10 +1160,10 @@ def _assign_regions(text: str, spans: list[Span], scores: Scores, cfg: RegionCon
     if local.foreign:
         anchor = None
         if local.book is not None and local.book_chars >= cfg.min_chars:
-            anchor = (local.book, float(local.book_chars))
+            anchor = (local.metric.apply(local.book[None])[0], float(local.book_chars))
         null = float(np.median(local.null)) if len(local.null) else 1.0
         raw = cluster_pieces(local.profiles, local.sizes, len(local.foreign), null, anchor, cfg,
-                             float(np.median(local.sizes)))
+                             float(np.median(local.sizes)), local.projected)
         for i, lab in zip(local.foreign, number_regions(raw)):
             labels[i] = lab
     return merge_segments(to_segments(local.spans, labels, scores.kl))

@@ -57,8 +57,9 @@ def group_doc(doc: br.Doc, seed: int, weighting: float | None = None,
     from textkl.regions import (
         RegionConfig,
         cluster_pieces,
+        known_language_distance,
         null_samples,
-        profile_scale,
+        profile_metric,
         refine_labels,
         span_profiles,
         ward_clusters,
@@ -70,7 +71,6 @@ def group_doc(doc: br.Doc, seed: int, weighting: float | None = None,
         return None
     cfg = RegionConfig(seed=seed) if weighting is None \
         else RegionConfig(seed=seed, ngram_weighting=weighting)
-    scale = profile_scale(cfg, weights)
     spans = [Span(s, e, True) for s, e, _ in paras]
     truth = [lang for _, _, lang in paras]
     k = len(set(truth))
@@ -80,12 +80,16 @@ def group_doc(doc: br.Doc, seed: int, weighting: float | None = None,
     def ari(labels) -> float:
         return float(adjusted_rand_score(np.repeat(truth, reps), np.repeat(labels, reps)))
 
-    prof = span_profiles(doc.text, spans, buckets=cfg.profile_buckets, scale=scale)
+    raw = span_profiles(doc.text, spans, buckets=cfg.profile_buckets)
+    project = bool(cfg.ngram_projection) and \
+        known_language_distance(raw, sizes) <= cfg.known_distance  # as local_pieces decides
+    metric = profile_metric(cfg, weights, project=project)
+    prof = metric.apply(raw)
     true_k = refine_labels(prof, sizes, ward_clusters(prof, sizes, k, 0.0, seed=seed),
                            cfg.refine_iters)
-    null = null_samples(doc.text, spans, cfg.profile_buckets, scale=scale)
+    null = null_samples(doc.text, spans, cfg.profile_buckets, metric=metric)
     auto = cluster_pieces(prof, sizes, len(spans), float(np.median(null)) if len(null) else 1.0,
-                          None, cfg, float(np.median(sizes)))
+                          None, cfg, float(np.median(sizes)), project)
     pieces = [doc.text[s:e] for s, e, _ in paras]
     labels = {"textkl, true K": true_k, "textkl, auto K": auto,
               "TF-IDF 1-3, true K": tfidf_labels(pieces, k, seed, (1, 3)),
