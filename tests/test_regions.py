@@ -345,6 +345,31 @@ def test_the_learned_directions_are_used_only_for_their_languages(pair):
     assert local(icelandic, RegionConfig(), project=True).projected  # forced (chunks)
 
 
+@pytest.mark.parametrize("html", [False, True])
+def test_cli_styles_leaves_out_the_learned_directions(monkeypatch, tmp_path, html):
+    from click.testing import CliRunner
+
+    import textkl.regions as regions
+    from textkl.cli import cli
+    from textkl.errors import ModelFileError
+
+    def not_there():
+        raise ModelFileError("the learned directions were read")
+
+    monkeypatch.setattr(regions, "ngram_projection", not_there)
+    src = tmp_path / "mixed.txt"
+    src.write_text("\n\n".join((_FR_STORY, _FR_MANUAL, _ES_STORY)), encoding="utf-8")
+    out = tmp_path / "s.json"
+    args = ["segment", str(src), "--json", str(out), "--device", "cpu",
+            *(["--html", str(tmp_path / "r.html")] if html else [])]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 1 and "the learned directions were read" in res.output
+    assert not out.exists()  # nothing half-written
+    res = CliRunner().invoke(cli, [*args, "--styles"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text())["regions"]
+
+
 @pytest.mark.parametrize("name", ["ngram_weights", "ngram_projection"])
 def test_damaged_learned_data_is_a_model_file_error(monkeypatch, name):
     import textkl.regions as regions

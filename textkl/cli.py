@@ -298,6 +298,10 @@ def _finder_names() -> list[str]:
               default="decode", show_default=True,
               help="Span finder: word-level two-state decoding, hysteresis on the smoothed "
                    "KL, or kernel change points (see textkl.finders).")
+@click.option("--styles", is_flag=True,
+              help="Keep styles of one language apart (Shakespeare, a dictionary, code): "
+                   "leave out the learned language directions, which group a language's "
+                   "genres into one region (RegionConfig(ngram_projection=0)).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Clustering seed.")
 @click.option("--chunk-chars", type=click.IntRange(min=10_000), default=1_000_000,
               show_default=True,
@@ -308,7 +312,7 @@ def _finder_names() -> list[str]:
 @precision_options
 @DEVICE
 @progress_options
-def segment(file, model_path, json_out, html_out, clusters, finder, seed, chunk_chars,
+def segment(file, model_path, json_out, html_out, clusters, finder, styles, seed, chunk_chars,
             fit_self, minutes, no_cache, precision, bf16, device, progress, quiet):
     """Cut FILE (or - for stdin) into book-like and foreign spans grouped into regions.
 
@@ -326,6 +330,10 @@ def segment(file, model_path, json_out, html_out, clusters, finder, seed, chunk_
       textkl segment novel_with_insertions.txt --fit --json segments.json
     """
     _check_fit(fit_self, model_path, minutes, no_cache, "")
+    if styles and clusters is not None:
+        from .regions import RegionConfig
+
+        clusters = RegionConfig(clusters=clusters, seed=seed, ngram_projection=0.0)
     if fit_self or html_out:
         _segment_whole(file, model_path, json_out, html_out, clusters, finder, seed, fit_self,
                        minutes, no_cache, _dtype(precision, bf16, device), device,
