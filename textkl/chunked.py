@@ -40,6 +40,7 @@ from .finders import SpanFinder, make_finder
 from .io import iter_text
 from .regions import (
     LocalPieces,
+    ProfileMetric,
     RegionConfig,
     RegionTerms,
     TermCounter,
@@ -48,7 +49,6 @@ from .regions import (
     local_pieces,
     number_regions,
     pregroup,
-    profile_metric,
     single_region,
 )
 from .segment import Regions, paused_gc, region_config, segment_text, wants_features
@@ -103,10 +103,9 @@ class _Pool:
 
     def __init__(self, cfg: RegionConfig) -> None:
         self.cfg = cfg
-        self.projected: bool | None = None  # the first chunk with foreign pieces decides
-        self.metric = profile_metric(cfg)
+        self.metric: ProfileMetric | None = None  # the first chunk with foreign pieces sets it
         f = cfg.profile_buckets
-        self.centroids = np.zeros((0, self.metric.columns(f)))
+        self.centroids = np.zeros((0, f))
         self.weights = np.zeros(0)
         self.owner = np.zeros(0, dtype=np.int64)  # group id (ever added) -> pool row
         self.null: list[np.ndarray] = []
@@ -115,6 +114,12 @@ class _Pool:
         self.book_counts = np.zeros(f)
         self.book_ngrams = 0
         self.book_chars = 0
+
+    @property
+    def projected(self) -> bool | None:
+        """Whether the pieces are compared along the learned language directions (None
+        until a chunk with foreign pieces has decided)."""
+        return None if self.metric is None else self.metric.projection is not None
 
     def add(self, local: LocalPieces) -> np.ndarray:
         """Take one chunk's pieces; returns the group id of each foreign piece."""
@@ -125,8 +130,8 @@ class _Pool:
         n = len(local.foreign)
         if n == 0:
             return np.zeros(0, dtype=np.int64)
-        if self.projected is None:
-            self.projected, self.metric = local.projected, local.metric
+        if self.metric is None:
+            self.metric = local.metric
             self.centroids = np.zeros((0, local.profiles.shape[1]))
         self.null.append(local.null)
         self.sizes.append(local.sizes)

@@ -299,22 +299,6 @@ def ngram_codes(text: str) -> np.ndarray:
     return np.where(_letters(text), cp, 32)
 
 
-def _learned(name: str, shape: tuple[int, ...], setting: str) -> np.ndarray:
-    """float64: ``textkl/data/<name>.npy``, checked (read without pickles)."""
-    from importlib import resources
-
-    damaged = ModelFileError(f"textkl/data/{name}.npy is missing or damaged; reinstall "
-                             f"textkl, or set RegionConfig({setting}=0)")
-    try:
-        with (resources.files("textkl") / "data" / f"{name}.npy").open("rb") as f:
-            w = np.load(f, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise damaged from e
-    if not isinstance(w, np.ndarray) or w.shape != shape or not np.all(np.isfinite(w)):
-        raise damaged
-    return w.astype(np.float64)
-
-
 @lru_cache(maxsize=1)
 def ngram_weights() -> np.ndarray:
     """float64 (2048,): how much each bucket of the whole-span profiles tells languages
@@ -322,10 +306,19 @@ def ngram_weights() -> np.ndarray:
     languages to its variance within one, across genres; 19 languages, development sources
     only; record in ``data/ngram_weights.json``). Rescaled so that the weighted distance
     between pieces of one language is on the plain one's scale. Read-only."""
-    w = _learned("ngram_weights", (WEIGHTED_BUCKETS,), "ngram_weighting")
-    if w.min() < 0:
-        raise ModelFileError("textkl/data/ngram_weights.npy is damaged (negative weights); "
-                             "reinstall textkl, or set RegionConfig(ngram_weighting=0)")
+    from importlib import resources
+
+    damaged = ModelFileError("textkl/data/ngram_weights.npy is missing or damaged; reinstall "
+                             "textkl, or set RegionConfig(ngram_weighting=0)")
+    try:
+        with (resources.files("textkl") / "data" / "ngram_weights.npy").open("rb") as f:
+            w = np.load(f, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise damaged from e
+    if not isinstance(w, np.ndarray) or w.shape != (WEIGHTED_BUCKETS,) \
+            or not np.all(np.isfinite(w)) or w.min() < 0:
+        raise damaged
+    w = w.astype(np.float64)
     w.flags.writeable = False
     return w
 
@@ -1027,7 +1020,11 @@ class LocalPieces(NamedTuple):
     book_chars: int  # characters in the book-like spans
     book_ngrams: int  # unigrams and bigrams behind ``book`` (its squares sum to 1)
     metric: ProfileMetric  # how ``profiles`` were transformed
-    projected: bool  # whether ``metric`` holds the learned directions
+
+    @property
+    def projected(self) -> bool:
+        """Whether ``metric`` holds the learned language directions."""
+        return self.metric.projection is not None
 
 
 def _in_foreign(offsets: np.ndarray, spans: list[Span]) -> np.ndarray:
@@ -1083,7 +1080,7 @@ def local_pieces(text: str, spans: list[Span], scores: Scores, cfg: RegionConfig
         if null is None:  # too little book-like text: the halves of the pieces
             null = null_samples(text, fspans, buckets, codes, metric)
     return LocalPieces(spans, idx, metric.apply(raw), sizes, null, pooled, n_book,
-                       max(2 * joined - 1, 0), metric, project)
+                       max(2 * joined - 1, 0), metric)
 
 
 # the least null cost: that of text with a single n-gram (about a quarter of the number of
