@@ -192,6 +192,28 @@ def test_decode_hears_word_ends_and_discounts_names():
     assert foreign == [(n, n + 12)]
 
 
+def test_decode_names_follow_the_foreign_words_around_them_without_evidence_against():
+    """A foreign sentence that ends in a name ("... is Javier Sanguino."): the name's
+    book-like letters pull its words to the book at a switch's cost, unless the name keeps
+    none of its evidence against "foreign" (``name_weight_against`` 0)."""
+    text = "de huidige onderhouder van het pakket is Javier Sanguino."
+    pct = np.full(len(text), 0.95)  # foreign letters
+    n = text.index("Javier")
+    pct[n:] = 0.0  # the name: as book-like as the book's own text
+    sur = np.zeros(len(text))
+    cfg = DecodeConfig(level=0.6, switch_word=1.0)
+
+    def foreign(c: DecodeConfig) -> list[tuple[int, int]]:
+        return [(s, e) for s, e, f in DecodeFinder(c).decode(text, pct, sur) if f]
+
+    assert foreign(cfg) == [(0, n)]  # the name goes to the book
+    assert foreign(replace(cfg, name_weight_against=0.0)) == [(0, len(text))]
+    # half of 15 letters' -0.6 still outweighs the switch's 1.0
+    assert foreign(replace(cfg, name_weight_against=0.5)) == [(0, n)]
+    with pytest.raises(ValueError, match="name_weight_against"):
+        DecodeConfig(name_weight_against=-0.5)
+
+
 def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="level"):
         DecodeConfig(level=1.5)
