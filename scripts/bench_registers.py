@@ -620,7 +620,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--split", default="both", choices=["dev", "test", "both"])
     ap.add_argument("--sentences", type=int, default=None,
                     help=f"per source (default {PER_SOURCE['sentence']})")
-    ap.add_argument("--paragraphs", type=int, default=None, help="per source (default 40)")
+    ap.add_argument("--paragraphs", type=int, default=None,
+                    help=f"per source (default {PER_SOURCE['paragraph']})")
     ap.add_argument("--curve", action="store_true",
                     help="sweep level / max_ood_share and draw docs/registers-tradeoff.png")
     ap.add_argument("--no-lingua", action="store_true")

@@ -337,6 +337,28 @@ def pair():
     return trained_test_pair()
 
 
+def test_unit_evidence_is_what_the_dynamic_program_labels(english_pair):
+    """With switches free, ``predict`` marks foreign exactly the word units whose
+    ``unit_evidence`` is positive (a tie, at 0, as the program breaks it: the leading
+    spaces); units tile the text from word start to word start."""
+    text = "  " + _FRENCH + _ENGLISH_NEW + " " + _FRENCH_2
+    scores = english_pair.score(text)
+    settings = english_pair.defaults("decode") | {"switch_word": 0.0, "switch_sentence": 0.0}
+    finder = DecodeFinder(DecodeConfig(**settings)).fit(english_pair.calibration,
+                                                        english_pair.lexicon)
+    words, evidence = finder.unit_evidence(text, scores)
+    assert words[0] == 0 and words[-1] == len(text) and len(evidence) == len(words) - 1
+    assert all(text[w - 1].isspace() and not text[w].isspace() for w in words[1:-1])
+    foreign = np.zeros(len(text), dtype=bool)
+    for s in finder.predict(text, scores):
+        foreign[s.start : s.end] = s.foreign
+    decided = evidence != 0
+    assert decided.sum() == len(evidence) - 1  # all but the leading spaces
+    assert (foreign[words[:-1]] == (evidence > 0))[decided].all()
+    assert 0 < (evidence > 0).sum() < len(evidence)  # both labels occur
+    assert finder.unit_evidence("", english_pair.score(""))[1].size == 0
+
+
 def test_french_paragraph_with_an_english_sentence(pair):
     text = _FRENCH + _ENGLISH_NEW + " " + _FRENCH_2
     a = text.index(_ENGLISH_NEW)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 
 import numpy as np
 
@@ -191,7 +191,6 @@ class DecodeFinder:
         What a corpus filter needs: on thousands of short documents, the dozens of numpy
         calls per document cost more than their work.
         """
-        cal = _need(self.calibration)
         if len(texts) != len(scores):
             raise SettingError(f"{len(texts)} texts but {len(scores)} scores")
         for text, sc in zip(texts, scores):
@@ -204,25 +203,65 @@ class DecodeFinder:
         out: list[list[Span]] = [[] for _ in texts]
         if not todo:
             return out
-        kl = np.concatenate([scores[i].kl for i in todo])
-        excess = (np.concatenate([scores[i].nll for i in todo])
-                  - np.concatenate([scores[i].entropy for i in todo])
-                  - (cal.mean_nll - cal.mean_entropy))
-        found = self._decode_texts([texts[i] for i in todo], cal.percentile(kl, 1) / 100.0,
-                                   excess)
+        found = self._decode_texts([texts[i] for i in todo],
+                                   *self._inputs([scores[i] for i in todo]))
         for i, spans in zip(todo, found):
             out[i] = spans
         return out
 
+    def unit_evidence(self, text: str, scores: Scores) -> tuple[np.ndarray, np.ndarray]:
+        """What the dynamic program sees: int64 (W+1,) where each word unit of ``text``
+        starts (and its end), float64 (W,) each unit's evidence for "foreign" (letters,
+        surprisal, lexicon, ``unit_clip``), as ``predict`` sums them."""
+        _check_length(text, scores.kl)
+        if not text:
+            return np.zeros(1, dtype=np.int64), np.zeros(0)
+        units = self._units([text], *self._inputs([scores]))
+        return units.words, units.evidence
+
+    def _inputs(self, scores: Sequence[Scores]) -> tuple[np.ndarray, np.ndarray]:
+        """Book percentiles (0..1) of the KL and the excess surprisal of ``scores`` laid end
+        to end (see ``decode``)."""
+        cal = _need(self.calibration)
+        kl = np.concatenate([sc.kl for sc in scores])
+        excess = (np.concatenate([sc.nll for sc in scores])
+                  - np.concatenate([sc.entropy for sc in scores])
+                  - (cal.mean_nll - cal.mean_entropy))
+        return cal.percentile(kl, 1) / 100.0, excess
+
     def _decode_texts(self, texts: list[str], pct: np.ndarray, surprise: np.ndarray | None
                       ) -> list[list[Span]]:
         """The spans of each of ``texts`` (none empty) from ``pct`` and ``surprise`` over
-        all of them, laid end to end (see ``decode``).
-
-        Each text is labelled on its own: sums along a text (a word's evidence) restart at
-        it (``running_sums``); words and sentence starts are found in the texts joined by
-        NULs, which no word, sentence end or title crosses; the dynamic program starts
+        all of them, laid end to end (see ``decode``). Each text is labelled on its own:
+        its word units and their evidence (``_units``), then the dynamic program starting
         afresh at its first word (``_viterbi``).
+        """
+        u = self._units(texts, pct, surprise)
+        words, doc, first_unit = u.words, u.doc, u.first_unit
+        cost = np.where(_member(words[:-1], u.sents), self.config.switch_sentence,
+                        self.config.switch_word)
+        labels = _viterbi(u.evidence, cost, first_unit)
+        n_units = len(words) - 1
+        new = np.ones(n_units, dtype=bool)  # a span starts at a change of label or a text
+        new[1:] = labels[1:] != labels[:-1]
+        new[first_unit] = True
+        first = np.flatnonzero(new)
+        bounds = words[np.append(first, n_units)]
+        base = u.off[doc[first]]
+        out: list[list[Span]] = [[] for _ in texts]
+        for i, s0, s1, f in zip(doc[first].tolist(), (bounds[:-1] - base).tolist(),
+                                (bounds[1:] - base).tolist(), labels[first].tolist()):
+            out[i].append(Span(s0, s1, f))
+        return out
+
+    def _units(self, texts: list[str], pct: np.ndarray, surprise: np.ndarray | None
+               ) -> _Units:
+        """The word units of ``texts`` (none empty) and their evidence for "foreign", from
+        ``pct`` and ``surprise`` over all of them laid end to end.
+
+        Sums along a text (a word's evidence) restart at it (``running_sums``); words and
+        sentence starts are found in the texts joined by NULs, which no word, sentence end
+        or title crosses.
         """
         off = np.concatenate(([0], np.cumsum([len(t) for t in texts]))).astype(np.int64)
         text = "".join(texts)
@@ -242,20 +281,7 @@ class DecodeFinder:
         unit += self._lexicon_evidence(joined, words[:-1] + doc, name)
         if np.isfinite(self.config.unit_clip):
             np.minimum(unit, self.config.unit_clip, out=unit)
-        cost = np.where(_member(words[:-1], sents), self.config.switch_sentence,
-                        self.config.switch_word)
-        labels = _viterbi(unit, cost, first_unit)
-        new = np.ones(n_units, dtype=bool)  # a span starts at a change of label or a text
-        new[1:] = labels[1:] != labels[:-1]
-        new[first_unit] = True
-        first = np.flatnonzero(new)
-        bounds = words[np.append(first, n_units)]
-        base = off[doc[first]]
-        out: list[list[Span]] = [[] for _ in texts]
-        for i, s0, s1, f in zip(doc[first].tolist(), (bounds[:-1] - base).tolist(),
-                                (bounds[1:] - base).tolist(), labels[first].tolist()):
-            out[i].append(Span(s0, s1, f))
-        return out
+        return _Units(off, words, sents, first_unit, doc, unit)
 
     def _char_evidence(self, text: str, pct: np.ndarray, surprise: np.ndarray | None,
                        space: np.ndarray, words: np.ndarray, sents: np.ndarray
@@ -287,6 +313,17 @@ class DecodeFinder:
         mean_log = self.lexicon.unit_log_counts(text, starts, cfg.lexicon_alpha)
         return cfg.lexicon_weight * np.where(name | np.isnan(mean_log), 0.0,
                                              cfg.lexicon_level - mean_log)
+
+
+class _Units(NamedTuple):
+    """The word units of texts laid end to end (``DecodeFinder._units``)."""
+
+    off: np.ndarray  # int64 (T+1,): where each text starts, and the end
+    words: np.ndarray  # int64 (W+1,): where each unit starts, and the end
+    sents: np.ndarray  # int64: sentence (and text) starts
+    first_unit: np.ndarray  # int64 (T,): each text's first unit
+    doc: np.ndarray  # int64 (W,): each unit's text
+    evidence: np.ndarray  # float64 (W,): each unit's evidence for "foreign"
 
 
 def _starts_mask(at: np.ndarray, off: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ in four French sentences; the same draw as the benchmark's ``dev phrase`` task):
 1. **Errors**: how many planted phrases are mostly missed, how many lose or gain words at
    an edge, and the offset of the predicted start and end from the true ones, in words.
 2. **Edge words out of context**: the words on each side of each true edge (two inside,
-   two outside), judged by their evidence for "foreign" (the span finder's per-unit sum:
+   two outside), judged by their evidence for "foreign" (``DecodeFinder.unit_evidence``:
    KL percentile, excess surprisal, the lexicon, the cap) in the document, scored alone
    after a line break, and after an English sentence. AUROC of "French" against
    "English" for each: if the models' state after French hid the first English words,
@@ -60,25 +60,6 @@ def auroc(pos: np.ndarray, neg: np.ndarray) -> float:
                  / (len(pos) * len(neg)))
 
 
-def unit_evidence(finder, text: str, scores) -> tuple[np.ndarray, np.ndarray]:
-    """Word-unit starts (W+1,) and each unit's evidence for "foreign" (W,), as the
-    ``decode`` finder sums it before its dynamic program (its private steps)."""
-    from textkl.spans import sentence_starts, space_mask
-
-    cal = finder.calibration
-    pct = cal.percentile(scores.kl, 1) / 100.0
-    excess = scores.nll - scores.entropy - (cal.mean_nll - cal.mean_entropy)
-    space = space_mask(text)
-    words = np.flatnonzero(space[:-1] & ~space[1:]) + 1
-    if not space[0]:
-        words = np.insert(words, 0, 0)
-    words = np.append(words, len(text))
-    ev, name = finder._char_evidence(text, pct, excess, space, words, sentence_starts(text))
-    c = np.concatenate(([0.0], np.cumsum(ev)))
-    unit = c[words[1:]] - c[words[:-1]] + finder._lexicon_evidence(text, words[:-1], name)
-    return words, np.minimum(unit, finder.config.unit_clip)
-
-
 def predicted(pair, finder, doc: str, scores) -> np.ndarray:
     pred = np.zeros(len(doc), dtype=bool)
     for seg in pair.segment(doc, finder=finder, regions=None, scores=scores):
@@ -118,7 +99,7 @@ def main() -> None:
     cats: Counter = Counter()
     offsets: dict[str, Counter] = {"start": Counter(), "end": Counter()}
     tp = fp = fn = 0
-    words_of, preds = [], []
+    words_of = []
     for (doc, s, e, _), sc in zip(docs, scores):
         pred = predicted(pair, finder, doc, sc)
         true = np.zeros(len(doc), dtype=bool)
@@ -134,7 +115,6 @@ def main() -> None:
         lab = [s <= x < e for x, _ in ws]
         got = [pred[x:y].mean() > 0.5 for x, y in ws]
         words_of.append((ws, lab, got))
-        preds.append(pred)
         inside = [i for i, t in enumerate(lab) if t]
         near = [i for i, g in enumerate(got) if g and inside[0] - 5 <= i <= inside[-1] + 5]
         if near:
@@ -156,7 +136,7 @@ def main() -> None:
     cands = []  # (doc, unit start, unit end, English?, side, evidence in the document)
     for j in range(min(args.edge_docs, len(docs))):
         doc, s, e, _ = docs[j]
-        words, unit = unit_evidence(finder, doc, scores[j])
+        words, unit = finder.unit_evidence(doc, scores[j])
         starts = words[:-1]
         for side, at in (("start", s), ("end", e)):
             k0 = int(np.searchsorted(starts, at))
@@ -171,7 +151,7 @@ def main() -> None:
             ev = np.array([c[5] for c in cands])
         else:
             texts = [prefix + docs[c[0]][0][c[1] : c[2]] for c in cands]
-            ev = np.array([unit_evidence(finder, t, sc)[1][-1]
+            ev = np.array([finder.unit_evidence(t, sc)[1][-1]
                            for t, sc in zip(texts, pair.score_many(texts))])
         row = {"edge word judged": label}
         for which in ("start", "end"):
