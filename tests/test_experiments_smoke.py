@@ -240,3 +240,19 @@ def test_mingru_log_space_scan_is_the_recurrence():
         got = exp.log_space_layer(x, w, block)
         assert torch.allclose(got, torch.stack(want, 1), rtol=1e-9, atol=1e-12)
     assert torch.all(g > 0)
+
+
+def test_reverse_pair_mix_reads_right_context_and_weight_zero_is_the_finder(tiny_pair):
+    import exp_reverse_pair as exp
+
+    from textkl.finders import make_finder
+
+    text = texts.english(300, seed=5) + " " + texts.french(200, seed=6)
+    (pf, ef, pr, er), = exp.directions(tiny_pair, tiny_pair, [text])
+    assert pf.shape == pr.shape == (len(text),)
+    # the reverse direction's first character (the text's last) has no context: NaN
+    assert np.isnan(pr[-1]) and not np.isnan(pr[0])
+    finder = make_finder("decode").fit(tiny_pair.calibration, tiny_pair.lexicon)
+    forward = exp.decode(finder, text, (pf, ef, pr, er), 0.0)
+    assert forward == finder.predict(text, tiny_pair.score(text))
+    assert np.array_equal(exp.mix(pf, pr, 1.0), np.where(np.isnan(pr), pf, pr))
