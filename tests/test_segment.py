@@ -359,6 +359,19 @@ def test_unit_evidence_is_what_the_dynamic_program_labels(english_pair):
     assert finder.unit_evidence("", english_pair.score(""))[1].size == 0
 
 
+def test_decode_of_the_finders_inputs_is_predict(english_pair):
+    text = _FRENCH + _ENGLISH_NEW + " " + _FRENCH_2
+    scores = english_pair.score(text)
+    finder = DecodeFinder(DecodeConfig(**english_pair.defaults("decode"))).fit(
+        english_pair.calibration, english_pair.lexicon)
+    pct, surprise = finder.inputs(scores)
+    assert pct.shape == surprise.shape == (len(text),)
+    assert np.nanmin(pct) >= 0.0 and np.nanmax(pct) <= 1.0
+    spans = finder.predict(text, scores)
+    assert finder.decode(text, pct, surprise) == spans
+    assert {s.foreign for s in spans} == {True, False}
+
+
 def test_french_paragraph_with_an_english_sentence(pair):
     text = _FRENCH + _ENGLISH_NEW + " " + _FRENCH_2
     a = text.index(_ENGLISH_NEW)

@@ -219,6 +219,12 @@ class DecodeFinder:
         units = self._units([text], *self._inputs([scores]))
         return units.words, units.evidence
 
+    def inputs(self, scores: Scores) -> tuple[np.ndarray, np.ndarray]:
+        """What ``decode`` takes from ``scores``: the book percentiles (0..1) of the KL and
+        the excess surprisal, each float (N,); ``predict(text, scores)`` is
+        ``decode(text, *inputs(scores))``."""
+        return self._inputs([scores])
+
     def _inputs(self, scores: Sequence[Scores]) -> tuple[np.ndarray, np.ndarray]:
         """Book percentiles (0..1) of the KL and the excess surprisal of ``scores`` laid end
         to end (see ``decode``)."""

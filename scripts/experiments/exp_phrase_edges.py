@@ -104,9 +104,7 @@ def main() -> None:
         pred = predicted(pair, finder, doc, sc)
         true = np.zeros(len(doc), dtype=bool)
         true[s:e] = True
-        ink = np.array([not ch.isspace() for ch in doc])
-        a, b, c = int((true & pred & ink).sum()), int((pred & ~true & ink).sum()), \
-            int((true & ~pred & ink).sum())
+        a, b, c = reg.prf(pred, true, doc)
         tp, fp, fn = tp + a, fp + b, fn + c
         cats["mostly missed" if a < 0.5 * (a + c) else "an edge word lost" if c
              else "whole"] += 1

@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import bench_registers as reg  # noqa: E402
 from common import machine, table, write_results  # noqa: E402
 from english_corpus import default_out  # noqa: E402
+from train_default import PAIRS, RECIPE  # noqa: E402
 
 NAME = "exp_reverse_pair"
 WEIGHTS = (0.0, 0.3, 0.5, "min")
@@ -50,10 +51,10 @@ def train_reverse(path: Path, threads: int) -> None:
 
     torch.set_num_threads(threads)
     text = (default_out() / "english.txt").read_text(encoding="utf-8")
-    cfg = TrainConfig(steps=20000, lr=2e-2, seed=0, eval_every=250, patience=8)
+    d_model, lr, steps = PAIRS["english"]
+    cfg = TrainConfig(steps=steps, lr=lr, seed=0, eval_every=250, patience=8)
     pair = train_on_text(text[::-1], config=cfg, device="cpu", progress=False,
-                         book_names=["english.txt reversed"], arch="lstm", d_embed=32,
-                         n_layers=1, n_models=2, d_model=64)
+                         book_names=["english.txt reversed"], **RECIPE, d_model=d_model)
     path.parent.mkdir(parents=True, exist_ok=True)
     pair.save(path)
 
@@ -68,8 +69,8 @@ def directions(pair, rev, texts: list[str]) -> list[tuple[np.ndarray, ...]]:
     bwd = make_finder("decode").fit(rev.calibration, pair.lexicon)
     out = []
     for a, b in zip(pair.score_many(texts), rev.score_many([t[::-1] for t in texts])):
-        pf, ef = fwd._inputs([a])
-        pr, er = bwd._inputs([b])
+        pf, ef = fwd.inputs(a)
+        pr, er = bwd.inputs(b)
         out.append((pf, ef, pr[::-1].copy(), er[::-1].copy()))
     return out
 
@@ -85,25 +86,21 @@ def decode(finder, text: str, inputs: tuple[np.ndarray, ...], w: float | str) ->
     return finder.decode(text, mix(pf, pr, w), mix(ef, er, w))
 
 
-def evaluate(pair, finder, w, tasks: dict, task_inputs: dict, groups: dict,
-             sent_inputs: dict) -> dict:
+def evaluate(finder, w, tasks: dict, task_inputs: dict, groups: dict, sent_inputs: dict
+             ) -> dict:
     from textkl.filter import foreign_share
 
     row: dict = {}
     for kind, docs in tasks.items():
-        tp = fp = fn = 0
+        counts = []
         for (doc, s, e, _), inp in zip(docs, task_inputs[kind]):
             pred = np.zeros(len(doc), dtype=bool)
             for sp in decode(finder, doc, inp, w):
                 pred[sp.start : sp.end] = not sp.foreign
             true = np.zeros(len(doc), dtype=bool)
             true[s:e] = True
-            ink = np.array([not ch.isspace() for ch in doc])
-            tp += int((true & pred & ink).sum())
-            fp += int((pred & ~true & ink).sum())
-            fn += int((true & ~pred & ink).sum())
-        p, r = tp / (tp + fp), tp / (tp + fn)
-        row[f"{kind} F1"] = 2 * p * r / (p + r)
+            counts.append(reg.prf(pred, true, doc))
+        row[f"{kind} F1"] = reg.scores_from(counts)["f1"]
     lost = kept = n_en = n_fo = 0
     for name, g in groups.items():
         items = g["items"]["sentence"]
@@ -155,7 +152,7 @@ def main() -> None:
             finder = make_finder("decode", **(pair.defaults("decode") | {"level": level})
                                  ).fit(pair.calibration, pair.lexicon)
             rows.append({"reverse weight": str(w), "level": level,
-                         **evaluate(pair, finder, w, tasks, task_inputs, groups, sent_inputs)})
+                         **evaluate(finder, w, tasks, task_inputs, groups, sent_inputs)})
             print(", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
                             for k, v in rows[-1].items()), file=sys.stderr)
     cols = ["reverse weight", "level", "sentence F1", "phrase F1", "English lost",
