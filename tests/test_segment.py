@@ -20,6 +20,7 @@ from textkl.finders import (
     DecodeFinder,
     HysteresisConfig,
     HysteresisFinder,
+    document_evidence,
     make_finder,
 )
 from textkl.numerics import centred_mean
@@ -160,6 +161,45 @@ def test_decode_unit_clip_keeps_the_switch_at_the_sentence_start():
     # the clip bounds a word's evidence for "foreign" only: many words still add up
     pct[:] = 0.95
     assert clipped.decode(text, pct) == [(0, len(text), True)]
+
+
+def test_decode_document_weight_sends_a_foreign_word_used_elsewhere_to_its_kind():
+    """An ambiguous word at the edge of the book-like part ("plus": its letters a little
+    book-like) joins the book in the first pass; the text uses it in its foreign part too,
+    so the second pass takes it to the foreign side. Texts with one label do not move."""
+    text = "aaaa bbbb plus cccc dddd plus one two three four five"
+    edge = text.index("plus", text.index("dddd"))
+    pct = np.full(len(text), 0.95)
+    pct[text.index("one"):] = 0.3
+    for m in re.finditer("plus", text):
+        pct[m.start() : m.end()] = 0.5  # 4 x -0.1 of evidence: book-like on its own
+    cfg = DecodeConfig(level=0.6, switch_word=3.0)
+    assert DecodeFinder(cfg).decode(text, pct) == [(0, edge, True), (edge, len(text), False)]
+    with_doc = DecodeFinder(replace(cfg, document_weight=1.0))
+    one = text.index("one")
+    assert with_doc.decode(text, pct) == [(0, one, True), (one, len(text), False)]
+    # the first "plus" has no other foreign "plus" to lean on once the second is book-like
+    words = np.array([0] + [m.start() for m in re.finditer(r"(?<= )\S", text)])
+    labels = np.array([w < edge for w in words])
+    doc = np.zeros(len(words), dtype=np.int64)
+    votes = document_evidence(text, words, doc, labels, np.zeros(len(words), bool), 2.0)
+    assert votes.tolist() == [2.0 if w == edge else 0.0 for w in words]
+    # a share, not a count: two more "plus" in the book-like part, and the vote shrinks
+    both = text + " plus plus"
+    words_b = np.append(words, [len(text) + 1, len(text) + 6])
+    labels_b = np.append(labels, [False, False])
+    votes = document_evidence(both, words_b, np.zeros(len(words_b), dtype=np.int64), labels_b,
+                              np.zeros(len(words_b), bool), 2.0)
+    assert votes[words_b == edge].item() == pytest.approx(2.0 / 3)  # 1 of 3 others foreign
+    assert votes[2] == 0.0  # the first "plus": its 3 others all book-like
+    name = words == edge
+    assert not document_evidence(text, words, doc, labels, name, 2.0).any()  # names: 0
+    one_label = np.zeros(len(words), bool)
+    assert not document_evidence(text, words, doc, one_label, one_label, 2.0).any()
+    pct[:] = 0.3  # all book-like: no foreign part to learn from
+    assert with_doc.decode(text, pct) == [(0, len(text), False)]
+    with pytest.raises(ValueError, match="document_weight"):
+        DecodeConfig(document_weight=-1.0)
 
 
 @given(st.text(alphabet=st.one_of(st.characters(), st.sampled_from(" \t\n\x85\xa0\u2028\u3000")),
@@ -632,7 +672,8 @@ def test_decode_predict_many_matches_text_by_text(english_pair, docs, seed, weig
     rng = np.random.default_rng(seed)
     cfg = DecodeConfig(level=0.7, switch_word=float(rng.uniform(0, 4)), name_weight=0.5,
                        switch_sentence=float(rng.uniform(0, 2)),
-                       unit_clip=float(rng.uniform(0.5, 5))) if weights else DecodeConfig()
+                       unit_clip=float(rng.uniform(0.5, 5)),
+                       document_weight=float(rng.uniform(0, 4))) if weights else DecodeConfig()
     finder = DecodeFinder(cfg).fit(english_pair.calibration, english_pair.lexicon)
     scores = []
     for text in docs:
