@@ -15,7 +15,9 @@ and every piece takes its group's label. The merge penalty's scale is the median
 half-piece cost over all pieces, and the anchor is the book-like text of all chunks. What
 differs from clustering every piece at once: refinement moves groups, not pieces; the
 text is scored chunk by chunk (the first characters of a chunk have no context from the
-one before, as at the start of any text).
+one before, as at the start of any text), and the span finder's second pass
+(``DecodeConfig.document_weight``) learns from the words of each chunk, not of the whole
+text.
 
 Memory: one chunk's text and scores, the pool (at most
 ``5 * max_direct`` profiles of ``profile_buckets`` floats), one record per segment and
