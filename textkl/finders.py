@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 import numpy as np
 
 from .errors import ModelFileError, SettingError
+from .lexicon import distinct_tokens
 from .numerics import (
     SURPRISE_CLIP,
     block_index,
@@ -228,7 +229,8 @@ class DecodeFinder:
         if not text:
             return np.zeros(1, dtype=np.int64), np.zeros(0)
         units = self._units([text], *self._inputs([scores]))
-        return units.words, self._second_pass(text, units, self._labels(units))[0]
+        first = _viterbi(units.evidence, units.cost, units.first_unit)
+        return units.words, self._second_pass(units, first)[0]
 
     def inputs(self, scores: Scores) -> tuple[np.ndarray, np.ndarray]:
         """What ``decode`` takes from ``scores``: the book percentiles (0..1) of the KL and
@@ -256,10 +258,10 @@ class DecodeFinder:
         """
         u = self._units(texts, pct, surprise)
         words, doc, first_unit = u.words, u.doc, u.first_unit
-        labels = self._labels(u)
-        evidence, again = self._second_pass("\x00".join(texts), u, labels)
+        labels = _viterbi(u.evidence, u.cost, first_unit)
+        evidence, again = self._second_pass(u, labels)
         if again:
-            labels = self._labels(u, evidence)
+            labels = _viterbi(evidence, u.cost, first_unit)
         n_units = len(words) - 1
         new = np.ones(n_units, dtype=bool)  # a span starts at a change of label or a text
         new[1:] = labels[1:] != labels[:-1]
@@ -273,24 +275,16 @@ class DecodeFinder:
             out[i].append(Span(s0, s1, f))
         return out
 
-    def _labels(self, u: _Units, evidence: np.ndarray | None = None) -> np.ndarray:
-        """bool (W,): the dynamic program's labels of the units ``u``, from their evidence
-        (or ``evidence``)."""
-        cost = np.where(_member(u.words[:-1], u.sents), self.config.switch_sentence,
-                        self.config.switch_word)
-        return _viterbi(u.evidence if evidence is None else evidence, cost, u.first_unit)
-
-    def _second_pass(self, joined: str, u: _Units, labels: np.ndarray
-                     ) -> tuple[np.ndarray, bool]:
-        """float64 (W,): each unit's evidence with what its text's own words say, and
-        whether that changed any (see ``document_evidence``); ``u.evidence`` and False when
-        ``document_weight`` is 0 or no text has both labels. ``joined``: the texts joined
-        by NULs, as in ``_units``."""
+    def _second_pass(self, u: _Units, labels: np.ndarray) -> tuple[np.ndarray, bool]:
+        """float64 (W,): each unit's evidence with what its text's own words say given the
+        first pass's ``labels``, and whether that changed any (see ``document_evidence``);
+        ``u.evidence`` and False when ``document_weight`` is 0 or no text has both
+        labels."""
         cfg = self.config
         if cfg.document_weight <= 0:
             return u.evidence, False
-        extra = document_evidence(joined, u.words[:-1] + u.doc, u.doc, labels, u.name,
-                                  cfg.document_weight)
+        extra = document_evidence(u.joined, u.words[:-1] + u.doc, u.doc, labels, u.name,
+                                  cfg.document_weight, u.tokens)
         if not extra.any():
             return u.evidence, False
         return _clip_units(u.unclipped + extra, cfg.unit_clip), True
@@ -319,9 +313,15 @@ class DecodeFinder:
         ev, name = self._char_evidence(text, pct, surprise, space, words, sents)
         c = running_sums(ev, off)
         unit = c[words[1:] + doc] - c[words[:-1] + doc]
-        unit += self._lexicon_evidence(joined, words[:-1] + doc, name)
-        return _Units(off, words, sents, first_unit, doc, name, unit,
-                      _clip_units(unit, self.config.unit_clip))
+        cfg = self.config
+        lexicon = self.lexicon is not None and cfg.lexicon_weight > 0
+        # the word tokens, once for the lexicon and the second pass
+        tokens = distinct_tokens(joined) if lexicon or cfg.document_weight > 0 else None
+        unit += self._lexicon_evidence(joined, words[:-1] + doc, name, tokens)
+        cost = np.where(_member(words[:-1], sents), cfg.switch_sentence, cfg.switch_word)
+        evidence = _clip_units(unit, cfg.unit_clip)
+        return _Units(off, words, sents, first_unit, doc, name, unit, evidence, cost, joined,
+                      tokens)
 
     def _char_evidence(self, text: str, pct: np.ndarray, surprise: np.ndarray | None,
                        space: np.ndarray, words: np.ndarray, sents: np.ndarray
@@ -343,14 +343,15 @@ class DecodeFinder:
                           * ev, ev)
         return ev, name
 
-    def _lexicon_evidence(self, text: str, starts: np.ndarray, name: np.ndarray
+    def _lexicon_evidence(self, text: str, starts: np.ndarray, name: np.ndarray,
+                          tokens: tuple[list[str], np.ndarray, np.ndarray] | None = None
                           ) -> np.ndarray | float:
         """float (W,): how rarely the book uses the words of each unit (0 for names and
         units without words), weighted; 0.0 without a lexicon."""
         cfg = self.config
         if self.lexicon is None or cfg.lexicon_weight <= 0:
             return 0.0
-        mean_log = self.lexicon.unit_log_counts(text, starts, cfg.lexicon_alpha)
+        mean_log = self.lexicon.unit_log_counts(text, starts, cfg.lexicon_alpha, tokens)
         return cfg.lexicon_weight * np.where(name | np.isnan(mean_log), 0.0,
                                              cfg.lexicon_level - mean_log)
 
@@ -366,15 +367,21 @@ class _Units(NamedTuple):
     name: np.ndarray  # bool (W,): which units are names
     unclipped: np.ndarray  # float64 (W,): each unit's evidence before ``unit_clip``
     evidence: np.ndarray  # float64 (W,): each unit's evidence for "foreign"
+    cost: np.ndarray  # float64 (W,): the cost of a switch at each unit
+    joined: str  # the texts joined by NULs
+    tokens: tuple | None  # ``distinct_tokens(joined)``, where a step needs the words
 
 
 def _clip_units(unit: np.ndarray, clip: float) -> np.ndarray:
-    """``unit`` with its evidence for "foreign" capped at ``clip`` (a copy)."""
-    return np.minimum(unit, clip) if np.isfinite(clip) else unit.copy()
+    """``unit`` with its evidence for "foreign" capped at ``clip`` (``unit`` itself when
+    ``clip`` is infinite)."""
+    return np.minimum(unit, clip) if np.isfinite(clip) else unit
 
 
 def document_evidence(joined: str, starts: np.ndarray, doc: np.ndarray, labels: np.ndarray,
-                      name: np.ndarray, weight: float) -> np.ndarray:
+                      name: np.ndarray, weight: float,
+                      tokens: tuple[list[str], np.ndarray, np.ndarray] | None = None
+                      ) -> np.ndarray:
     """float64 (W,): what each text's own words say of each of its word units.
 
     A text that the first pass labels partly foreign teaches its own vocabulary: a word
@@ -386,7 +393,8 @@ def document_evidence(joined: str, starts: np.ndarray, doc: np.ndarray, labels: 
     *on*), or one that a single false foreign span took, is used mostly on one side.
     Names and texts with one label get 0. ``joined``: the texts joined by one NUL each;
     ``starts`` (sorted), ``doc``, ``labels`` and ``name``: each unit's start in
-    ``joined``, its text, its first-pass label (True: foreign) and whether it is a name.
+    ``joined``, its text, its first-pass label (True: foreign) and whether it is a name;
+    ``tokens``: ``distinct_tokens(joined)``, when the caller has it already.
     """
     out = np.zeros(len(starts))
     n_texts = int(doc[-1]) + 1 if len(doc) else 0
@@ -394,9 +402,7 @@ def document_evidence(joined: str, starts: np.ndarray, doc: np.ndarray, labels: 
     mixed = (n_foreign > 0) & (n_foreign < np.bincount(doc, minlength=n_texts))
     if not mixed.any():
         return out
-    from .lexicon import distinct_tokens
-
-    words, ids, pos = distinct_tokens(joined)
+    words, ids, pos = distinct_tokens(joined) if tokens is None else tokens
     if not words:
         return out
     folded: dict[str, int] = {}

@@ -198,13 +198,16 @@ class Lexicon:
         count = self._count_of
         return len(toks), sum(count(t) > 0 for t in toks) / len(toks)
 
-    def unit_log_counts(self, text: str, starts: np.ndarray, alpha: float) -> np.ndarray:
+    def unit_log_counts(self, text: str, starts: np.ndarray, alpha: float,
+                        tokens: tuple[list[str], np.ndarray, np.ndarray] | None = None
+                        ) -> np.ndarray:
         """float64 (len(starts),): mean ``log(count + alpha)`` over the word tokens of each
         unit ``text[starts[j]:starts[j + 1]]`` (the last runs to the end; ``starts[0] ==
-        0``); NaN for units without a word."""
+        0``); NaN for units without a word. ``tokens``: ``distinct_tokens(text)``, when the
+        caller has it already."""
         # strings and ints only: tuples per token would wake the cyclic garbage collector,
         # which then walks the whole heap (torch's included) several times per call
-        words, ids, pos = distinct_tokens(text)
+        words, ids, pos = distinct_tokens(text) if tokens is None else tokens
         if not words:
             return np.full(len(starts), np.nan)
         logs = np.log(np.array([self._count_of(w) for w in words], dtype=np.float64)
