@@ -43,6 +43,9 @@ from common import machine, table, write_results  # noqa: E402
 from english_corpus import default_out  # noqa: E402
 
 NAME = "exp_phrase_edges"
+# the settings of the figures in docs/registers.md: ``english``'s before the second pass
+# over the document's own words (2026-12-04); ``--stored`` runs the pair's stored ones
+BEFORE_SECOND_PASS = {"level": 0.725, "document_weight": 0.0}
 CONTEXTS = {"in the document": None, "after a line break": "\n",
             "after an English sentence": "It was the best of times, it was the worst of times. "}
 
@@ -74,6 +77,9 @@ def main() -> None:
     ap.add_argument("--edge-docs", type=int, default=600,
                     help="documents whose edge words are scored out of context")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--stored", action="store_true",
+                    help="the pair's stored decode settings (default: those of the figures "
+                         "in docs/registers.md, before the second pass)")
     args = ap.parse_args()
 
     import torch
@@ -91,8 +97,8 @@ def main() -> None:
                                 "items": reg.source_items(src, n, args.seed, manifest)}
     docs = reg.mixed_docs(groups, "dev", "phrase", args.docs, args.seed)
     pair = textkl.load(args.model)
-    finder = make_finder("decode", **pair.defaults("decode")).fit(pair.calibration,
-                                                                   pair.lexicon)
+    settings = pair.defaults("decode") | ({} if args.stored else BEFORE_SECOND_PASS)
+    finder = make_finder("decode", **settings).fit(pair.calibration, pair.lexicon)
     scores = pair.score_many([d[0] for d in docs])
 
     # 1. errors

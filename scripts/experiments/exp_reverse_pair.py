@@ -149,8 +149,10 @@ def main() -> None:
     rows = []
     for w in WEIGHTS:
         for level in LEVELS:
-            finder = make_finder("decode", **(pair.defaults("decode") | {"level": level})
-                                 ).fit(pair.calibration, pair.lexicon)
+            # the forward finder as the figures in docs/registers.md had it: before the
+            # second pass over the document's own words (2026-12-04)
+            settings = pair.defaults("decode") | {"level": level, "document_weight": 0.0}
+            finder = make_finder("decode", **settings).fit(pair.calibration, pair.lexicon)
             rows.append({"reverse weight": str(w), "level": level,
                          **evaluate(finder, w, tasks, task_inputs, groups, sent_inputs)})
             print(", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
